@@ -1,0 +1,477 @@
+/*
+ * api_conventions.c — the /v1/conventions routes: reading (get, list, history, revisions)
+ * served straight from the stored bytes, and writing through write_convention().
+ */
+#include "ctg/api.h"
+#include "ctg/auth.h"
+#include "ctg/model.h"
+#include "ctg/server.h"
+#include "ctg/writes.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LIST_LIMIT_DEFAULT 50
+#define LIST_LIMIT_MAX 1000
+#define QUERY_TEXT_MAX 200
+
+static const char *const json_types[] = {"application/json", NULL};
+static const char *const patch_types[] = {"application/merge-patch+json", "application/json", NULL};
+
+/* ---------- shared checks ---------- */
+
+/* The {id} of the route, checked; answers 400 and returns NULL when it is not an id. */
+static const char *path_id(struct http_request *r)
+{
+    const char *id = r->params[0];
+    if (model_id_valid(id))
+        return id;
+    http_error(r, 400, "bad_parameter", "'%s' is not a convention id (^[a-z0-9][a-z0-9-]{2,63}$)",
+               id);
+    return NULL;
+}
+
+/* Parses a positive decimal rev; -1 when `text` is not one. */
+static int parse_rev(const char *text, uint64_t *out)
+{
+    if (!text || !isdigit((unsigned char)*text))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long rev = strtoull(text, &end, 10);
+    if (errno || *end || rev == 0)
+        return -1;
+    *out = rev;
+    return 0;
+}
+
+static bool department_readable(struct http_request *r, const char *department)
+{
+    if (department && auth_can_read(r->who, department))
+        return true;
+    http_error(r, 403, "forbidden", "token '%s' cannot read department %s", r->who->name,
+               department ? department : "(unknown)");
+    return false;
+}
+
+/* The department of a stored JSON text (summary or document); the caller frees it. */
+static char *department_of(const char *json, size_t len)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    const char *department = json_string_value(json_object_get(doc, "department"));
+    char *copy = department ? strdup(department) : NULL;
+    json_decref(doc);
+    return copy;
+}
+
+/* Reads are scoped to the token's departments; an all-departments token skips the parse. */
+static bool record_readable(struct http_request *r, const char *json, size_t len)
+{
+    if (r->who->all_departments)
+        return true;
+    char *department = department_of(json, len);
+    bool ok = department_readable(r, department);
+    free(department);
+    return ok;
+}
+
+static bool store_failed(struct http_request *r, enum store_status status, const char *what)
+{
+    if (status == STORE_OK)
+        return false;
+    if (status == STORE_NOT_FOUND)
+        http_error(r, 404, "not_found", "no %s", what);
+    else
+        http_error(r, 500, "internal", "the store could not be read");
+    return true;
+}
+
+/* ---------- GET /v1/conventions/{id} ---------- */
+
+/* True when If-None-Match names `rev` (or is *). */
+static bool etag_matches(const char *header, uint64_t rev)
+{
+    if (!header)
+        return false;
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)rev);
+    for (const char *p = header; *p; ) {
+        p += strspn(p, " ,");
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        size_t len = strcspn(p, " ,");
+        if ((len == 1 && *p == '*') || (len == strlen(etag) && strncmp(p, etag, len) == 0))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+static void get_convention(struct http_request *r)
+{
+    const char *id = path_id(r);
+    struct store *st = r->srv->store;
+    struct record_view doc;
+    if (!id || store_failed(r, store_read_begin(st), "store"))
+        return;
+    if (!store_failed(r, store_get_doc(st, id, &doc), "such convention") &&
+        record_readable(r, doc.meta, doc.meta_len)) {
+        http_set_etag(r, doc.rev);
+        if (etag_matches(http_header(r, "If-None-Match"), doc.rev))
+            http_reply_empty(r, 304);
+        else
+            http_reply_json_text(r, 200, doc.body, doc.body_len);
+    }
+    store_read_end(st);
+}
+
+/* ---------- GET /v1/conventions ---------- */
+
+struct list_filter {
+    struct http_request *r;
+    const char *q;
+    json_t *items;
+};
+
+/* Case-insensitive (ASCII) substring test. */
+static bool contains_text(const char *haystack, const char *needle)
+{
+    if (!haystack)
+        return false;
+    size_t n = strlen(needle);
+    for (const char *h = haystack; *h; h++)
+        if (strncasecmp(h, needle, n) == 0)
+            return true;
+    return false;
+}
+
+static int accept_summary(const char *id, const struct record_view *doc, void *arg)
+{
+    struct list_filter *f = arg;
+    json_t *summary = json_loadb(doc->meta, doc->meta_len, 0, NULL);
+    const char *department = json_string_value(json_object_get(summary, "department"));
+    bool visible = summary && department && auth_can_read(f->r->who, department);
+    bool matches = !f->q || contains_text(id, f->q) ||
+                   contains_text(json_string_value(json_object_get(summary, "title")), f->q) ||
+                   contains_text(json_string_value(json_object_get(summary, "territory")), f->q);
+    if (visible && matches) {
+        json_array_append(f->items, summary);
+        json_decref(summary);
+        return 1;
+    }
+    json_decref(summary);
+    return 0;
+}
+
+/* Reads and checks the list's query; answers 400 and returns false on a bad one. */
+static bool read_list_query(struct http_request *r, struct store_query *q, const char **text)
+{
+    static const char *const allowed[] = {"department", "status", "champ", "q", "limit", "cursor", NULL};
+    if (!http_query_only(r, allowed))
+        return false;
+    q->department = http_query(r, "department");
+    q->status = http_query(r, "status");
+    q->champ = http_query(r, "champ");
+    q->after = http_query(r, "cursor");
+    *text = http_query(r, "q");
+    const char *limit = http_query(r, "limit");
+    char *end = NULL;
+    long n = limit ? strtol(limit, &end, 10) : LIST_LIMIT_DEFAULT;
+    const char *bad = NULL;
+    if (limit && (!*limit || *end || n < 1 || n > LIST_LIMIT_MAX))
+        bad = "limit must be an integer from 1 to 1000";
+    else if (q->department && !model_department_valid(q->department))
+        bad = "department must be an INSEE department code (01..19, 2A, 2B, 21..95, 971..976)";
+    else if (q->status && !model_status_valid(q->status))
+        bad = "status must be one of preparation, diagnostic, action_plan, monitoring, evaluation, closed";
+    else if (q->champ && (!*q->champ || strlen(q->champ) > MODEL_KEY_MAX))
+        bad = "champ must be a champ key";
+    else if (q->after && !model_id_valid(q->after))
+        bad = "cursor must be the `next` of a previous page";
+    else if (*text && (!**text || strlen(*text) > QUERY_TEXT_MAX))
+        bad = "q must be 1 to 200 bytes";
+    if (bad) {
+        http_error(r, 400, "bad_parameter", "%s", bad);
+        return false;
+    }
+    q->limit = (size_t)n + 1; /* one more than asked tells whether a next page exists */
+    return true;
+}
+
+static void list_conventions(struct http_request *r)
+{
+    struct store_query q = {0};
+    struct list_filter f = {.r = r};
+    if (!read_list_query(r, &q, &f.q))
+        return;
+    if (q.department && !department_readable(r, q.department))
+        return;
+    struct store *st = r->srv->store;
+    if (store_failed(r, store_read_begin(st), "store"))
+        return;
+    f.items = json_array();
+    q.accept = accept_summary;
+    q.arg = &f;
+    enum store_status status = store_list(st, &q);
+    store_read_end(st);
+    if (store_failed(r, status, "store")) {
+        json_decref(f.items);
+        return;
+    }
+    json_t *next = json_null();
+    if (json_array_size(f.items) == q.limit) {
+        json_array_remove(f.items, q.limit - 1);
+        next = json_incref(json_object_get(json_array_get(f.items, q.limit - 2), "id"));
+    }
+    http_reply_json(r, 200, json_pack("{s:o, s:o}", "items", f.items, "next", next));
+}
+
+/* ---------- history and revisions ---------- */
+
+struct history {
+    json_t *items;
+    char *department; /* of the latest revision that has a document */
+};
+
+static void collect_revision(const struct record_view *rev, void *arg)
+{
+    struct history *h = arg;
+    json_array_append_new(h->items, json_loadb(rev->meta, rev->meta_len, 0, NULL));
+    if (rev->body_len) {
+        free(h->department);
+        h->department = department_of(rev->body, rev->body_len);
+    }
+}
+
+static void get_history(struct http_request *r)
+{
+    const char *id = path_id(r);
+    struct store *st = r->srv->store;
+    if (!id || store_failed(r, store_read_begin(st), "store"))
+        return;
+    struct history h = {.items = json_array()};
+    enum store_status status = store_each_revision(st, id, collect_revision, &h);
+    store_read_end(st);
+    if (!store_failed(r, status, "such convention") &&
+        (r->who->all_departments || department_readable(r, h.department)))
+        http_reply_json(r, 200, json_pack("{s:s, s:O}", "id", id, "history", h.items));
+    json_decref(h.items);
+    free(h.department);
+}
+
+static void get_revision(struct http_request *r)
+{
+    const char *id = path_id(r);
+    uint64_t rev;
+    if (!id)
+        return;
+    if (parse_rev(r->params[1], &rev) < 0) {
+        http_error(r, 400, "bad_parameter", "'%s' is not a rev (a positive integer)", r->params[1]);
+        return;
+    }
+    struct store *st = r->srv->store;
+    struct record_view view;
+    if (store_failed(r, store_read_begin(st), "store"))
+        return;
+    if (!store_failed(r, store_get_revision(st, id, rev, &view), "such revision")) {
+        if (view.body_len == 0)
+            http_error(r, 404, "not_found", "rev %llu of '%s' is its deletion",
+                       (unsigned long long)rev, id);
+        else if (record_readable(r, view.body, view.body_len)) {
+            http_set_etag(r, view.rev);
+            http_reply_json_text(r, 200, view.body, view.body_len);
+        }
+    }
+    store_read_end(st);
+}
+
+/* ---------- writes ---------- */
+
+/* If-Match: "3", W/"3", 3 or *. */
+static int parse_if_match(const char *header, struct rev_claim *claim)
+{
+    while (*header == ' ')
+        header++;
+    claim->given = claim->if_match = true;
+    if (strcmp(header, "*") == 0) {
+        claim->any = true;
+        return 0;
+    }
+    if (strncmp(header, "W/", 2) == 0)
+        header += 2;
+    char text[32];
+    size_t len = strlen(header);
+    if (len >= 2 && header[0] == '"' && header[len - 1] == '"') {
+        header++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof text)
+        return -1;
+    memcpy(text, header, len);
+    text[len] = '\0';
+    return parse_rev(text, &claim->rev);
+}
+
+/*
+ * Collects the rev the client read from If-Match, the body's `rev` (taken out of the body) or,
+ * for DELETE, the query's `rev`. Answers 400 and returns false when they are unreadable or
+ * disagree.
+ */
+static bool read_rev_claim(struct http_request *r, json_t *body, struct rev_claim *claim)
+{
+    memset(claim, 0, sizeof *claim);
+    const char *if_match = http_header(r, "If-Match");
+    if (if_match && parse_if_match(if_match, claim) < 0) {
+        http_error(r, 400, "bad_parameter", "If-Match must be an ETag such as \"3\"");
+        return false;
+    }
+    json_t *body_rev = body ? json_object_get(body, "rev") : NULL;
+    const char *query_rev = http_query(r, "rev");
+    uint64_t rev = 0;
+    if (body_rev && !(json_is_integer(body_rev) && json_integer_value(body_rev) > 0)) {
+        http_error(r, 400, "bad_parameter", "rev must be a positive integer");
+        return false;
+    }
+    if (body_rev)
+        rev = (uint64_t)json_integer_value(body_rev);
+    else if (query_rev && parse_rev(query_rev, &rev) < 0) {
+        http_error(r, 400, "bad_parameter", "rev must be a positive integer");
+        return false;
+    }
+    if (body)
+        json_object_del(body, "rev");
+    if (!rev)
+        return true;
+    if (claim->given && !claim->any && claim->rev != rev) {
+        http_error(r, 400, "bad_parameter", "If-Match and rev name different revs");
+        return false;
+    }
+    if (!claim->given)
+        *claim = (struct rev_claim){.given = true, .rev = rev};
+    return true;
+}
+
+static void reply_outcome(struct http_request *r, struct write_outcome *out)
+{
+    struct metrics *m = &r->srv->metrics;
+    if (out->status >= 400) {
+        enum write_failure reason = out->status == 507   ? WRITE_STORAGE_FULL
+                                    : out->status == 500 ? WRITE_STORE_ERROR
+                                                         : WRITE_REFUSED;
+        m->write_failures[reason]++;
+        http_error_with(r, out->status, out->code, out->extra, "%s", out->message);
+        out->extra = NULL;
+        return;
+    }
+    m->writes[out->type]++;
+    http_set_etag(r, out->rev);
+    if (out->type == CHANGE_DELETED) {
+        http_reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "id", out->id, "rev",
+                                          (json_int_t)out->rev, "deleted", 1));
+        return;
+    }
+    if (out->status == 201) {
+        char location[128];
+        snprintf(location, sizeof location, "/v1/conventions/%s", out->id);
+        http_set_header(r, "Location", location);
+    }
+    http_reply_json(r, out->status, out->doc);
+    out->doc = NULL;
+}
+
+static bool may_write(struct http_request *r)
+{
+    if (r->who->role >= ROLE_EDITOR)
+        return true;
+    http_error(r, 403, "forbidden", "token '%s' is a %s and cannot write", r->who->name,
+               config_role_name(r->who->role));
+    return false;
+}
+
+/* Runs one write for the route's id (NULL on POST) with the given body. */
+static void write_and_reply(struct http_request *r, enum write_kind kind, const char *id,
+                            json_t *body)
+{
+    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who};
+    if (kind == WRITE_PATCH_ACTION)
+        w.action_id = r->params[1];
+    if (kind != WRITE_CREATE && !read_rev_claim(r, body, &w.claim))
+        return;
+    struct write_outcome out;
+    write_convention(r->srv->store, &w, &out);
+    reply_outcome(r, &out);
+    write_outcome_clear(&out);
+}
+
+static void post_convention(struct http_request *r)
+{
+    json_t *body;
+    if (!may_write(r) || !(body = http_json_body(r, json_types)))
+        return;
+    write_and_reply(r, WRITE_CREATE, NULL, body);
+    json_decref(body);
+}
+
+static void put_convention(struct http_request *r)
+{
+    const char *id = path_id(r);
+    json_t *body;
+    if (!id || !may_write(r) || !(body = http_json_body(r, json_types)))
+        return;
+    json_t *body_id = json_object_get(body, "id");
+    if (body_id && !(json_is_string(body_id) && strcmp(json_string_value(body_id), id) == 0))
+        http_error(r, 400, "bad_parameter", "the body's id is not the id of the path ('%s')", id);
+    else
+        write_and_reply(r, WRITE_REPLACE, id, body);
+    json_decref(body);
+}
+
+static void patch_convention(struct http_request *r)
+{
+    const char *id = path_id(r);
+    json_t *body;
+    if (!id || !may_write(r) || !(body = http_json_body(r, patch_types)))
+        return;
+    write_and_reply(r, WRITE_PATCH, id, body);
+    json_decref(body);
+}
+
+static void patch_action(struct http_request *r)
+{
+    const char *id = path_id(r);
+    json_t *body;
+    if (!id || !may_write(r) || !(body = http_json_body(r, patch_types)))
+        return;
+    write_and_reply(r, WRITE_PATCH_ACTION, id, body);
+    json_decref(body);
+}
+
+static void delete_convention(struct http_request *r)
+{
+    const char *id = path_id(r);
+    static const char *const allowed[] = {"rev", NULL};
+    if (!id || !may_write(r) || !http_query_only(r, allowed))
+        return;
+    json_t *body = NULL;
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) > 0 &&
+        !(body = http_json_body(r, json_types)))
+        return;
+    write_and_reply(r, WRITE_DELETE, id, body);
+    json_decref(body);
+}
+
+const struct http_route api_conventions_routes[] = {
+    {"/v1/conventions", EVHTTP_REQ_GET, list_conventions, false},
+    {"/v1/conventions", EVHTTP_REQ_POST, post_convention, false},
+    {"/v1/conventions/{id}", EVHTTP_REQ_GET, get_convention, false},
+    {"/v1/conventions/{id}", EVHTTP_REQ_PUT, put_convention, false},
+    {"/v1/conventions/{id}", EVHTTP_REQ_PATCH, patch_convention, false},
+    {"/v1/conventions/{id}", EVHTTP_REQ_DELETE, delete_convention, false},
+    {"/v1/conventions/{id}/actions/{action_id}", EVHTTP_REQ_PATCH, patch_action, false},
+    {"/v1/conventions/{id}/history", EVHTTP_REQ_GET, get_history, false},
+    {"/v1/conventions/{id}/revisions/{rev}", EVHTTP_REQ_GET, get_revision, false},
+    {NULL, 0, NULL, false},
+};

@@ -1,0 +1,48 @@
+/*
+ * api_system.c — the routes about the server itself: health and metrics.
+ */
+#include "ctg/api.h"
+#include "ctg/clock.h"
+#include "ctg/server.h"
+
+#include <event2/buffer.h>
+
+static void get_health(struct http_request *r)
+{
+    struct server *srv = r->srv;
+    size_t conventions = 0;
+    if (store_read_begin(srv->store) == STORE_OK) {
+        conventions = store_count(srv->store);
+        store_read_end(srv->store);
+    }
+    http_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:i, s:I, s:I}",
+                                      "status", "ok",
+                                      "version", CTG_VERSION,
+                                      "last_seq", (json_int_t)store_last_seq(srv->store),
+                                      "plugin_generation", 0,
+                                      "conventions", (json_int_t)conventions,
+                                      "uptime_s", (json_int_t)(clock_monotonic() - srv->started)));
+}
+
+static void get_metrics(struct http_request *r)
+{
+    struct server *srv = r->srv;
+    struct metrics_gauges gauges = {
+        .last_seq = store_last_seq(srv->store),
+        .map_size = store_map_size(srv->store),
+    };
+    if (store_read_begin(srv->store) == STORE_OK) {
+        gauges.conventions = store_count(srv->store);
+        store_read_end(srv->store);
+    }
+    struct evbuffer *body = evbuffer_new();
+    metrics_render(&srv->metrics, &gauges, body);
+    http_reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+    evbuffer_free(body);
+}
+
+const struct http_route api_system_routes[] = {
+    {"/v1/health", EVHTTP_REQ_GET, get_health, true},
+    {"/v1/metrics", EVHTTP_REQ_GET, get_metrics, false},
+    {NULL, 0, NULL, false},
+};

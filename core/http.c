@@ -1,0 +1,347 @@
+/*
+ * http.c — the HTTP front of ctgd: every request passes through http_dispatch(), which finds
+ * its route, checks its token, runs its handler, then counts and logs the answer. It also owns
+ * the helpers that read bodies and send answers, so that every error has the JSON shape of
+ * SPEC §3 whichever handler raised it.
+ */
+#include "ctg/http.h"
+#include "ctg/api.h"
+#include "ctg/auth.h"
+#include "ctg/clock.h"
+#include "ctg/log.h"
+#include "ctg/server.h"
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PATH_SEGMENTS_MAX 8
+
+static const struct http_route *const route_tables[] = {api_system_routes, api_conventions_routes};
+
+static const struct {
+    enum evhttp_cmd_type method;
+    const char *name;
+} method_names[] = {
+    {EVHTTP_REQ_GET, "GET"},       {EVHTTP_REQ_HEAD, "HEAD"},   {EVHTTP_REQ_POST, "POST"},
+    {EVHTTP_REQ_PUT, "PUT"},       {EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_DELETE, "DELETE"},
+    {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+};
+
+static const char *method_name(enum evhttp_cmd_type method)
+{
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+        if (method_names[i].method == method)
+            return method_names[i].name;
+    return "OTHER";
+}
+
+/* ---------- answering ---------- */
+
+static void send_reply(struct http_request *r, int status, struct evbuffer *body)
+{
+    r->status = status;
+    evhttp_send_reply(r->req, status, NULL, body);
+}
+
+void http_set_header(struct http_request *r, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
+void http_set_etag(struct http_request *r, uint64_t rev)
+{
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)rev);
+    http_set_header(r, "ETag", etag);
+}
+
+void http_reply_body(struct http_request *r, int status, const char *content_type,
+                     struct evbuffer *body)
+{
+    http_set_header(r, "Content-Type", content_type);
+    send_reply(r, status, body);
+}
+
+void http_reply_json_text(struct http_request *r, int status, const char *text, size_t len)
+{
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add(body, text, len);
+    evbuffer_add(body, "\n", 1);
+    http_reply_body(r, status, "application/json", body);
+    evbuffer_free(body);
+}
+
+void http_reply_json(struct http_request *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (!text) {
+        http_error(r, 500, "internal", "the answer could not be encoded");
+        return;
+    }
+    http_reply_json_text(r, status, text, strlen(text));
+    free(text);
+}
+
+void http_reply_empty(struct http_request *r, int status)
+{
+    send_reply(r, status, NULL);
+}
+
+void http_error_with(struct http_request *r, int status, const char *code, json_t *extra,
+                     const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    json_t *error = json_pack("{s:i, s:s, s:s}", "status", status, "code", code, "message", message);
+    if (extra) {
+        json_object_update(error, extra);
+        json_decref(extra);
+    }
+    http_reply_json(r, status, json_pack("{s:o}", "error", error));
+}
+
+/* ---------- reading ---------- */
+
+const char *http_header(struct http_request *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+}
+
+const char *http_query(struct http_request *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+bool http_query_only(struct http_request *r, const char *const allowed[])
+{
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &r->query, next) {
+        bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(kv->key, allowed[i]) == 0;
+        if (!known) {
+            http_error(r, 400, "bad_parameter", "unknown query parameter '%s'", kv->key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when the Content-Type's media type (before any ';') is one of `media_types`. */
+static bool media_type_accepted(const char *content_type, const char *const media_types[])
+{
+    if (!content_type)
+        return false;
+    while (*content_type == ' ')
+        content_type++;
+    size_t len = strcspn(content_type, "; ");
+    for (size_t i = 0; media_types[i]; i++)
+        if (strlen(media_types[i]) == len && strncasecmp(content_type, media_types[i], len) == 0)
+            return true;
+    return false;
+}
+
+json_t *http_json_body(struct http_request *r, const char *const media_types[])
+{
+    if (!media_type_accepted(http_header(r, "Content-Type"), media_types)) {
+        http_error(r, 415, "unsupported_media_type", "send the body as Content-Type: %s",
+                   media_types[0]);
+        return NULL;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    if (len > r->srv->cfg->limits.body_max) {
+        http_error(r, 413, "body_too_large", "the body is %zu bytes; the limit is %zu", len,
+                   r->srv->cfg->limits.body_max);
+        return NULL;
+    }
+    json_error_t err;
+    json_t *doc = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &err);
+    if (!doc) {
+        http_error(r, 400, "malformed_json", "invalid JSON at line %d, column %d: %s", err.line,
+                   err.column, err.text);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        http_error(r, 400, "malformed_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/* ---------- routing ---------- */
+
+struct path {
+    char *segments[PATH_SEGMENTS_MAX]; /* decoded */
+    size_t n;
+};
+
+static void path_free(struct path *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->segments[i]);
+    p->n = 0;
+}
+
+/* Splits "/a/b%20c" into decoded segments; -1 for a path too deep or with a NUL. */
+static int path_split(const char *path, struct path *out)
+{
+    out->n = 0;
+    if (!path || *path != '/')
+        return -1;
+    for (const char *s = path + 1;; ) {
+        size_t len = strcspn(s, "/");
+        if (out->n == PATH_SEGMENTS_MAX)
+            return -1;
+        char *raw = strndup(s, len);
+        size_t decoded_len = 0;
+        char *decoded = raw ? evhttp_uridecode(raw, 0, &decoded_len) : NULL;
+        free(raw);
+        if (!decoded)
+            return -1;
+        out->segments[out->n++] = decoded;
+        if (decoded_len != strlen(decoded))
+            return -1;
+        if (s[len] == '\0')
+            return 0;
+        s += len + 1;
+    }
+}
+
+/* Matches `pattern` against the path; fills `params` when it matches. */
+static bool route_matches(const char *pattern, const struct path *p, char **params)
+{
+    const char *s = pattern + 1;
+    size_t n_params = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (*s == '\0')
+            return false; /* the path is longer than the pattern */
+        size_t len = strcspn(s, "/");
+        if (*s == '{') {
+            if (n_params == HTTP_PARAMS_MAX || p->segments[i][0] == '\0')
+                return false;
+            params[n_params++] = p->segments[i];
+        } else if (strlen(p->segments[i]) != len || memcmp(s, p->segments[i], len) != 0) {
+            return false;
+        }
+        s += len;
+        if (*s == '/')
+            s++;
+    }
+    return *s == '\0';
+}
+
+static unsigned method_mask(enum evhttp_cmd_type method)
+{
+    return method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (unsigned)method;
+}
+
+/* Finds the route; sets *allowed to the methods of the path when only the method differs. */
+static const struct http_route *find_route(const struct path *p, enum evhttp_cmd_type method,
+                                           char **params, unsigned *allowed)
+{
+    *allowed = 0;
+    for (size_t t = 0; t < sizeof route_tables / sizeof route_tables[0]; t++) {
+        for (const struct http_route *route = route_tables[t]; route->pattern; route++) {
+            char *candidate[HTTP_PARAMS_MAX] = {0};
+            if (!route_matches(route->pattern, p, candidate))
+                continue;
+            if (route->methods & method_mask(method)) {
+                memcpy(params, candidate, sizeof candidate);
+                return route;
+            }
+            *allowed |= route->methods;
+        }
+    }
+    return NULL;
+}
+
+static void reply_method_not_allowed(struct http_request *r, unsigned allowed)
+{
+    char list[128] = "";
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
+        if (!(allowed & method_names[i].method))
+            continue;
+        if (*list)
+            strcat(list, ", ");
+        strcat(list, method_names[i].name);
+        if (method_names[i].method == EVHTTP_REQ_GET)
+            strcat(list, ", HEAD");
+    }
+    http_set_header(r, "Allow", list);
+    http_error(r, 405, "method_not_allowed", "%s is not allowed here; allowed: %s", r->method_name,
+               list);
+}
+
+static bool authenticate(struct http_request *r)
+{
+    const char *authorization = http_header(r, "Authorization");
+    enum auth_result result = auth_authenticate(r->srv->cfg, authorization, &r->who);
+    if (result == AUTH_OK)
+        return true;
+    http_set_header(r, "WWW-Authenticate", "Bearer realm=\"ctgd\"");
+    http_error(r, 401, "unauthorized", result == AUTH_MISSING
+                                           ? "this API needs a token: Authorization: Bearer <token>"
+                                           : "unknown token");
+    return false;
+}
+
+static void route_request(struct http_request *r, const struct path *p)
+{
+    unsigned allowed;
+    char *params[HTTP_PARAMS_MAX] = {0};
+    const struct http_route *route = find_route(p, r->method, params, &allowed);
+    if (!route) {
+        if (allowed)
+            reply_method_not_allowed(r, allowed);
+        else
+            http_error(r, 404, "not_found", "no such route: %s", evhttp_request_get_uri(r->req));
+        return;
+    }
+    r->route = route->pattern;
+    memcpy(r->params, params, sizeof params);
+    if (route->open || authenticate(r))
+        route->handler(r);
+}
+
+static void finish(struct http_request *r, double started)
+{
+    double seconds = clock_monotonic() - started;
+    metrics_count_request(&r->srv->metrics, r->route, r->method_name, r->status, seconds);
+    enum log_level level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
+    log_msg(level, "http", "%s %s %d %.2fms %s", r->method_name, evhttp_request_get_uri(r->req),
+            r->status, seconds * 1000, r->who ? r->who->name : "-");
+    evhttp_clear_headers(&r->query);
+}
+
+void http_dispatch(struct evhttp_request *req, void *server)
+{
+    double started = clock_monotonic();
+    struct http_request r = {.req = req, .srv = server, .route = "unmatched"};
+    r.method = evhttp_request_get_command(req);
+    r.method_name = method_name(r.method);
+    TAILQ_INIT(&r.query);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct path p = {0};
+    if (!uri || path_split(evhttp_uri_get_path(uri), &p) < 0)
+        http_error(&r, 400, "bad_parameter", "the request path cannot be read");
+    else if (query && evhttp_parse_query_str(query, &r.query) < 0)
+        http_error(&r, 400, "bad_parameter", "the query string cannot be read");
+    else
+        route_request(&r, &p);
+    path_free(&p);
+    finish(&r, started);
+}

@@ -1,0 +1,81 @@
+/*
+ * main.c — the ctgd command: read the configuration, then check it (--check) or serve.
+ */
+#include "ctg/config.h"
+#include "ctg/log.h"
+#include "ctg/server.h"
+
+#include <event2/event.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ctgd -c FILE          serve with the configuration FILE\n"
+                 "       ctgd --check -c FILE  check the configuration FILE and exit\n"
+                 "       ctgd --version\n");
+}
+
+static int check_only(const struct config *cfg, const char *path)
+{
+    if (cfg->n_tokens == 0 && !config_host_is_loopback(cfg->listen_host)) {
+        fprintf(stderr, "%s: listen: no token is configured, so only a loopback address is "
+                        "allowed\n", path);
+        return 1;
+    }
+    printf("%s: ok (listen %s:%d, data in %s, %zu token%s)\n", path, cfg->listen_host,
+           cfg->listen_port, cfg->data_dir, cfg->n_tokens, cfg->n_tokens == 1 ? "" : "s");
+    return 0;
+}
+
+static int serve(const struct config *cfg)
+{
+    struct server srv;
+    char err[512];
+    int rc = 1;
+    if (server_init(&srv, cfg, err, sizeof err) < 0)
+        log_error("server", "%s", err);
+    else
+        rc = server_run(&srv) < 0 ? 1 : 0;
+    server_free(&srv);
+    libevent_global_shutdown();
+    if (rc == 0)
+        log_info("server", "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'k': check = 1; break;
+        case 'V': printf("ctgd %s\n", CTG_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct config cfg;
+    char err[512];
+    if (config_load(path, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    log_set_level(cfg.log_level);
+    int rc = check ? check_only(&cfg, path) : serve(&cfg);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,677 @@
+/*
+ * store.c — the LMDB document store (see store.h for the layout).
+ *
+ * One write transaction per write covers the document, its revision, its index entries and
+ * its change-log entry: all or nothing. Reads reuse one read-only transaction, reset between
+ * requests so that no snapshot outlives a turn of the event loop. A full map is grown (doubled,
+ * up to map_size_max) and the write run again.
+ */
+#include "ctg/store.h"
+#include "ctg/log.h"
+
+#include <lmdb.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define REV_KEY_MAX (64 + 1 + 8)
+
+enum index_field { INDEX_DEPARTMENT, INDEX_STATUS, INDEX_CHAMP, INDEX_COUNT };
+static const char *const index_names[INDEX_COUNT] = {"idx_department", "idx_status", "idx_champ"};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi docs, revs, changes, index[INDEX_COUNT];
+    MDB_txn *read_txn; /* reset between reads; NULL until first needed */
+    bool reading;
+    size_t map_size, map_size_max;
+    uint64_t last_seq;
+};
+
+struct store_txn {
+    struct store *st;
+    MDB_txn *txn;
+    int failure; /* the LMDB error that stopped the write, 0 if none */
+    uint64_t seq;
+};
+
+const char *change_type_name(enum change_type type)
+{
+    static const char *const names[] = {"created", "updated", "deleted"};
+    return names[type];
+}
+
+static void encode_u64_be(uint64_t v, unsigned char out[8])
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t decode_u64_be(const unsigned char in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+static MDB_val string_val(const char *s)
+{
+    return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
+}
+
+/* revs key: id NUL rev(big-endian), so one id's revisions are contiguous and in order. */
+static MDB_val rev_key(unsigned char buf[REV_KEY_MAX], const char *id, uint64_t rev)
+{
+    size_t n = strlen(id);
+    memcpy(buf, id, n);
+    buf[n] = '\0';
+    encode_u64_be(rev, buf + n + 1);
+    return (MDB_val){.mv_size = n + 9, .mv_data = buf};
+}
+
+static enum store_status decode_value(const MDB_val *val, struct record_view *out)
+{
+    if (record_decode(val->mv_data, val->mv_size, out) < 0) {
+        log_error("store", "a stored value is not a record: the data folder is damaged");
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* ---------- opening ---------- */
+
+static int make_dir(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int open_databases(struct store *st, MDB_txn *txn)
+{
+    int rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &st->docs);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "revs", MDB_CREATE, &st->revs);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &st->changes);
+    for (int i = 0; i < INDEX_COUNT && !rc; i++)
+        rc = mdb_dbi_open(txn, index_names[i], MDB_CREATE | MDB_DUPSORT, &st->index[i]);
+    return rc;
+}
+
+static int read_last_seq(struct store *st, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(txn, st->changes, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    st->last_seq = rc == 0 && key.mv_size == 8 ? decode_u64_be(key.mv_data) : 0;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int open_environment(struct store *st, const struct store_options *opt)
+{
+    MDB_txn *txn;
+    int rc = mdb_env_create(&st->env);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(st->env, 8);
+    if (!rc)
+        rc = mdb_env_set_mapsize(st->env, opt->map_size);
+    if (!rc)
+        rc = mdb_env_open(st->env, opt->dir, 0, 0600);
+    if (rc)
+        return rc;
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize; /* an existing, larger map keeps its size */
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    rc = open_databases(st, txn);
+    if (!rc)
+        rc = read_last_seq(st, txn);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+struct store *store_open(const struct store_options *opt, char *err, size_t errlen)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->map_size_max = opt->map_size_max;
+    if (make_dir(opt->dir) < 0) {
+        snprintf(err, errlen, "cannot create data folder %s: %s", opt->dir, strerror(errno));
+        free(st);
+        return NULL;
+    }
+    int rc = open_environment(st, opt);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the store in %s: %s", opt->dir, mdb_strerror(rc));
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->read_txn)
+        mdb_txn_abort(st->read_txn);
+    if (st->env)
+        mdb_env_close(st->env);
+    free(st);
+}
+
+uint64_t store_last_seq(const struct store *st)
+{
+    return st->last_seq;
+}
+
+size_t store_map_size(const struct store *st)
+{
+    return st->map_size;
+}
+
+/* ---------- reading ---------- */
+
+enum store_status store_read_begin(struct store *st)
+{
+    int rc = st->read_txn ? mdb_txn_renew(st->read_txn)
+                          : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
+    if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
+        mdb_txn_abort(st->read_txn);
+        st->read_txn = NULL;
+        rc = mdb_env_set_mapsize(st->env, 0);
+        if (!rc)
+            rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
+    }
+    if (rc) {
+        log_error("store", "cannot begin a read: %s", mdb_strerror(rc));
+        return STORE_ERROR;
+    }
+    st->reading = true;
+    return STORE_OK;
+}
+
+void store_read_end(struct store *st)
+{
+    if (st->reading)
+        mdb_txn_reset(st->read_txn);
+    st->reading = false;
+}
+
+size_t store_count(struct store *st)
+{
+    MDB_stat stat;
+    return mdb_stat(st->read_txn, st->docs, &stat) == 0 ? stat.ms_entries : 0;
+}
+
+static enum store_status get_doc_in(MDB_txn *txn, MDB_dbi docs, const char *id,
+                                    struct record_view *out)
+{
+    MDB_val key = string_val(id), val;
+    int rc = mdb_get(txn, docs, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOT_FOUND;
+    if (rc) {
+        log_error("store", "cannot read %s: %s", id, mdb_strerror(rc));
+        return STORE_ERROR;
+    }
+    return decode_value(&val, out);
+}
+
+enum store_status store_get_doc(struct store *st, const char *id, struct record_view *out)
+{
+    return get_doc_in(st->read_txn, st->docs, id, out);
+}
+
+enum store_status store_get_revision(struct store *st, const char *id, uint64_t rev,
+                                     struct record_view *out)
+{
+    unsigned char buf[REV_KEY_MAX];
+    MDB_val key = rev_key(buf, id, rev), val;
+    int rc = mdb_get(st->read_txn, st->revs, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOT_FOUND;
+    return rc ? STORE_ERROR : decode_value(&val, out);
+}
+
+/* Positions `cur` on the first revision of `id`; 0 when there is one. */
+static int first_revision(MDB_cursor *cur, const char *id, MDB_val *key, MDB_val *val)
+{
+    unsigned char buf[REV_KEY_MAX];
+    *key = rev_key(buf, id, 0);
+    return mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+}
+
+static bool is_revision_of(const MDB_val *key, const char *id)
+{
+    size_t n = strlen(id);
+    return key->mv_size == n + 9 && memcmp(key->mv_data, id, n) == 0 &&
+           ((const char *)key->mv_data)[n] == '\0';
+}
+
+enum store_status store_each_revision(struct store *st, const char *id,
+                                      void (*fn)(const struct record_view *rev, void *arg),
+                                      void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    if (mdb_cursor_open(st->read_txn, st->revs, &cur))
+        return STORE_ERROR;
+    enum store_status status = STORE_NOT_FOUND;
+    int rc = first_revision(cur, id, &key, &val);
+    for (; rc == 0 && is_revision_of(&key, id); rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        struct record_view view;
+        if (decode_value(&val, &view) != STORE_OK) {
+            status = STORE_ERROR;
+            break;
+        }
+        fn(&view, arg);
+        status = STORE_OK;
+    }
+    mdb_cursor_close(cur);
+    return status;
+}
+
+/* ---------- listing ---------- */
+
+/* True when the DUPSORT index `dbi` holds (value, id); a NULL value matches anything. */
+static bool index_holds(MDB_txn *txn, MDB_dbi dbi, const char *value, const char *id)
+{
+    if (!value)
+        return true;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur))
+        return false;
+    MDB_val key = string_val(value), val = string_val(id);
+    bool found = mdb_cursor_get(cur, &key, &val, MDB_GET_BOTH) == 0;
+    mdb_cursor_close(cur);
+    return found;
+}
+
+struct list_walk {
+    struct store *st;
+    const struct store_query *q;
+    size_t accepted;
+};
+
+/* Offers one candidate id to the query; returns 1 when the walk should stop. */
+static int offer_candidate(struct list_walk *w, const char *id, size_t id_len)
+{
+    char buf[128];
+    if (id_len >= sizeof buf)
+        return 0;
+    memcpy(buf, id, id_len);
+    buf[id_len] = '\0';
+    MDB_txn *txn = w->st->read_txn;
+    if (!index_holds(txn, w->st->index[INDEX_DEPARTMENT], w->q->department, buf) ||
+        !index_holds(txn, w->st->index[INDEX_STATUS], w->q->status, buf) ||
+        !index_holds(txn, w->st->index[INDEX_CHAMP], w->q->champ, buf))
+        return 0;
+    struct record_view doc;
+    if (get_doc_in(txn, w->st->docs, buf, &doc) != STORE_OK)
+        return 0;
+    if (w->q->accept(buf, &doc, w->q->arg) == 1)
+        w->accepted++;
+    return w->accepted >= w->q->limit;
+}
+
+/* Walks the ids under one index value, in id order, after q->after. */
+static enum store_status walk_index(struct list_walk *w, MDB_dbi dbi, const char *value)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(w->st->read_txn, dbi, &cur))
+        return STORE_ERROR;
+    MDB_val key = string_val(value), val;
+    int rc;
+    if (w->q->after) {
+        val = string_val(w->q->after);
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && val.mv_size == strlen(w->q->after) &&
+            memcmp(val.mv_data, w->q->after, val.mv_size) == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+    } else {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+    }
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP))
+        if (offer_candidate(w, val.mv_data, val.mv_size))
+            break;
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Walks every document in id order, after q->after. */
+static enum store_status walk_docs(struct list_walk *w)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(w->st->read_txn, w->st->docs, &cur))
+        return STORE_ERROR;
+    MDB_val key, val;
+    int rc;
+    if (w->q->after) {
+        key = string_val(w->q->after);
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == 0 && key.mv_size == strlen(w->q->after) &&
+            memcmp(key.mv_data, w->q->after, key.mv_size) == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    } else {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    }
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        if (offer_candidate(w, key.mv_data, key.mv_size))
+            break;
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+enum store_status store_list(struct store *st, const struct store_query *q)
+{
+    struct list_walk w = {st, q, 0};
+    if (q->limit == 0)
+        return STORE_OK;
+    /* Drive the walk from the most selective index given; the others are checked per id. */
+    if (q->champ)
+        return walk_index(&w, st->index[INDEX_CHAMP], q->champ);
+    if (q->department)
+        return walk_index(&w, st->index[INDEX_DEPARTMENT], q->department);
+    if (q->status)
+        return walk_index(&w, st->index[INDEX_STATUS], q->status);
+    return walk_docs(&w);
+}
+
+/* ---------- writing ---------- */
+
+static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,
+                      const char *meta, const char *body, unsigned flags)
+{
+    size_t meta_len = strlen(meta), body_len = body ? strlen(body) : 0;
+    MDB_val val = {.mv_size = record_size(meta_len, body_len)};
+    int rc = mdb_put(t->txn, dbi, key, &val, flags | MDB_RESERVE);
+    if (rc == 0)
+        record_encode(val.mv_data, rev, meta, meta_len, body, body_len);
+    return rc;
+}
+
+enum store_status store_txn_get_doc(struct store_txn *t, const char *id, struct record_view *out)
+{
+    return get_doc_in(t->txn, t->st->docs, id, out);
+}
+
+uint64_t store_txn_last_rev(struct store_txn *t, const char *id)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    unsigned char buf[REV_KEY_MAX];
+    if (mdb_cursor_open(t->txn, t->st->revs, &cur))
+        return 0;
+    key = rev_key(buf, id, UINT64_MAX);
+    uint64_t rev = 0;
+    /* The key after id's last revision, then one step back. */
+    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(cur, &key, &val, MDB_PREV) : mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    if (rc == 0 && is_revision_of(&key, id))
+        rev = decode_u64_be((const unsigned char *)key.mv_data + strlen(id) + 1);
+    mdb_cursor_close(cur);
+    return rev;
+}
+
+/* Collects the index values (department, status, champs) of a document. */
+static void index_values(const json_t *doc, int field, const char **values, size_t *n, size_t max)
+{
+    static const char *const keys[INDEX_COUNT] = {"department", "status", "champs"};
+    json_t *v = doc ? json_object_get(doc, keys[field]) : NULL;
+    *n = 0;
+    if (json_is_string(v)) {
+        values[(*n)++] = json_string_value(v);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (json_is_string(item) && *n < max)
+            values[(*n)++] = json_string_value(item);
+    }
+}
+
+static bool contains(const char **values, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(values[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Removes the entries of the old document that the new one lacks, adds the new ones. */
+static int update_index(struct store_txn *t, int field, const char *id, const json_t *old_doc,
+                        const json_t *new_doc)
+{
+    const char *old_vals[1024], *new_vals[1024];
+    size_t n_old, n_new;
+    index_values(old_doc, field, old_vals, &n_old, 1024);
+    index_values(new_doc, field, new_vals, &n_new, 1024);
+    MDB_val data = string_val(id);
+    for (size_t i = 0; i < n_old; i++) {
+        if (contains(new_vals, n_new, old_vals[i]))
+            continue;
+        MDB_val key = string_val(old_vals[i]);
+        int rc = mdb_del(t->txn, t->st->index[field], &key, &data);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    for (size_t i = 0; i < n_new; i++) {
+        if (contains(old_vals, n_old, new_vals[i]))
+            continue;
+        MDB_val key = string_val(new_vals[i]);
+        int rc = mdb_put(t->txn, t->st->index[field], &key, &data, MDB_NODUPDATA);
+        if (rc && rc != MDB_KEYEXIST)
+            return rc;
+    }
+    return 0;
+}
+
+/* The list summary kept beside each document. */
+static char *summary_json(const json_t *doc)
+{
+    json_t *s = json_object();
+    static const char *const copied[] = {"id", "department", "title", "status"};
+    for (size_t i = 0; i < 4; i++)
+        json_object_set(s, copied[i], json_object_get(doc, copied[i]));
+    json_t *territory = json_object_get(json_object_get(doc, "territory"), "name");
+    if (territory)
+        json_object_set(s, "territory", territory);
+    json_object_set(s, "period", json_object_get(doc, "period"));
+    json_object_set(s, "rev", json_object_get(doc, "rev"));
+    json_object_set(s, "updated_at", json_object_get(doc, "updated_at"));
+    char *text = json_dumps(s, JSON_COMPACT);
+    json_decref(s);
+    return text;
+}
+
+/* Top-level keys that differ between the two documents, server-set ones left out. */
+static json_t *changed_keys(const json_t *old_doc, const json_t *new_doc)
+{
+    static const char *const server[] = {"rev", "created_at", "updated_at", "created_by", "updated_by"};
+    json_t *changed = json_array();
+    const json_t *docs[2] = {new_doc, old_doc};
+    for (int d = 0; d < 2; d++) {
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)docs[d], key, value) {
+            bool is_server = false;
+            for (size_t i = 0; i < 5; i++)
+                is_server |= strcmp(key, server[i]) == 0;
+            json_t *other = json_object_get(docs[1 - d], key);
+            if (is_server || (d == 1 && other))
+                continue; /* keys in both were compared in the first pass */
+            if (!other || !json_equal(value, other))
+                json_array_append_new(changed, json_string(key));
+        }
+    }
+    return changed;
+}
+
+static const char *event_type_name(enum change_type type)
+{
+    static const char *const names[] = {"convention.created", "convention.updated",
+                                        "convention.deleted"};
+    return names[type];
+}
+
+static int append_change(struct store_txn *t, const struct store_change *c, const char *department,
+                         const char *body)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    unsigned char seq_key[8];
+    int rc = mdb_cursor_open(t->txn, t->st->changes, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    uint64_t last = rc == 0 && key.mv_size == 8 ? decode_u64_be(key.mv_data) : 0;
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    t->seq = last + 1;
+    json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "seq", (json_int_t)t->seq,
+                             "type", event_type_name(c->type), "id", c->id, "department",
+                             department, "rev", (json_int_t)c->rev, "at", c->at, "actor",
+                             c->actor, "changed", changed_keys(c->old_doc, c->new_doc));
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    encode_u64_be(t->seq, seq_key);
+    key = (MDB_val){.mv_size = 8, .mv_data = seq_key};
+    rc = put_record(t, t->st->changes, &key, c->rev, meta_text, body, MDB_APPEND);
+    free(meta_text);
+    return rc;
+}
+
+static int put_revision(struct store_txn *t, const struct store_change *c, const char *body)
+{
+    unsigned char buf[REV_KEY_MAX];
+    MDB_val key = rev_key(buf, c->id, c->rev);
+    json_t *meta = json_pack("{s:I, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at, "actor",
+                             c->actor, "type", change_type_name(c->type));
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    int rc = put_record(t, t->st->revs, &key, c->rev, meta_text, body, MDB_NOOVERWRITE);
+    free(meta_text);
+    return rc;
+}
+
+static int put_current(struct store_txn *t, const struct store_change *c, const char *body)
+{
+    MDB_val key = string_val(c->id);
+    if (!c->new_doc) {
+        int rc = mdb_del(t->txn, t->st->docs, &key, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    char *summary = summary_json(c->new_doc);
+    int rc = put_record(t, t->st->docs, &key, c->rev, summary, body, 0);
+    free(summary);
+    return rc;
+}
+
+enum store_status store_txn_save(struct store_txn *t, const struct store_change *c)
+{
+    const json_t *doc = c->new_doc ? c->new_doc : c->old_doc;
+    const char *department = json_string_value(json_object_get(doc, "department"));
+    char *body = c->new_doc ? json_dumps(c->new_doc, JSON_COMPACT) : NULL;
+    int rc = put_current(t, c, body);
+    for (int i = 0; i < INDEX_COUNT && !rc; i++)
+        rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
+    if (!rc)
+        rc = put_revision(t, c, body);
+    if (!rc)
+        rc = append_change(t, c, department ? department : "", body);
+    free(body);
+    if (rc) {
+        t->failure = rc;
+        return rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* Doubles the map, up to map_size_max; -1 when it is already there. */
+static int grow_map(struct store *st)
+{
+    if (st->map_size >= st->map_size_max)
+        return -1;
+    size_t size = st->map_size * 2 < st->map_size_max ? st->map_size * 2 : st->map_size_max;
+    if (st->read_txn) { /* no transaction may be open while the map is resized */
+        mdb_txn_abort(st->read_txn);
+        st->read_txn = NULL;
+    }
+    int rc = mdb_env_set_mapsize(st->env, size);
+    if (rc) {
+        log_error("store", "cannot grow the map to %zu bytes: %s", size, mdb_strerror(rc));
+        return -1;
+    }
+    log_info("store", "map grown from %zu to %zu bytes", st->map_size, size);
+    st->map_size = size;
+    return 0;
+}
+
+/* One attempt: 0 on commit, else the LMDB error or -1 when `fn` refused. */
+static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+    struct store_txn t = {.st = st};
+    int rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(st->env, 0);
+        rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
+    }
+    if (rc)
+        return rc;
+    if (fn(&t, arg) != 0) {
+        mdb_txn_abort(t.txn);
+        return t.failure ? t.failure : -1;
+    }
+    rc = mdb_txn_commit(t.txn);
+    if (rc == 0 && t.seq)
+        st->last_seq = t.seq;
+    return rc;
+}
+
+enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+    for (;;) {
+        int rc = write_once(st, fn, arg);
+        if (rc == 0)
+            return STORE_OK;
+        if (rc == -1)
+            return STORE_REFUSED;
+        if (rc != MDB_MAP_FULL) {
+            log_error("store", "write failed: %s", mdb_strerror(rc));
+            return STORE_ERROR;
+        }
+        if (grow_map(st) < 0) {
+            log_warn("store", "the map is full at %zu bytes (map_size_max)", st->map_size);
+            return STORE_FULL;
+        }
+    }
+}

@@ -1,0 +1,288 @@
+/*
+ * writes.c — the write pipeline of conventions (see writes.h).
+ *
+ * The whole pipeline runs inside the store's write transaction, so the rev that is checked is
+ * the rev that is replaced, whichever process writes. The store may run it more than once
+ * (after growing a full map): it starts by clearing its outcome.
+ */
+#include "ctg/writes.h"
+#include "ctg/auth.h"
+#include "ctg/clock.h"
+#include "ctg/merge_patch.h"
+#include "ctg/model.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+struct write_ctx {
+    const struct write_request *w;
+    struct write_outcome *out;
+    json_t *current;       /* the stored document before the write, or NULL */
+    uint64_t current_rev;
+};
+
+void write_outcome_clear(struct write_outcome *out)
+{
+    json_decref(out->extra);
+    json_decref(out->doc);
+    memset(out, 0, sizeof *out);
+}
+
+static int refuse(struct write_outcome *out, int status, const char *code, json_t *extra,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int refuse(struct write_outcome *out, int status, const char *code, json_t *extra,
+                  const char *fmt, ...)
+{
+    out->status = status;
+    out->code = code;
+    json_decref(out->extra);
+    out->extra = extra;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* "<department>-<12 hex digits>", lower case; the department prefix helps a human reader. */
+static void generate_id(const json_t *body, char out[72])
+{
+    const char *department = json_string_value(json_object_get(body, "department"));
+    unsigned char random[6];
+    if (getrandom(random, sizeof random, 0) != sizeof random)
+        memset(random, 0, sizeof random); /* the id-taken check below still keeps ids unique */
+    char prefix[8] = "ctg";
+    if (department && model_department_valid(department))
+        for (size_t i = 0; i <= strlen(department); i++)
+            prefix[i] = (char)tolower((unsigned char)department[i]);
+    snprintf(out, 72, "%s-%02x%02x%02x%02x%02x%02x", prefix, random[0], random[1], random[2],
+             random[3], random[4], random[5]);
+}
+
+/* Picks the id the write is about; a generated id is new to the store. */
+static int resolve_id(struct write_ctx *c, struct store_txn *txn)
+{
+    const char *given = c->w->id ? c->w->id : json_string_value(json_object_get(c->w->body, "id"));
+    if (given) {
+        snprintf(c->out->id, sizeof c->out->id, "%s", given);
+        return 0;
+    }
+    struct record_view view;
+    do
+        generate_id(c->w->body, c->out->id);
+    while (store_txn_get_doc(txn, c->out->id, &view) == STORE_OK);
+    return 0;
+}
+
+static int load_current(struct write_ctx *c, struct store_txn *txn)
+{
+    struct record_view view;
+    c->current = NULL;
+    c->current_rev = 0;
+    if (!model_id_valid(c->out->id))
+        return 0; /* the model reports the bad id; nothing can be stored under it */
+    enum store_status status = store_txn_get_doc(txn, c->out->id, &view);
+    if (status == STORE_NOT_FOUND)
+        return 0;
+    if (status == STORE_OK)
+        c->current = json_loadb(view.body, view.body_len, 0, NULL);
+    if (!c->current)
+        return refuse(c->out, 500, "internal", NULL, "the stored convention cannot be read");
+    c->current_rev = view.rev;
+    return 0;
+}
+
+static json_t *rev_extra(uint64_t rev)
+{
+    return json_pack("{s:I}", "current_rev", (json_int_t)rev);
+}
+
+/* The rev rule of SPEC §3. */
+static int check_rev(struct write_ctx *c)
+{
+    const struct write_request *w = c->w;
+    if (!c->current) {
+        if (w->kind == WRITE_CREATE || (w->kind == WRITE_REPLACE && !w->claim.given))
+            return 0;
+        return refuse(c->out, 404, "not_found", NULL, "no convention '%s'", c->out->id);
+    }
+    if (w->kind == WRITE_CREATE)
+        return refuse(c->out, 409, "id_taken", rev_extra(c->current_rev),
+                      "a convention '%s' exists already", c->out->id);
+    if (!w->claim.given)
+        return refuse(c->out, 428, "precondition_required", rev_extra(c->current_rev),
+                      "name the rev you read: If-Match: \"%llu\" or \"rev\": %llu in the body",
+                      (unsigned long long)c->current_rev, (unsigned long long)c->current_rev);
+    if (w->claim.any || w->claim.rev == c->current_rev)
+        return 0;
+    return refuse(c->out, w->claim.if_match ? 412 : 409,
+                  w->claim.if_match ? "precondition_failed" : "rev_conflict",
+                  rev_extra(c->current_rev), "rev %llu is not the current rev %llu",
+                  (unsigned long long)w->claim.rev, (unsigned long long)c->current_rev);
+}
+
+static json_t *find_action(json_t *doc, const char *action_id)
+{
+    size_t i;
+    json_t *action;
+    json_array_foreach(json_object_get(doc, "actions"), i, action) {
+        const char *id = json_string_value(json_object_get(action, "id"));
+        if (id && strcmp(id, action_id) == 0)
+            return action;
+    }
+    return NULL;
+}
+
+static json_t *patch_action(struct write_ctx *c)
+{
+    json_t *candidate = json_deep_copy(c->current);
+    json_t *action = find_action(candidate, c->w->action_id);
+    if (!action) {
+        json_decref(candidate);
+        refuse(c->out, 404, "not_found", NULL, "convention '%s' has no action '%s'", c->out->id,
+               c->w->action_id);
+        return NULL;
+    }
+    json_t *patched = merge_patch_apply(json_incref(action), c->w->body);
+    json_object_update(action, patched); /* keeps the action's place in the array */
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(action, tmp, key, value) {
+        if (!json_object_get(patched, key))
+            json_object_del(action, key);
+    }
+    json_decref(patched);
+    return candidate;
+}
+
+/* The document the write proposes, before validation; NULL after a refusal. */
+static json_t *build_candidate(struct write_ctx *c)
+{
+    json_t *candidate;
+    switch (c->w->kind) {
+    case WRITE_PATCH:
+        candidate = merge_patch_apply(json_deep_copy(c->current), c->w->body);
+        if (!json_equal(json_object_get(candidate, "id"), json_object_get(c->current, "id"))) {
+            json_decref(candidate);
+            refuse(c->out, 400, "bad_parameter", NULL, "the id of a convention cannot be patched");
+            return NULL;
+        }
+        return candidate;
+    case WRITE_PATCH_ACTION:
+        return patch_action(c);
+    default:
+        candidate = json_deep_copy(c->w->body);
+        json_object_set_new(candidate, "id", json_string(c->out->id));
+        return candidate;
+    }
+}
+
+static int check_department_rights(struct write_ctx *c, const json_t *doc)
+{
+    const char *department = json_string_value(json_object_get(doc, "department"));
+    if (!department || auth_can_write(c->w->who, department))
+        return 0;
+    return refuse(c->out, 403, "forbidden", NULL, "token '%s' cannot write in department %s",
+                  c->w->who->name, department);
+}
+
+static int validate(struct write_ctx *c, const json_t *candidate)
+{
+    json_t *details = json_array();
+    size_t problems = model_validate(candidate, details);
+    if (problems == 0) {
+        json_decref(details);
+        return 0;
+    }
+    json_t *first = json_array_get(details, 0);
+    return refuse(c->out, 422, "validation_failed", json_pack("{s:o}", "details", details),
+                  "invalid convention (%zu problem%s): %s %s", problems, problems > 1 ? "s" : "",
+                  json_string_value(json_object_get(first, "path")),
+                  json_string_value(json_object_get(first, "message")));
+}
+
+/* The document as stored: normal form, then the server-set fields. */
+static json_t *stamp(const struct write_ctx *c, const json_t *candidate, const char *now)
+{
+    json_t *doc = model_normalize(candidate);
+    const char *actor = c->w->who->name;
+    json_t *created_at = c->current ? json_object_get(c->current, "created_at") : NULL;
+    json_t *created_by = c->current ? json_object_get(c->current, "created_by") : NULL;
+    json_object_set_new(doc, "rev", json_integer((json_int_t)c->out->rev));
+    json_object_set_new(doc, "created_at", created_at ? json_incref(created_at) : json_string(now));
+    json_object_set_new(doc, "updated_at", json_string(now));
+    json_object_set_new(doc, "created_by", created_by ? json_incref(created_by) : json_string(actor));
+    json_object_set_new(doc, "updated_by", json_string(actor));
+    return doc;
+}
+
+static int save(struct write_ctx *c, struct store_txn *txn, const char *now)
+{
+    struct store_change change = {
+        .id = c->out->id, .type = c->out->type, .old_doc = c->current, .new_doc = c->out->doc,
+        .rev = c->out->rev, .actor = c->w->who->name, .at = now,
+    };
+    enum store_status status = store_txn_save(txn, &change);
+    if (status == STORE_FULL)
+        return refuse(c->out, 507, "storage_full", NULL, "the store is full; nothing was written");
+    if (status != STORE_OK)
+        return refuse(c->out, 500, "internal", NULL, "the write failed; nothing was written");
+    c->out->status = c->current ? 200 : 201;
+    return 0;
+}
+
+/* Builds, checks and saves the new document (or the deletion). */
+static int write_document(struct write_ctx *c, struct store_txn *txn)
+{
+    char now[CLOCK_RFC3339_LEN];
+    clock_format_rfc3339(clock_now_ms(), now);
+    c->out->rev = c->current ? c->current_rev + 1 : store_txn_last_rev(txn, c->out->id) + 1;
+    if (c->w->kind == WRITE_DELETE) {
+        c->out->type = CHANGE_DELETED;
+        return save(c, txn, now);
+    }
+    json_t *candidate = build_candidate(c);
+    if (!candidate)
+        return -1;
+    if (validate(c, candidate) < 0 || check_department_rights(c, candidate) < 0) {
+        json_decref(candidate);
+        return -1;
+    }
+    c->out->type = c->current ? CHANGE_UPDATED : CHANGE_CREATED;
+    c->out->doc = stamp(c, candidate, now);
+    json_decref(candidate);
+    return save(c, txn, now);
+}
+
+static int run_write(struct store_txn *txn, void *arg)
+{
+    struct write_ctx *c = arg;
+    write_outcome_clear(c->out);
+    json_decref(c->current);
+    c->current = NULL;
+    if (resolve_id(c, txn) < 0 || load_current(c, txn) < 0 || check_rev(c) < 0)
+        return -1;
+    if (c->current && check_department_rights(c, c->current) < 0)
+        return -1;
+    return write_document(c, txn);
+}
+
+void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out)
+{
+    struct write_ctx c = {.w = w, .out = out};
+    memset(out, 0, sizeof *out);
+    enum store_status status = store_write(st, run_write, &c);
+    json_decref(c.current);
+    if (status == STORE_FULL && out->status < 400)
+        refuse(out, 507, "storage_full", NULL, "the store is full; nothing was written");
+    else if (status == STORE_ERROR && out->status < 400)
+        refuse(out, 500, "internal", NULL, "the write failed; nothing was written");
+    if (out->status >= 400) {
+        json_decref(out->doc);
+        out->doc = NULL;
+    }
+}

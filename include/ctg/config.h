@@ -1,0 +1,56 @@
+/*
+ * config.h — ctgd's configuration (SPEC §6): a Lua file of plain assignments, read once at
+ * start. Every key is checked; an unknown key is an error, so that a typo never passes silently.
+ */
+#ifndef CTG_CONFIG_H
+#define CTG_CONFIG_H
+
+#include "ctg/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum role { ROLE_READER, ROLE_EDITOR, ROLE_ADMIN };
+
+struct token {
+    char *name;
+    uint8_t sha256[32];   /* the token's SHA-256; the token itself is never kept */
+    enum role role;
+    bool all_departments; /* departments = "*" */
+    char **departments;   /* NULL-terminated when !all_departments */
+};
+
+struct limits {
+    size_t body_max;      /* bytes of a request body (default 1 MiB) */
+    int timeout;          /* seconds a connection may stay idle or slow (default 30) */
+};
+
+struct config {
+    char *listen_host;    /* from listen = "host:port" ("[v6]:port" for IPv6) */
+    int listen_port;
+    char *data_dir;
+    size_t map_size;      /* initial LMDB map size */
+    size_t map_size_max;  /* the map grows up to this when full, then writes get 507 */
+    char *events_bind;
+    double events_heartbeat;
+    char **plugin_dirs;   /* NULL-terminated */
+    struct token *tokens;
+    size_t n_tokens;
+    struct limits limits;
+    enum log_level log_level;
+};
+
+/*
+ * Reads `path` into `cfg`. On failure returns -1 and writes a one-line message naming the file
+ * and the problem into `err`; `cfg` then holds nothing to free.
+ */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
+bool config_host_is_loopback(const char *host);
+
+const char *config_role_name(enum role role);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * http.h — the HTTP front: routing, authentication, bodies, and the JSON error shape of
+ * SPEC §3. Handlers (api_*.c) receive a struct http_request and answer through the
+ * http_reply_* / http_error* functions exactly once.
+ */
+#ifndef CTG_HTTP_H
+#define CTG_HTTP_H
+
+#include "ctg/config.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+
+#define HTTP_PARAMS_MAX 4
+
+struct http_request {
+    struct evhttp_request *req;
+    struct server *srv;
+    const struct token *who;          /* the authenticated token */
+    enum evhttp_cmd_type method;
+    const char *method_name;
+    const char *route;                /* the matched route's pattern, for metrics and logs */
+    char *params[HTTP_PARAMS_MAX];    /* decoded {placeholders} of the route, in order */
+    struct evkeyvalq query;
+    int status;                       /* set when the answer is sent */
+};
+
+typedef void (*http_handler)(struct http_request *r);
+
+struct http_route {
+    const char *pattern;  /* "/v1/conventions/{id}": a {segment} matches one decoded segment */
+    unsigned methods;     /* EVHTTP_REQ_* mask */
+    http_handler handler;
+    bool open;            /* answers without a token */
+};
+
+/* The evhttp callback: routes, authenticates, calls the handler, counts and logs. */
+void http_dispatch(struct evhttp_request *req, void *server);
+
+/* --- answering --- */
+/* Sends `body` (consumed) as JSON with `status`. */
+void http_reply_json(struct http_request *r, int status, json_t *body);
+/* Sends `body` (emptied, still the caller's) with its content type. */
+void http_reply_body(struct http_request *r, int status, const char *content_type,
+                     struct evbuffer *body);
+/* Sends `len` bytes of JSON text as they are. */
+void http_reply_json_text(struct http_request *r, int status, const char *text, size_t len);
+void http_reply_empty(struct http_request *r, int status);
+void http_set_header(struct http_request *r, const char *name, const char *value);
+void http_set_etag(struct http_request *r, uint64_t rev);
+
+/* Sends the SPEC §3 error shape; `extra` (consumed, may be NULL) is merged into "error". */
+void http_error_with(struct http_request *r, int status, const char *code, json_t *extra,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define http_error(r, status, code, ...) http_error_with(r, status, code, NULL, __VA_ARGS__)
+
+/* --- reading --- */
+/*
+ * The request body as a JSON object. Checks the content type against `media_types`
+ * (NULL-terminated), the size limit and the syntax; on any problem answers the error
+ * (415, 413, 400) and returns NULL.
+ */
+json_t *http_json_body(struct http_request *r, const char *const media_types[]);
+/* The value of a request header, or NULL. */
+const char *http_header(struct http_request *r, const char *name);
+/* The value of query parameter `name`, or NULL. */
+const char *http_query(struct http_request *r, const char *name);
+/* Answers 400 and returns false when the query has a parameter not in `allowed`. */
+bool http_query_only(struct http_request *r, const char *const allowed[]);
+
+#endif

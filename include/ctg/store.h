@@ -1,0 +1,101 @@
+/*
+ * store.h — conventions on disk (LMDB): current documents, every revision, the change log and
+ * the secondary indexes, all changed together in one transaction per write.
+ *
+ * Databases of the one environment under data_dir:
+ *   docs            id -> record {summary | document}
+ *   revs            id NUL rev(8 bytes, big-endian) -> record {rev, at, actor, type | document}
+ *   changes         seq (8 bytes, big-endian) -> record {event without doc | document}
+ *   idx_department, idx_status, idx_champ   value -> id (DUPSORT)
+ * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
+ *
+ * The store is used from one thread (the event loop). Views returned by reads point into the
+ * map and stay valid until store_read_end().
+ */
+#ifndef CTG_STORE_H
+#define CTG_STORE_H
+
+#include "ctg/record.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,
+    STORE_REFUSED, /* the write function refused; nothing was written */
+    STORE_FULL,    /* the map is at map_size_max; nothing was written */
+    STORE_ERROR,   /* an I/O error or a corrupt value; logged; nothing was written */
+};
+
+enum change_type { CHANGE_CREATED, CHANGE_UPDATED, CHANGE_DELETED };
+
+struct store_options {
+    const char *dir;
+    size_t map_size;
+    size_t map_size_max;
+};
+
+struct store;
+struct store_txn;
+
+/* Opens (creating the folder and databases if needed). On failure writes why into `err`. */
+struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
+void store_close(struct store *st);
+
+uint64_t store_last_seq(const struct store *st);
+size_t store_map_size(const struct store *st);
+const char *change_type_name(enum change_type type); /* "created", "updated", "deleted" */
+
+/* --- reading: between store_read_begin() and store_read_end() --- */
+enum store_status store_read_begin(struct store *st);
+void store_read_end(struct store *st);
+size_t store_count(struct store *st);
+enum store_status store_get_doc(struct store *st, const char *id, struct record_view *out);
+enum store_status store_get_revision(struct store *st, const char *id, uint64_t rev,
+                                     struct record_view *out);
+/* Calls `fn` for each revision of `id`, oldest first; STORE_NOT_FOUND when there is none. */
+enum store_status store_each_revision(struct store *st, const char *id,
+                                      void (*fn)(const struct record_view *rev, void *arg),
+                                      void *arg);
+
+struct store_query {
+    const char *department, *status, *champ; /* index filters; NULL: any */
+    const char *after;                       /* only ids after this one; NULL: from the start */
+    size_t limit;                            /* stop after this many accepted */
+    /* Decides on each candidate (in id order): 1 accept, 0 skip. */
+    int (*accept)(const char *id, const struct record_view *doc, void *arg);
+    void *arg;
+};
+enum store_status store_list(struct store *st, const struct store_query *q);
+
+/* --- writing --- */
+struct store_change {
+    const char *id;
+    enum change_type type;
+    const json_t *old_doc; /* NULL on create */
+    const json_t *new_doc; /* NULL on delete; else the document as stored, server fields set */
+    uint64_t rev;          /* the rev this change makes */
+    const char *actor;
+    const char *at;        /* RFC 3339 */
+};
+
+/*
+ * Runs `fn` in a write transaction and commits it with a sync. `fn` returns 0 to commit,
+ * anything else to abort (store_write then answers STORE_REFUSED). When the map is full, the
+ * transaction is aborted, the map grown and `fn` run again: it may run more than once, so it
+ * must reset whatever it produces outside the transaction.
+ */
+enum store_status store_write(struct store *st, int (*fn)(struct store_txn *txn, void *arg),
+                              void *arg);
+/* The document as the transaction sees it. */
+enum store_status store_txn_get_doc(struct store_txn *txn, const char *id,
+                                    struct record_view *out);
+/* The last rev `id` ever had (a deleted id keeps its history), 0 if none. */
+uint64_t store_txn_last_rev(struct store_txn *txn, const char *id);
+/* Writes the document, its revision, its index entries and one change-log entry. */
+enum store_status store_txn_save(struct store_txn *txn, const struct store_change *change);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * writes.h — every change to a convention goes through write_convention(): the rev rule, the
+ * building of the new document (replace, merge patch, action patch), the department rights,
+ * the model's validation, the server-set fields, and the one transaction that stores it all.
+ * The HTTP handlers only translate requests into a struct write_request and outcomes into
+ * answers, so that later writers (bulk import, the command line) share the same rules.
+ */
+#ifndef CTG_WRITES_H
+#define CTG_WRITES_H
+
+#include "ctg/config.h"
+#include "ctg/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum write_kind { WRITE_CREATE, WRITE_REPLACE, WRITE_PATCH, WRITE_PATCH_ACTION, WRITE_DELETE };
+
+/* The rev a client says it read: If-Match, or `rev` in the body or query. */
+struct rev_claim {
+    bool given;
+    bool any;        /* If-Match: * */
+    bool if_match;   /* from the If-Match header (a mismatch is 412, else 409) */
+    uint64_t rev;
+};
+
+struct write_request {
+    enum write_kind kind;
+    const char *id;        /* NULL on create: the body's id, or a generated one */
+    const char *action_id; /* WRITE_PATCH_ACTION */
+    const json_t *body;    /* the document or the merge patch, `rev` already taken out */
+    struct rev_claim claim;
+    const struct token *who;
+};
+
+struct write_outcome {
+    int status;            /* 200 or 201 when written; else the HTTP error status */
+    const char *code;      /* the error code of SPEC §3 */
+    char message[512];
+    json_t *extra;         /* error fields beyond status/code/message (details, current_rev) */
+    json_t *doc;           /* the stored document; NULL after a delete or a refusal */
+    enum change_type type;
+    char id[72];
+    uint64_t rev;
+};
+
+/* Runs one write to the end; `out` must be released with write_outcome_clear(). */
+void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out);
+void write_outcome_clear(struct write_outcome *out);
+
+#endif
