@@ -406,47 +406,38 @@ static void write_and_reply(struct http_request *r, enum write_kind kind, const 
     write_outcome_clear(&out);
 }
 
+/* The routes whose body is a document or a merge patch. */
+static void write_with_body(struct http_request *r, enum write_kind kind,
+                            const char *const media_types[])
+{
+    const char *id = NULL;
+    json_t *body;
+    if (kind != WRITE_CREATE && !(id = path_id(r)))
+        return;
+    if (!may_write(r) || !(body = http_json_body(r, media_types)))
+        return;
+    write_and_reply(r, kind, id, body);
+    json_decref(body);
+}
+
 static void post_convention(struct http_request *r)
 {
-    json_t *body;
-    if (!may_write(r) || !(body = http_json_body(r, json_types)))
-        return;
-    write_and_reply(r, WRITE_CREATE, NULL, body);
-    json_decref(body);
+    write_with_body(r, WRITE_CREATE, json_types);
 }
 
 static void put_convention(struct http_request *r)
 {
-    const char *id = path_id(r);
-    json_t *body;
-    if (!id || !may_write(r) || !(body = http_json_body(r, json_types)))
-        return;
-    json_t *body_id = json_object_get(body, "id");
-    if (body_id && !(json_is_string(body_id) && strcmp(json_string_value(body_id), id) == 0))
-        http_error(r, 400, "bad_parameter", "the body's id is not the id of the path ('%s')", id);
-    else
-        write_and_reply(r, WRITE_REPLACE, id, body);
-    json_decref(body);
+    write_with_body(r, WRITE_REPLACE, json_types);
 }
 
 static void patch_convention(struct http_request *r)
 {
-    const char *id = path_id(r);
-    json_t *body;
-    if (!id || !may_write(r) || !(body = http_json_body(r, patch_types)))
-        return;
-    write_and_reply(r, WRITE_PATCH, id, body);
-    json_decref(body);
+    write_with_body(r, WRITE_PATCH, patch_types);
 }
 
 static void patch_action(struct http_request *r)
 {
-    const char *id = path_id(r);
-    json_t *body;
-    if (!id || !may_write(r) || !(body = http_json_body(r, patch_types)))
-        return;
-    write_and_reply(r, WRITE_PATCH_ACTION, id, body);
-    json_decref(body);
+    write_with_body(r, WRITE_PATCH_ACTION, patch_types);
 }
 
 static void delete_convention(struct http_request *r)

@@ -14,6 +14,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +67,10 @@ static int run_chunk(struct reader *r)
     lua_setupvalue(r->L, -3, 1); /* the chunk's _ENV */
     lua_insert(r->L, -2);
     lua_sethook(r->L, budget_exhausted, LUA_MASKCOUNT, CONFIG_INSTRUCTION_BUDGET);
-    if (lua_pcall(r->L, 0, 0, 0) != LUA_OK)
-        return fail(r, "%s", lua_tostring(r->L, -1));
+    if (lua_pcall(r->L, 0, 0, 0) != LUA_OK) {
+        const char *message = lua_tostring(r->L, -1);
+        return fail(r, "%s", message ? message : "error raised with a value that is not a string");
+    }
     lua_sethook(r->L, NULL, 0, 0);
     return 0;
 }
@@ -127,8 +131,8 @@ static int read_number(struct reader *r, const char *key, const char *where, dou
     }
     double value = lua_tonumber(r->L, -1);
     lua_pop(r->L, 1);
-    if (type != LUA_TNUMBER || value < min || value > max)
-        return fail(r, "%s%s: must be a number from %.0f to %.0f", where, key, min, max);
+    if (type != LUA_TNUMBER || !(value >= min && value <= max)) /* NaN fails too */
+        return fail(r, "%s%s: must be a number from %g to %g", where, key, min, max);
     *out = value;
     return 0;
 }
@@ -176,9 +180,21 @@ static int read_listen(struct reader *r, struct config *cfg)
 }
 
 /* Reads a list of strings at the top of the stack into a NULL-terminated array. */
+/* True when the table at the top of the stack has only the keys 1..n of a list. */
+static bool is_list(lua_State *L)
+{
+    lua_Integer count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    return count == (lua_Integer)lua_rawlen(L, -1);
+}
+
 static int read_string_list(struct reader *r, const char *where, char ***out)
 {
-    if (!lua_istable(r->L, -1))
+    if (!lua_istable(r->L, -1) || !is_list(r->L))
         return fail(r, "%s: must be a list of strings", where);
     size_t n = lua_rawlen(r->L, -1);
     char **list = calloc(n + 1, sizeof *list);
@@ -287,6 +303,11 @@ static int read_token(struct reader *r, struct config *cfg, size_t index, struct
         fail(r, "%ssha256: must be the token's SHA-256 as 64 hex digits", where);
         goto fail;
     }
+    for (size_t i = 0; i < index; i++)
+        if (memcmp(cfg->tokens[i].sha256, t->sha256, sizeof t->sha256) == 0) {
+            fail(r, "%ssha256: the same token as tokens[%zu]", where, i + 1);
+            goto fail;
+        }
     free(hex);
     return read_role(r, where, &t->role) < 0 ? -1 : read_departments(r, where, t);
 fail:
@@ -443,8 +464,13 @@ void config_free(struct config *cfg)
 
 bool config_host_is_loopback(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
-           strncmp(host, "127.", 4) == 0;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6);
+    return strcmp(host, "localhost") == 0;
 }
 
 const char *config_role_name(enum role role)

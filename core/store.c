@@ -17,7 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define REV_KEY_MAX (64 + 1 + 8)
+#define ID_MAX 64 /* bytes of an id: SPEC §2 allows 64; longer ones are never stored */
+#define REV_KEY_MAX (ID_MAX + 1 + 8)
 
 enum index_field { INDEX_DEPARTMENT, INDEX_STATUS, INDEX_CHAMP, INDEX_COUNT };
 static const char *const index_names[INDEX_COUNT] = {"idx_department", "idx_status", "idx_champ"};
@@ -63,7 +64,15 @@ static MDB_val string_val(const char *s)
     return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
 }
 
-/* revs key: id NUL rev(big-endian), so one id's revisions are contiguous and in order. */
+static bool id_fits(const char *id)
+{
+    return strnlen(id, ID_MAX + 1) <= ID_MAX;
+}
+
+/*
+ * revs key: id NUL rev(big-endian), so one id's revisions are contiguous and in order.
+ * The id must fit (id_fits), which every caller checks first.
+ */
 static MDB_val rev_key(unsigned char buf[REV_KEY_MAX], const char *id, uint64_t rev)
 {
     size_t n = strlen(id);
@@ -233,6 +242,8 @@ size_t store_count(struct store *st)
 static enum store_status get_doc_in(MDB_txn *txn, MDB_dbi docs, const char *id,
                                     struct record_view *out)
 {
+    if (!id_fits(id))
+        return STORE_NOT_FOUND;
     MDB_val key = string_val(id), val;
     int rc = mdb_get(txn, docs, &key, &val);
     if (rc == MDB_NOTFOUND)
@@ -252,6 +263,8 @@ enum store_status store_get_doc(struct store *st, const char *id, struct record_
 enum store_status store_get_revision(struct store *st, const char *id, uint64_t rev,
                                      struct record_view *out)
 {
+    if (!id_fits(id))
+        return STORE_NOT_FOUND;
     unsigned char buf[REV_KEY_MAX];
     MDB_val key = rev_key(buf, id, rev), val;
     int rc = mdb_get(st->read_txn, st->revs, &key, &val);
@@ -281,6 +294,8 @@ enum store_status store_each_revision(struct store *st, const char *id,
 {
     MDB_cursor *cur;
     MDB_val key, val;
+    if (!id_fits(id))
+        return STORE_NOT_FOUND;
     if (mdb_cursor_open(st->read_txn, st->revs, &cur))
         return STORE_ERROR;
     enum store_status status = STORE_NOT_FOUND;
@@ -341,49 +356,31 @@ static int offer_candidate(struct list_walk *w, const char *id, size_t id_len)
     return w->accepted >= w->q->limit;
 }
 
-/* Walks the ids under one index value, in id order, after q->after. */
-static enum store_status walk_index(struct list_walk *w, MDB_dbi dbi, const char *value)
+static bool val_is(const MDB_val *v, const char *s)
+{
+    return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
+}
+
+/*
+ * Walks ids in id order after q->after: the ids under `value` in the DUPSORT index `dbi`, or,
+ * with a NULL value, the keys of `docs`.
+ */
+static enum store_status walk(struct list_walk *w, MDB_dbi dbi, const char *value)
 {
     MDB_cursor *cur;
     if (mdb_cursor_open(w->st->read_txn, dbi, &cur))
         return STORE_ERROR;
-    MDB_val key = string_val(value), val;
-    int rc;
-    if (w->q->after) {
-        val = string_val(w->q->after);
-        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_BOTH_RANGE);
-        if (rc == 0 && val.mv_size == strlen(w->q->after) &&
-            memcmp(val.mv_data, w->q->after, val.mv_size) == 0)
-            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
-    } else {
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
-    }
-    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP))
-        if (offer_candidate(w, val.mv_data, val.mv_size))
-            break;
-    mdb_cursor_close(cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ERROR;
-}
-
-/* Walks every document in id order, after q->after. */
-static enum store_status walk_docs(struct list_walk *w)
-{
-    MDB_cursor *cur;
-    if (mdb_cursor_open(w->st->read_txn, w->st->docs, &cur))
-        return STORE_ERROR;
-    MDB_val key, val;
-    int rc;
-    if (w->q->after) {
-        key = string_val(w->q->after);
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-        if (rc == 0 && key.mv_size == strlen(w->q->after) &&
-            memcmp(key.mv_data, w->q->after, key.mv_size) == 0)
-            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-    } else {
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    }
-    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-        if (offer_candidate(w, key.mv_data, key.mv_size))
+    const char *after = w->q->after;
+    MDB_val key = string_val(value ? value : after ? after : ""), val = string_val(after ? after : "");
+    MDB_val *id = value ? &val : &key;
+    MDB_cursor_op first = value ? (after ? MDB_GET_BOTH_RANGE : MDB_SET_KEY)
+                                : (after ? MDB_SET_RANGE : MDB_FIRST);
+    MDB_cursor_op next = value ? MDB_NEXT_DUP : MDB_NEXT;
+    int rc = mdb_cursor_get(cur, &key, &val, first);
+    if (rc == 0 && after && val_is(id, after))
+        rc = mdb_cursor_get(cur, &key, &val, next);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, next))
+        if (offer_candidate(w, id->mv_data, id->mv_size))
             break;
     mdb_cursor_close(cur);
     return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ERROR;
@@ -396,12 +393,12 @@ enum store_status store_list(struct store *st, const struct store_query *q)
         return STORE_OK;
     /* Drive the walk from the most selective index given; the others are checked per id. */
     if (q->champ)
-        return walk_index(&w, st->index[INDEX_CHAMP], q->champ);
+        return walk(&w, st->index[INDEX_CHAMP], q->champ);
     if (q->department)
-        return walk_index(&w, st->index[INDEX_DEPARTMENT], q->department);
+        return walk(&w, st->index[INDEX_DEPARTMENT], q->department);
     if (q->status)
-        return walk_index(&w, st->index[INDEX_STATUS], q->status);
-    return walk_docs(&w);
+        return walk(&w, st->index[INDEX_STATUS], q->status);
+    return walk(&w, st->docs, NULL);
 }
 
 /* ---------- writing ---------- */
@@ -427,7 +424,7 @@ uint64_t store_txn_last_rev(struct store_txn *t, const char *id)
     MDB_cursor *cur;
     MDB_val key, val;
     unsigned char buf[REV_KEY_MAX];
-    if (mdb_cursor_open(t->txn, t->st->revs, &cur))
+    if (!id_fits(id) || mdb_cursor_open(t->txn, t->st->revs, &cur))
         return 0;
     key = rev_key(buf, id, UINT64_MAX);
     uint64_t rev = 0;
@@ -598,6 +595,10 @@ static int put_current(struct store_txn *t, const struct store_change *c, const 
 
 enum store_status store_txn_save(struct store_txn *t, const struct store_change *c)
 {
+    if (!id_fits(c->id)) {
+        log_error("store", "refused to save an id of more than %d bytes", ID_MAX);
+        return STORE_ERROR;
+    }
     const json_t *doc = c->new_doc ? c->new_doc : c->old_doc;
     const char *department = json_string_value(json_object_get(doc, "department"));
     char *body = c->new_doc ? json_dumps(c->new_doc, JSON_COMPACT) : NULL;

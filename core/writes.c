@@ -47,13 +47,23 @@ static int refuse(struct write_outcome *out, int status, const char *code, json_
     return -1;
 }
 
+/* Six random bytes; from the clock and a counter in the unlikely case getrandom fails. */
+static void random_bytes(unsigned char out[6])
+{
+    static uint64_t counter;
+    if (getrandom(out, 6, 0) == 6)
+        return;
+    uint64_t v = (uint64_t)clock_now_ms() * 1000003u + ++counter;
+    for (int i = 0; i < 6; i++, v >>= 8)
+        out[i] = (unsigned char)v;
+}
+
 /* "<department>-<12 hex digits>", lower case; the department prefix helps a human reader. */
 static void generate_id(const json_t *body, char out[72])
 {
     const char *department = json_string_value(json_object_get(body, "department"));
     unsigned char random[6];
-    if (getrandom(random, sizeof random, 0) != sizeof random)
-        memset(random, 0, sizeof random); /* the id-taken check below still keeps ids unique */
+    random_bytes(random);
     char prefix[8] = "ctg";
     if (department && model_department_valid(department))
         for (size_t i = 0; i <= strlen(department); i++)
@@ -62,10 +72,15 @@ static void generate_id(const json_t *body, char out[72])
              random[3], random[4], random[5]);
 }
 
+static int validate(struct write_ctx *c, const json_t *candidate);
+
 /* Picks the id the write is about; a generated id is new to the store. */
 static int resolve_id(struct write_ctx *c, struct store_txn *txn)
 {
-    const char *given = c->w->id ? c->w->id : json_string_value(json_object_get(c->w->body, "id"));
+    json_t *body_id = json_object_get(c->w->body, "id");
+    if (!c->w->id && body_id && !json_is_string(body_id))
+        return validate(c, c->w->body); /* reports /id: an id is never generated over a bad one */
+    const char *given = c->w->id ? c->w->id : json_string_value(body_id);
     if (given) {
         snprintf(c->out->id, sizeof c->out->id, "%s", given);
         return 0;
@@ -159,6 +174,12 @@ static json_t *patch_action(struct write_ctx *c)
     return candidate;
 }
 
+static bool body_id_differs(const json_t *body, const char *id)
+{
+    json_t *given = json_object_get(body, "id");
+    return given && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0);
+}
+
 /* The document the write proposes, before validation; NULL after a refusal. */
 static json_t *build_candidate(struct write_ctx *c)
 {
@@ -174,6 +195,13 @@ static json_t *build_candidate(struct write_ctx *c)
         return candidate;
     case WRITE_PATCH_ACTION:
         return patch_action(c);
+    case WRITE_REPLACE:
+        if (body_id_differs(c->w->body, c->out->id)) {
+            refuse(c->out, 400, "bad_parameter", NULL,
+                   "the body's id is not the id of the path ('%s')", c->out->id);
+            return NULL;
+        }
+        /* fall through */
     default:
         candidate = json_deep_copy(c->w->body);
         json_object_set_new(candidate, "id", json_string(c->out->id));
@@ -240,9 +268,9 @@ static int write_document(struct write_ctx *c, struct store_txn *txn)
 {
     char now[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(clock_now_ms(), now);
-    c->out->rev = c->current ? c->current_rev + 1 : store_txn_last_rev(txn, c->out->id) + 1;
     if (c->w->kind == WRITE_DELETE) {
         c->out->type = CHANGE_DELETED;
+        c->out->rev = c->current_rev + 1;
         return save(c, txn, now);
     }
     json_t *candidate = build_candidate(c);
@@ -252,6 +280,8 @@ static int write_document(struct write_ctx *c, struct store_txn *txn)
         json_decref(candidate);
         return -1;
     }
+    /* A deleted id that is created again goes on from its last rev: a rev names one document. */
+    c->out->rev = c->current ? c->current_rev + 1 : store_txn_last_rev(txn, c->out->id) + 1;
     c->out->type = c->current ? CHANGE_UPDATED : CHANGE_CREATED;
     c->out->doc = stamp(c, candidate, now);
     json_decref(candidate);

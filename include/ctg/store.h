@@ -10,7 +10,8 @@
  * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
  *
  * The store is used from one thread (the event loop). Views returned by reads point into the
- * map and stay valid until store_read_end().
+ * map and stay valid until store_read_end(). No write may run between store_read_begin() and
+ * store_read_end(): a write that grows the map ends the open read.
  */
 #ifndef CTG_STORE_H
 #define CTG_STORE_H

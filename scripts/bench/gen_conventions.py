@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Generates conventions of realistic shape (~2 KB of JSON, 10 fiches actions) as JSON lines.
+
+    gen_conventions.py COUNT [--prefix bench]  > conventions.jsonl
+
+Ids are <prefix>-<n>; departments, statuses and champs rotate so that every index has entries.
+The values are synthetic: they give the benchmarks documents of the right size and shape.
+"""
+import argparse
+import json
+import sys
+
+DEPARTMENTS = ["29", "30", "49", "88", "15"]
+STATUSES = ["preparation", "diagnostic", "action_plan", "monitoring", "evaluation", "closed"]
+CHAMPS = ["petite-enfance", "enfance", "jeunesse", "parentalite", "animation-vie-sociale",
+          "acces-aux-droits", "logement", "handicap", "inclusion-numerique", "mobilite"]
+ACTION_STATUSES = ["planned", "in_progress", "done", "abandoned"]
+
+
+def convention(n, prefix="bench"):
+    champs = [CHAMPS[(n + k) % len(CHAMPS)] for k in range(3)]
+    objectives = [{"id": f"axe-{k}", "title": f"Axe {k} de la convention {n}",
+                   "goals": [f"Objectif {k}.{g}" for g in range(2)]} for k in range(1, 4)]
+    actions = [{"id": f"fa-{k}", "number": k, "title": f"Fiche action {k} : accompagnement {n}",
+                "objective": f"axe-{1 + k % 3}", "champ": champs[k % 3],
+                "status": ACTION_STATUSES[(n + k) % 4], "progress": (n * 7 + k * 13) % 101,
+                "lead": "Caf", "budget": 1000 * k + n % 1000,
+                "start": "2022-01-01", "end": "2025-12-31",
+                "figures": {"beneficiaires": (n + k) % 200}} for k in range(1, 11)]
+    return {
+        "id": f"{prefix}-{n}",
+        "department": DEPARTMENTS[n % len(DEPARTMENTS)],
+        "title": f"Convention territoriale globale n°{n}",
+        "territory": {"name": f"Communauté de communes {n}", "kind": "epci"},
+        "signatories": [{"organisation": "Caf", "role": "caf"},
+                        {"organisation": "Conseil départemental", "role": "departement"}],
+        "period": {"start": "2022-01-01", "end": "2025-12-31"},
+        "status": STATUSES[n % len(STATUSES)],
+        "champs": champs,
+        "objectives": objectives,
+        "actions": actions,
+        "diagnostic": {"year": 2021, "figures": {"population": 20000 + n % 5000,
+                                                  "children_0_3": 600 + n % 300}},
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("count", type=int)
+    parser.add_argument("--prefix", default="bench")
+    args = parser.parse_args()
+    out = sys.stdout
+    for n in range(args.count):
+        out.write(json.dumps(convention(n, args.prefix), ensure_ascii=False, separators=(",", ":")))
+        out.write("\n")
+
+
+if __name__ == "__main__":
+    main()
