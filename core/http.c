@@ -134,6 +134,10 @@ bool http_query_only(struct http_request *r, const char *const allowed[])
             http_error(r, 400, "bad_parameter", "unknown query parameter '%s'", kv->key);
             return false;
         }
+        if (evhttp_find_header(&r->query, kv->key) != kv->value) {
+            http_error(r, 400, "bad_parameter", "query parameter '%s' is given twice", kv->key);
+            return false;
+        }
     }
     return true;
 }
@@ -164,6 +168,10 @@ json_t *http_json_body(struct http_request *r, const char *const media_types[])
     if (len > r->srv->cfg->limits.body_max) {
         http_error(r, 413, "body_too_large", "the body is %zu bytes; the limit is %zu", len,
                    r->srv->cfg->limits.body_max);
+        return NULL;
+    }
+    if (len == 0) {
+        http_error(r, 400, "malformed_json", "the body is empty: send a JSON object");
         return NULL;
     }
     json_error_t err;

@@ -251,6 +251,7 @@ class CreateTests(CtgdTestCase):
                 with self.assertNoWrite(conv_id):
                     r = self.request("POST", "/v1/conventions", raw=raw)
                     self.assertError(r, 400, "malformed_json")
+                    self.assertNotIn("line -1", r.body["error"]["message"])
 
     def test_wrong_content_type_is_415(self):
         conv_id = new_id("ctype")

@@ -199,6 +199,10 @@ class ListTests(CtgdTestCase):
             with self.subTest(label):
                 r = self.request("GET", "/v1/conventions" + qs(**params))
                 self.assertError(r, 400, "bad_parameter")
+        with self.subTest("limit given twice"):
+            r = self.request("GET", "/v1/conventions?limit=2&limit=3")
+            self.assertError(r, 400, "bad_parameter")
+            self.assertIn("twice", r.body["error"]["message"])
 
 
 if __name__ == "__main__":
