@@ -367,6 +367,7 @@ static void reply_outcome(struct http_request *r, struct write_outcome *out)
         return;
     }
     m->writes[out->type]++;
+    server_changes_committed(r->srv);
     http_set_etag(r, out->rev);
     if (out->type == CHANGE_DELETED) {
         http_reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "id", out->id, "rev",

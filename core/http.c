@@ -23,7 +23,8 @@
 
 #define PATH_SEGMENTS_MAX 8
 
-static const struct http_route *const route_tables[] = {api_system_routes, api_conventions_routes};
+static const struct http_route *const route_tables[] = {api_system_routes, api_conventions_routes,
+                                                       api_changes_routes};
 
 static const struct {
     enum evhttp_cmd_type method;
@@ -324,20 +325,38 @@ static void route_request(struct http_request *r, const struct path *p)
         route->handler(r);
 }
 
-static void finish(struct http_request *r, double started)
+/* Counts and logs an answered request (status 0: the client left before an answer). */
+static void finish(struct http_request *r)
 {
-    double seconds = clock_monotonic() - started;
+    double seconds = clock_monotonic() - r->started;
     metrics_count_request(&r->srv->metrics, r->route, r->method_name, r->status, seconds);
     enum log_level level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
     log_msg(level, "http", "%s %s %d %.2fms %s", r->method_name, evhttp_request_get_uri(r->req),
             r->status, seconds * 1000, r->who ? r->who->name : "-");
-    evhttp_clear_headers(&r->query);
+}
+
+struct http_request *http_defer(struct http_request *r)
+{
+    struct http_request *copy = malloc(sizeof *copy);
+    if (!copy)
+        return NULL;
+    *copy = *r;
+    memset(copy->params, 0, sizeof copy->params);
+    TAILQ_INIT(&copy->query);
+    r->deferred = true;
+    return copy;
+}
+
+void http_finish_deferred(struct http_request *deferred)
+{
+    finish(deferred);
+    free(deferred);
 }
 
 void http_dispatch(struct evhttp_request *req, void *server)
 {
-    double started = clock_monotonic();
     struct http_request r = {.req = req, .srv = server, .route = "unmatched"};
+    r.started = clock_monotonic();
     r.method = evhttp_request_get_command(req);
     r.method_name = method_name(r.method);
     TAILQ_INIT(&r.query);
@@ -351,5 +370,7 @@ void http_dispatch(struct evhttp_request *req, void *server)
     else
         route_request(&r, &p);
     path_free(&p);
-    finish(&r, started);
+    evhttp_clear_headers(&r.query);
+    if (!r.deferred)
+        finish(&r);
 }

@@ -3,7 +3,9 @@
  * the store, and the signals that stop it cleanly.
  */
 #include "ctg/server.h"
+#include "ctg/api.h"
 #include "ctg/clock.h"
+#include "ctg/events.h"
 #include "ctg/http.h"
 #include "ctg/log.h"
 
@@ -20,13 +22,55 @@
  */
 #define EVHTTP_BODY_MARGIN 4
 #define HEADERS_MAX (64 * 1024)
+#define LOG_WATCH_INTERVAL_US 250000 /* how soon commits of another process are published */
+#define STOP_FLUSH_US 200000         /* time given to the last answers to leave at shutdown */
+
+void server_changes_committed(struct server *srv)
+{
+    events_publish_pending(srv->events);
+    api_changes_notify(srv);
+}
 
 static void on_stop_signal(evutil_socket_t sig, short events, void *arg)
 {
     (void)events;
     struct server *srv = arg;
+    struct timeval flush = {0, STOP_FLUSH_US};
     log_info("server", "signal %d: stopping", (int)sig);
-    event_base_loopexit(srv->base, NULL);
+    api_changes_end_all(srv);
+    event_base_loopexit(srv->base, &flush);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    events_send_heartbeat(srv->events);
+    api_changes_keepalive(srv);
+}
+
+/* Another process may write to the store too: its commits are published like ours. */
+static void on_log_watch(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    uint64_t known = store_last_seq(srv->store);
+    if (store_refresh_last_seq(srv->store) != known)
+        server_changes_committed(srv);
+}
+
+static struct event *add_timer(struct server *srv, double seconds,
+                               void (*cb)(evutil_socket_t, short, void *))
+{
+    struct timeval every = {(time_t)seconds, (suseconds_t)((seconds - (time_t)seconds) * 1e6)};
+    struct event *ev = event_new(srv->base, -1, EV_PERSIST, cb, srv);
+    if (ev && event_add(ev, &every) < 0) {
+        event_free(ev);
+        return NULL;
+    }
+    return ev;
 }
 
 static int add_signal_handlers(struct server *srv)
@@ -79,10 +123,15 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
     if (!srv->store)
         return -1;
     srv->base = event_base_new();
-    if (!srv->base || add_signal_handlers(srv) < 0) {
+    if (!srv->base || add_signal_handlers(srv) < 0 ||
+        !(srv->heartbeat = add_timer(srv, cfg->events_heartbeat, on_heartbeat)) ||
+        !(srv->log_watch = add_timer(srv, LOG_WATCH_INTERVAL_US / 1e6, on_log_watch))) {
         snprintf(err, errlen, "cannot set up the event loop");
         return -1;
     }
+    srv->events = events_open(srv->base, srv->store, cfg->events_bind, err, errlen);
+    if (!srv->events)
+        return -1;
     return start_http(srv, err, errlen);
 }
 
@@ -101,9 +150,12 @@ void server_free(struct server *srv)
 {
     if (srv->http)
         evhttp_free(srv->http);
-    for (size_t i = 0; i < sizeof srv->signal_events / sizeof srv->signal_events[0]; i++)
-        if (srv->signal_events[i])
-            event_free(srv->signal_events[i]);
+    events_close(srv->events);
+    struct event *timers[] = {srv->signal_events[0], srv->signal_events[1], srv->heartbeat,
+                              srv->log_watch};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
+        if (timers[i])
+            event_free(timers[i]);
     if (srv->base)
         event_base_free(srv->base);
     store_close(srv->store);

@@ -313,6 +313,44 @@ enum store_status store_each_revision(struct store *st, const char *id,
     return status;
 }
 
+/* ---------- the change log ---------- */
+
+enum store_status store_each_change(struct store *st, uint64_t since,
+                                    int (*fn)(uint64_t seq, const struct record_view *change,
+                                              void *arg),
+                                    void *arg)
+{
+    MDB_cursor *cur;
+    unsigned char start[8];
+    if (since == UINT64_MAX || mdb_cursor_open(st->read_txn, st->changes, &cur))
+        return since == UINT64_MAX ? STORE_OK : STORE_ERROR;
+    encode_u64_be(since + 1, start);
+    MDB_val key = {.mv_size = 8, .mv_data = start}, val;
+    enum store_status status = STORE_OK;
+    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        struct record_view view;
+        if (key.mv_size != 8 || decode_value(&val, &view) != STORE_OK) {
+            status = STORE_ERROR;
+            break;
+        }
+        if (fn(decode_u64_be(key.mv_data), &view, arg))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? status : STORE_ERROR;
+}
+
+uint64_t store_refresh_last_seq(struct store *st)
+{
+    if (store_read_begin(st) != STORE_OK)
+        return st->last_seq;
+    if (read_last_seq(st, st->read_txn) != 0)
+        log_error("store", "cannot read the end of the change log");
+    store_read_end(st);
+    return st->last_seq;
+}
+
 /* ---------- listing ---------- */
 
 /* True when the DUPSORT index `dbi` holds (value, id); a NULL value matches anything. */

@@ -9,5 +9,14 @@
 
 extern const struct http_route api_system_routes[];
 extern const struct http_route api_conventions_routes[];
+extern const struct http_route api_changes_routes[];
+
+struct server;
+/* New entries in the change log: answer the long-polls they concern, feed the event streams. */
+void api_changes_notify(struct server *srv);
+/* A comment line on every event stream, so that proxies and clients see it alive. */
+void api_changes_keepalive(struct server *srv);
+/* At shutdown: answer every long-poll with what there is, end every event stream. */
+void api_changes_end_all(struct server *srv);
 
 #endif

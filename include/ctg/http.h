@@ -30,6 +30,8 @@ struct http_request {
     char *params[HTTP_PARAMS_MAX];    /* decoded {placeholders} of the route, in order */
     struct evkeyvalq query;
     int status;                       /* set when the answer is sent */
+    double started;                   /* clock_monotonic() when the request arrived */
+    bool deferred;                    /* answered later, through the copy http_defer() made */
 };
 
 typedef void (*http_handler)(struct http_request *r);
@@ -60,6 +62,15 @@ void http_set_etag(struct http_request *r, uint64_t rev);
 void http_error_with(struct http_request *r, int status, const char *code, json_t *extra,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define http_error(r, status, code, ...) http_error_with(r, status, code, NULL, __VA_ARGS__)
+
+/*
+ * For answers that come later (long-poll, event streams): returns a heap copy of `r` that the
+ * reply functions take, without the route's params and query (freed when the handler returns).
+ * Once answered, or abandoned, the copy is given to http_finish_deferred(), which counts and
+ * logs the request and frees the copy.
+ */
+struct http_request *http_defer(struct http_request *r);
+void http_finish_deferred(struct http_request *deferred);
 
 /* --- reading --- */
 /*

@@ -13,15 +13,21 @@
 struct event_base;
 struct evhttp;
 struct event;
+struct events;
+struct feed_client;
 
 struct server {
     const struct config *cfg;
     struct store *store;
+    struct events *events;             /* the nanomsg publisher */
+    struct feed_client *feed_clients;  /* long-polls and event streams (api_changes.c) */
     struct event_base *base;
     struct evhttp *http;
-    struct event *signal_events[3];
+    struct event *signal_events[2];
+    struct event *heartbeat;           /* every events.heartbeat seconds */
+    struct event *log_watch;           /* notices commits of other processes */
     struct metrics metrics;
-    double started; /* clock_monotonic() at start */
+    double started;                    /* clock_monotonic() at start */
 };
 
 /* Opens the store and binds the listen address. On failure writes why into `err`. */
@@ -29,5 +35,8 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
 /* Runs the loop until SIGINT or SIGTERM. */
 int server_run(struct server *srv);
 void server_free(struct server *srv);
+
+/* After a commit: publish the new change-log entries and wake the clients that wait for them. */
+void server_changes_committed(struct server *srv);
 
 #endif

@@ -62,6 +62,18 @@ enum store_status store_each_revision(struct store *st, const char *id,
                                       void (*fn)(const struct record_view *rev, void *arg),
                                       void *arg);
 
+/*
+ * Calls `fn` for each change-log entry after `since`, in seq order, until `fn` returns non-zero
+ * or the log ends. The entry's meta is the event without its document; body is the document
+ * after the change (empty after a deletion).
+ */
+enum store_status store_each_change(struct store *st, uint64_t since,
+                                    int (*fn)(uint64_t seq, const struct record_view *change,
+                                              void *arg),
+                                    void *arg);
+/* Reads the last seq on disk, which another process may have moved; updates store_last_seq(). */
+uint64_t store_refresh_last_seq(struct store *st);
+
 struct store_query {
     const char *department, *status, *champ; /* index filters; NULL: any */
     const char *after;                       /* only ids after this one; NULL: from the start */
