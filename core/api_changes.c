@@ -191,11 +191,7 @@ static bool read_department(struct http_request *r, const char **out)
         http_error(r, 400, "bad_parameter", "department must be an INSEE department code");
         return false;
     }
-    if (*out && !auth_can_read(r->who, *out)) {
-        http_error(r, 403, "forbidden", "token '%s' cannot read department %s", r->who->name, *out);
-        return false;
-    }
-    return true;
+    return !*out || http_require_readable(r, *out);
 }
 
 static bool read_changes_query(struct http_request *r, struct changes_query *q)

@@ -20,13 +20,19 @@
 
 static const char *const json_types[] = {"application/json", NULL};
 static const char *const patch_types[] = {"application/merge-patch+json", "application/json", NULL};
+static const char *const no_params[] = {NULL};
 
 /* ---------- shared checks ---------- */
 
-/* The {id} of the route, checked; answers 400 and returns NULL when it is not an id. */
-static const char *path_id(struct http_request *r)
+/*
+ * The {id} of the route, checked, on a request without query parameters (but those in
+ * `params`); answers 400 and returns NULL otherwise.
+ */
+static const char *require_path_id(struct http_request *r, const char *const params[])
 {
     const char *id = r->params[0];
+    if (!http_query_only(r, params))
+        return NULL;
     if (model_id_valid(id))
         return id;
     http_error(r, 400, "bad_parameter", "'%s' is not a convention id (^[a-z0-9][a-z0-9-]{2,63}$)",
@@ -48,15 +54,6 @@ static int parse_rev(const char *text, uint64_t *out)
     return 0;
 }
 
-static bool department_readable(struct http_request *r, const char *department)
-{
-    if (department && auth_can_read(r->who, department))
-        return true;
-    http_error(r, 403, "forbidden", "token '%s' cannot read department %s", r->who->name,
-               department ? department : "(unknown)");
-    return false;
-}
-
 /* The department of a stored JSON text (summary or document); the caller frees it. */
 static char *department_of(const char *json, size_t len)
 {
@@ -67,18 +64,22 @@ static char *department_of(const char *json, size_t len)
     return copy;
 }
 
-/* Reads are scoped to the token's departments; an all-departments token skips the parse. */
-static bool record_readable(struct http_request *r, const char *json, size_t len)
+/*
+ * Reads are scoped to the token's departments: answers 403 and returns false when the stored
+ * JSON (summary or document) is of another one. An all-departments token skips the parse.
+ */
+static bool require_record_readable(struct http_request *r, const char *json, size_t len)
 {
     if (r->who->all_departments)
         return true;
     char *department = department_of(json, len);
-    bool ok = department_readable(r, department);
+    bool ok = http_require_readable(r, department);
     free(department);
     return ok;
 }
 
-static bool store_failed(struct http_request *r, enum store_status status, const char *what)
+/* Answers 404 or 500 and returns true when a store read did not succeed. */
+static bool reply_store_failure(struct http_request *r, enum store_status status, const char *what)
 {
     if (status == STORE_OK)
         return false;
@@ -112,13 +113,13 @@ static bool etag_matches(const char *header, uint64_t rev)
 
 static void get_convention(struct http_request *r)
 {
-    const char *id = path_id(r);
+    const char *id = require_path_id(r, no_params);
     struct store *st = r->srv->store;
     struct record_view doc;
-    if (!id || store_failed(r, store_read_begin(st), "store"))
+    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
         return;
-    if (!store_failed(r, store_get_doc(st, id, &doc), "such convention") &&
-        record_readable(r, doc.meta, doc.meta_len)) {
+    if (!reply_store_failure(r, store_get_doc(st, id, &doc), "such convention") &&
+        require_record_readable(r, doc.meta, doc.meta_len)) {
         http_set_etag(r, doc.rev);
         if (etag_matches(http_header(r, "If-None-Match"), doc.rev))
             http_reply_empty(r, 304);
@@ -207,17 +208,17 @@ static void list_conventions(struct http_request *r)
     struct list_filter f = {.r = r};
     if (!read_list_query(r, &q, &f.q))
         return;
-    if (q.department && !department_readable(r, q.department))
+    if (q.department && !http_require_readable(r, q.department))
         return;
     struct store *st = r->srv->store;
-    if (store_failed(r, store_read_begin(st), "store"))
+    if (reply_store_failure(r, store_read_begin(st), "store"))
         return;
     f.items = json_array();
     q.accept = accept_summary;
     q.arg = &f;
     enum store_status status = store_list(st, &q);
     store_read_end(st);
-    if (store_failed(r, status, "store")) {
+    if (reply_store_failure(r, status, "store")) {
         json_decref(f.items);
         return;
     }
@@ -232,39 +233,46 @@ static void list_conventions(struct http_request *r)
 /* ---------- history and revisions ---------- */
 
 struct history {
+    struct http_request *r;
     json_t *items;
-    char *department; /* of the latest revision that has a document */
+    size_t hidden; /* revisions of departments the token may not read */
 };
 
+/* Each revision is shown to the tokens that may read the department it had. */
 static void collect_revision(const struct record_view *rev, void *arg)
 {
     struct history *h = arg;
-    json_array_append_new(h->items, json_loadb(rev->meta, rev->meta_len, 0, NULL));
-    if (rev->body_len) {
-        free(h->department);
-        h->department = department_of(rev->body, rev->body_len);
-    }
+    json_t *meta = json_loadb(rev->meta, rev->meta_len, 0, NULL);
+    const char *department = json_string_value(json_object_get(meta, "department"));
+    if (department && auth_can_read(h->r->who, department))
+        json_array_append(h->items, meta);
+    else
+        h->hidden++;
+    json_decref(meta);
 }
 
 static void get_history(struct http_request *r)
 {
-    const char *id = path_id(r);
+    const char *id = require_path_id(r, no_params);
     struct store *st = r->srv->store;
-    if (!id || store_failed(r, store_read_begin(st), "store"))
+    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
         return;
-    struct history h = {.items = json_array()};
+    struct history h = {.r = r, .items = json_array()};
     enum store_status status = store_each_revision(st, id, collect_revision, &h);
     store_read_end(st);
-    if (!store_failed(r, status, "such convention") &&
-        (r->who->all_departments || department_readable(r, h.department)))
+    if (reply_store_failure(r, status, "such convention"))
+        ;
+    else if (json_array_size(h.items) == 0 && h.hidden)
+        http_error(r, 403, "forbidden", "token '%s' cannot read the departments of '%s'",
+                   r->who->name, id);
+    else
         http_reply_json(r, 200, json_pack("{s:s, s:O}", "id", id, "history", h.items));
     json_decref(h.items);
-    free(h.department);
 }
 
 static void get_revision(struct http_request *r)
 {
-    const char *id = path_id(r);
+    const char *id = require_path_id(r, no_params);
     uint64_t rev;
     if (!id)
         return;
@@ -274,13 +282,13 @@ static void get_revision(struct http_request *r)
     }
     struct store *st = r->srv->store;
     struct record_view view;
-    if (store_failed(r, store_read_begin(st), "store"))
+    if (reply_store_failure(r, store_read_begin(st), "store"))
         return;
-    if (!store_failed(r, store_get_revision(st, id, rev, &view), "such revision")) {
+    if (!reply_store_failure(r, store_get_revision(st, id, rev, &view), "such revision")) {
         if (view.body_len == 0)
             http_error(r, 404, "not_found", "rev %llu of '%s' is its deletion",
                        (unsigned long long)rev, id);
-        else if (record_readable(r, view.body, view.body_len)) {
+        else if (require_record_readable(r, view.body, view.body_len)) {
             http_set_etag(r, view.rev);
             http_reply_json_text(r, 200, view.body, view.body_len);
         }
@@ -300,8 +308,10 @@ static int parse_if_match(const char *header, struct rev_claim *claim)
         claim->any = true;
         return 0;
     }
-    if (strncmp(header, "W/", 2) == 0)
-        header += 2;
+    if (strncmp(header, "W/", 2) == 0) {
+        claim->rev = 0; /* a weak tag never matches in If-Match (RFC 9110 §13.1.1): 412 */
+        return 0;
+    }
     char text[32];
     size_t len = strlen(header);
     if (len >= 2 && header[0] == '"' && header[len - 1] == '"') {
@@ -317,7 +327,8 @@ static int parse_if_match(const char *header, struct rev_claim *claim)
 
 /*
  * Collects the rev the client read from If-Match, the body's `rev` (taken out of the body) or,
- * for DELETE, the query's `rev`. Answers 400 and returns false when they are unreadable or
+ * for DELETE, the query's `rev` (other routes refuse query parameters). A number given beside
+ * If-Match: * is the rev checked. Answers 400 and returns false when they are unreadable or
  * disagree.
  */
 static bool read_rev_claim(struct http_request *r, json_t *body, struct rev_claim *claim)
@@ -349,7 +360,7 @@ static bool read_rev_claim(struct http_request *r, json_t *body, struct rev_clai
         http_error(r, 400, "bad_parameter", "If-Match and rev name different revs");
         return false;
     }
-    if (!claim->given)
+    if (!claim->given || claim->any)
         *claim = (struct rev_claim){.given = true, .rev = rev};
     return true;
 }
@@ -413,7 +424,7 @@ static void write_with_body(struct http_request *r, enum write_kind kind,
 {
     const char *id = NULL;
     json_t *body;
-    if (kind != WRITE_CREATE && !(id = path_id(r)))
+    if (kind != WRITE_CREATE && !(id = require_path_id(r, no_params)))
         return;
     if (!may_write(r) || !(body = http_json_body(r, media_types)))
         return;
@@ -443,9 +454,9 @@ static void patch_action(struct http_request *r)
 
 static void delete_convention(struct http_request *r)
 {
-    const char *id = path_id(r);
-    static const char *const allowed[] = {"rev", NULL};
-    if (!id || !may_write(r) || !http_query_only(r, allowed))
+    static const char *const rev_param[] = {"rev", NULL};
+    const char *id = require_path_id(r, rev_param);
+    if (!id || !may_write(r))
         return;
     json_t *body = NULL;
     if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) > 0 &&

@@ -55,7 +55,7 @@ enum auth_result auth_authenticate(const struct config *cfg, const char *authori
     return AUTH_OK;
 }
 
-bool auth_department_allowed(const struct token *who, const char *department)
+static bool department_allowed(const struct token *who, const char *department)
 {
     if (who->all_departments)
         return true;
@@ -67,12 +67,12 @@ bool auth_department_allowed(const struct token *who, const char *department)
 
 bool auth_can_read(const struct token *who, const char *department)
 {
-    return auth_department_allowed(who, department);
+    return department_allowed(who, department);
 }
 
 bool auth_can_write(const struct token *who, const char *department)
 {
-    return who->role >= ROLE_EDITOR && auth_department_allowed(who, department);
+    return who->role >= ROLE_EDITOR && department_allowed(who, department);
 }
 
 bool auth_is_admin(const struct token *who)

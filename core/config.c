@@ -322,8 +322,9 @@ static int read_tokens(struct reader *r, struct config *cfg)
         return 0;
     }
     int rc = 0;
-    if (!lua_istable(r->L, -1)) {
-        rc = fail(r, "tokens: must be a list of {name, sha256, role, departments}");
+    if (!lua_istable(r->L, -1) || !is_list(r->L) || lua_rawlen(r->L, -1) == 0) {
+        /* a mistyped table must not leave the API open */
+        rc = fail(r, "tokens: must be a non-empty list of {name, sha256, role, departments}");
     } else {
         size_t n = lua_rawlen(r->L, -1);
         cfg->tokens = calloc(n ? n : 1, sizeof *cfg->tokens);

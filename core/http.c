@@ -112,6 +112,15 @@ void http_error_with(struct http_request *r, int status, const char *code, json_
     http_reply_json(r, status, json_pack("{s:o}", "error", error));
 }
 
+bool http_require_readable(struct http_request *r, const char *department)
+{
+    if (department && auth_can_read(r->who, department))
+        return true;
+    http_error(r, 403, "forbidden", "token '%s' cannot read department %s", r->who->name,
+               department ? department : "(unknown)");
+    return false;
+}
+
 /* ---------- reading ---------- */
 
 const char *http_header(struct http_request *r, const char *name)

@@ -17,10 +17,11 @@
 #include <string.h>
 
 /*
- * evhttp refuses bodies over this many times the configured limit with its own (HTML) 413;
- * bodies between the two get ctgd's JSON 413. The margin bounds the memory one request holds.
+ * evhttp refuses bodies over the configured limit plus this margin with its own (HTML) 413;
+ * bodies between the two get ctgd's JSON 413. The margin bounds the memory one request holds
+ * beyond the limit (libevent 2.1 reads the body before any handler can look at the headers).
  */
-#define EVHTTP_BODY_MARGIN 4
+#define EVHTTP_BODY_MARGIN (1024 * 1024)
 #define HEADERS_MAX (64 * 1024)
 #define LOG_WATCH_INTERVAL_US 250000 /* how soon commits of another process are published */
 #define STOP_FLUSH_US 200000         /* time given to the last answers to leave at shutdown */
@@ -96,7 +97,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)(cfg->limits.body_max * EVHTTP_BODY_MARGIN));
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)(cfg->limits.body_max + EVHTTP_BODY_MARGIN));
     evhttp_set_max_headers_size(srv->http, HEADERS_MAX);
     evhttp_set_timeout(srv->http, cfg->limits.timeout);
     evhttp_set_gencb(srv->http, http_dispatch, srv);

@@ -8,6 +8,7 @@
  */
 #include "ctg/store.h"
 #include "ctg/log.h"
+#include "ctg/model.h"
 
 #include <lmdb.h>
 
@@ -16,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define ID_MAX 64 /* bytes of an id: SPEC §2 allows 64; longer ones are never stored */
 #define REV_KEY_MAX (ID_MAX + 1 + 8)
+#define DISK_FULL_MARGIN (16u << 20) /* free bytes below which an I/O error means "disk full" */
 
 enum index_field { INDEX_DEPARTMENT, INDEX_STATUS, INDEX_CHAMP, INDEX_COUNT };
 static const char *const index_names[INDEX_COUNT] = {"idx_department", "idx_status", "idx_champ"};
@@ -148,7 +151,7 @@ static int open_environment(struct store *st, const struct store_options *opt)
         return rc;
     MDB_envinfo info;
     mdb_env_info(st->env, &info);
-    st->map_size = info.me_mapsize; /* an existing, larger map keeps its size */
+    st->map_size = info.me_mapsize; /* LMDB may have enlarged it to hold the existing data */
     rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
         return rc;
@@ -205,16 +208,30 @@ size_t store_map_size(const struct store *st)
     return st->map_size;
 }
 
+/* Takes the map size another process set (after MDB_MAP_RESIZED). */
+static int adopt_map_size(struct store *st)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_set_mapsize(st->env, 0);
+    if (rc == 0 && mdb_env_info(st->env, &info) == 0)
+        st->map_size = info.me_mapsize;
+    return rc;
+}
+
 /* ---------- reading ---------- */
 
 enum store_status store_read_begin(struct store *st)
 {
+    if (st->reading) { /* one read at a time: a nested end would free the outer read's views */
+        log_error("store", "a read began inside another read");
+        return STORE_ERROR;
+    }
     int rc = st->read_txn ? mdb_txn_renew(st->read_txn)
                           : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
     if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
         mdb_txn_abort(st->read_txn);
         st->read_txn = NULL;
-        rc = mdb_env_set_mapsize(st->env, 0);
+        rc = adopt_map_size(st);
         if (!rc)
             rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
     }
@@ -457,22 +474,31 @@ enum store_status store_txn_get_doc(struct store_txn *t, const char *id, struct 
     return get_doc_in(t->txn, t->st->docs, id, out);
 }
 
-uint64_t store_txn_last_rev(struct store_txn *t, const char *id)
+enum store_status store_txn_last_revision(struct store_txn *t, const char *id,
+                                          struct store_revision *out)
 {
     MDB_cursor *cur;
     MDB_val key, val;
     unsigned char buf[REV_KEY_MAX];
-    if (!id_fits(id) || mdb_cursor_open(t->txn, t->st->revs, &cur))
-        return 0;
+    if (!id_fits(id))
+        return STORE_NOT_FOUND;
+    if (mdb_cursor_open(t->txn, t->st->revs, &cur))
+        return STORE_ERROR;
     key = rev_key(buf, id, UINT64_MAX);
-    uint64_t rev = 0;
     /* The key after id's last revision, then one step back. */
     int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     rc = rc == 0 ? mdb_cursor_get(cur, &key, &val, MDB_PREV) : mdb_cursor_get(cur, &key, &val, MDB_LAST);
-    if (rc == 0 && is_revision_of(&key, id))
-        rev = decode_u64_be((const unsigned char *)key.mv_data + strlen(id) + 1);
+    enum store_status status = STORE_NOT_FOUND;
+    struct record_view view;
+    if (rc == 0 && is_revision_of(&key, id) && (status = decode_value(&val, &view)) == STORE_OK) {
+        json_t *meta = json_loadb(view.meta, view.meta_len, 0, NULL);
+        const char *department = json_string_value(json_object_get(meta, "department"));
+        out->rev = view.rev;
+        snprintf(out->department, sizeof out->department, "%s", department ? department : "");
+        json_decref(meta);
+    }
     mdb_cursor_close(cur);
-    return rev;
+    return status;
 }
 
 /* Collects the index values (department, status, champs) of a document. */
@@ -505,10 +531,10 @@ static bool contains(const char **values, size_t n, const char *s)
 static int update_index(struct store_txn *t, int field, const char *id, const json_t *old_doc,
                         const json_t *new_doc)
 {
-    const char *old_vals[1024], *new_vals[1024];
+    const char *old_vals[MODEL_ARRAY_MAX], *new_vals[MODEL_ARRAY_MAX];
     size_t n_old, n_new;
-    index_values(old_doc, field, old_vals, &n_old, 1024);
-    index_values(new_doc, field, new_vals, &n_new, 1024);
+    index_values(old_doc, field, old_vals, &n_old, MODEL_ARRAY_MAX);
+    index_values(new_doc, field, new_vals, &n_new, MODEL_ARRAY_MAX);
     MDB_val data = string_val(id);
     for (size_t i = 0; i < n_old; i++) {
         if (contains(new_vals, n_new, old_vals[i]))
@@ -533,9 +559,9 @@ static int update_index(struct store_txn *t, int field, const char *id, const js
 static char *summary_json(const json_t *doc)
 {
     json_t *s = json_object();
-    static const char *const copied[] = {"id", "department", "title", "status"};
-    for (size_t i = 0; i < 4; i++)
-        json_object_set(s, copied[i], json_object_get(doc, copied[i]));
+    static const char *const copied[] = {"id", "department", "title", "status", NULL};
+    for (const char *const *key = copied; *key; key++)
+        json_object_set(s, *key, json_object_get(doc, *key));
     json_t *territory = json_object_get(json_object_get(doc, "territory"), "name");
     if (territory)
         json_object_set(s, "territory", territory);
@@ -550,7 +576,6 @@ static char *summary_json(const json_t *doc)
 /* Top-level keys that differ between the two documents, server-set ones left out. */
 static json_t *changed_keys(const json_t *old_doc, const json_t *new_doc)
 {
-    static const char *const server[] = {"rev", "created_at", "updated_at", "created_by", "updated_by"};
     json_t *changed = json_array();
     const json_t *docs[2] = {new_doc, old_doc};
     for (int d = 0; d < 2; d++) {
@@ -558,8 +583,8 @@ static json_t *changed_keys(const json_t *old_doc, const json_t *new_doc)
         json_t *value;
         json_object_foreach((json_t *)docs[d], key, value) {
             bool is_server = false;
-            for (size_t i = 0; i < 5; i++)
-                is_server |= strcmp(key, server[i]) == 0;
+            for (const char *const *f = model_server_fields; *f; f++)
+                is_server |= strcmp(key, *f) == 0;
             json_t *other = json_object_get(docs[1 - d], key);
             if (is_server || (d == 1 && other))
                 continue; /* keys in both were compared in the first pass */
@@ -605,12 +630,14 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     return rc;
 }
 
-static int put_revision(struct store_txn *t, const struct store_change *c, const char *body)
+static int put_revision(struct store_txn *t, const struct store_change *c, const char *department,
+                        const char *body)
 {
     unsigned char buf[REV_KEY_MAX];
     MDB_val key = rev_key(buf, c->id, c->rev);
-    json_t *meta = json_pack("{s:I, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at, "actor",
-                             c->actor, "type", change_type_name(c->type));
+    json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at,
+                             "actor", c->actor, "type", change_type_name(c->type), "department",
+                             department);
     char *meta_text = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
     int rc = put_record(t, t->st->revs, &key, c->rev, meta_text, body, MDB_NOOVERWRITE);
@@ -640,13 +667,18 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     const json_t *doc = c->new_doc ? c->new_doc : c->old_doc;
     const char *department = json_string_value(json_object_get(doc, "department"));
     char *body = c->new_doc ? json_dumps(c->new_doc, JSON_COMPACT) : NULL;
+    if (!department || (c->new_doc && !body)) {
+        free(body);
+        log_error("store", "cannot encode the change of %s", c->id);
+        return STORE_ERROR;
+    }
     int rc = put_current(t, c, body);
     for (int i = 0; i < INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
-        rc = put_revision(t, c, body);
+        rc = put_revision(t, c, department, body);
     if (!rc)
-        rc = append_change(t, c, department ? department : "", body);
+        rc = append_change(t, c, department, body);
     free(body);
     if (rc) {
         t->failure = rc;
@@ -664,6 +696,7 @@ static int grow_map(struct store *st)
     if (st->read_txn) { /* no transaction may be open while the map is resized */
         mdb_txn_abort(st->read_txn);
         st->read_txn = NULL;
+        st->reading = false;
     }
     int rc = mdb_env_set_mapsize(st->env, size);
     if (rc) {
@@ -675,13 +708,27 @@ static int grow_map(struct store *st)
     return 0;
 }
 
+/*
+ * A failed write is "full" when the disk is: LMDB reports ENOSPC, or EIO for a short write,
+ * which is what a full file system gives too.
+ */
+static bool disk_is_full(struct store *st, int rc)
+{
+    struct statvfs fs;
+    if (rc == ENOSPC || rc == EDQUOT)
+        return true;
+    const char *path;
+    return rc == EIO && mdb_env_get_path(st->env, &path) == 0 && statvfs(path, &fs) == 0 &&
+           (uint64_t)fs.f_bavail * fs.f_frsize < DISK_FULL_MARGIN;
+}
+
 /* One attempt: 0 on commit, else the LMDB error or -1 when `fn` refused. */
 static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 {
     struct store_txn t = {.st = st};
     int rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
     if (rc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(st->env, 0);
+        adopt_map_size(st);
         rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
     }
     if (rc)
@@ -698,6 +745,10 @@ static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), v
 
 enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 {
+    if (st->reading) { /* growing the map would end that read under its views */
+        log_error("store", "a write began inside a read");
+        return STORE_ERROR;
+    }
     for (;;) {
         int rc = write_once(st, fn, arg);
         if (rc == 0)
@@ -706,7 +757,7 @@ enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, vo
             return STORE_REFUSED;
         if (rc != MDB_MAP_FULL) {
             log_error("store", "write failed: %s", mdb_strerror(rc));
-            return STORE_ERROR;
+            return disk_is_full(st, rc) ? STORE_FULL : STORE_ERROR;
         }
         if (grow_map(st) < 0) {
             log_warn("store", "the map is full at %zu bytes (map_size_max)", st->map_size);

@@ -22,6 +22,7 @@ struct write_ctx {
     struct write_outcome *out;
     json_t *current;       /* the stored document before the write, or NULL */
     uint64_t current_rev;
+    uint64_t last_rev;     /* when there is no current document: the id's last rev, or 0 */
 };
 
 void write_outcome_clear(struct write_outcome *out)
@@ -139,38 +140,32 @@ static int check_rev(struct write_ctx *c)
                   (unsigned long long)w->claim.rev, (unsigned long long)c->current_rev);
 }
 
-static json_t *find_action(json_t *doc, const char *action_id)
+/* The index of the action whose id is `action_id`, or -1. */
+static long find_action(const json_t *actions, const char *action_id)
 {
     size_t i;
     json_t *action;
-    json_array_foreach(json_object_get(doc, "actions"), i, action) {
+    json_array_foreach(actions, i, action) {
         const char *id = json_string_value(json_object_get(action, "id"));
         if (id && strcmp(id, action_id) == 0)
-            return action;
+            return (long)i;
     }
-    return NULL;
+    return -1;
 }
 
 static json_t *patch_action(struct write_ctx *c)
 {
     json_t *candidate = json_deep_copy(c->current);
-    json_t *action = find_action(candidate, c->w->action_id);
-    if (!action) {
+    json_t *actions = json_object_get(candidate, "actions");
+    long i = find_action(actions, c->w->action_id);
+    if (i < 0) {
         json_decref(candidate);
         refuse(c->out, 404, "not_found", NULL, "convention '%s' has no action '%s'", c->out->id,
                c->w->action_id);
         return NULL;
     }
-    json_t *patched = merge_patch_apply(json_incref(action), c->w->body);
-    json_object_update(action, patched); /* keeps the action's place in the array */
-    const char *key;
-    json_t *value;
-    void *tmp;
-    json_object_foreach_safe(action, tmp, key, value) {
-        if (!json_object_get(patched, key))
-            json_object_del(action, key);
-    }
-    json_decref(patched);
+    json_t *action = json_incref(json_array_get(actions, (size_t)i));
+    json_array_set_new(actions, (size_t)i, merge_patch_apply(action, c->w->body));
     return candidate;
 }
 
@@ -209,9 +204,8 @@ static json_t *build_candidate(struct write_ctx *c)
     }
 }
 
-static int check_department_rights(struct write_ctx *c, const json_t *doc)
+static int check_department(struct write_ctx *c, const char *department)
 {
-    const char *department = json_string_value(json_object_get(doc, "department"));
     if (!department || auth_can_write(c->w->who, department))
         return 0;
     return refuse(c->out, 403, "forbidden", NULL, "token '%s' cannot write in department %s",
@@ -276,16 +270,35 @@ static int write_document(struct write_ctx *c, struct store_txn *txn)
     json_t *candidate = build_candidate(c);
     if (!candidate)
         return -1;
-    if (validate(c, candidate) < 0 || check_department_rights(c, candidate) < 0) {
+    const char *department = json_string_value(json_object_get(candidate, "department"));
+    if (validate(c, candidate) < 0 || check_department(c, department) < 0) {
         json_decref(candidate);
         return -1;
     }
     /* A deleted id that is created again goes on from its last rev: a rev names one document. */
-    c->out->rev = c->current ? c->current_rev + 1 : store_txn_last_rev(txn, c->out->id) + 1;
+    c->out->rev = (c->current ? c->current_rev : c->last_rev) + 1;
     c->out->type = c->current ? CHANGE_UPDATED : CHANGE_CREATED;
     c->out->doc = stamp(c, candidate, now);
     json_decref(candidate);
+    if (!c->out->doc)
+        return refuse(c->out, 500, "internal", NULL, "out of memory; nothing was written");
     return save(c, txn, now);
+}
+
+/*
+ * The token must be able to write where the convention is, before anything about it is told
+ * (its rev, whether the id is taken). A deleted id stays its department's: creating it again
+ * needs the same rights.
+ */
+static int check_rights_on_existing(struct write_ctx *c, struct store_txn *txn)
+{
+    if (c->current)
+        return check_department(c, json_string_value(json_object_get(c->current, "department")));
+    struct store_revision last;
+    if (!model_id_valid(c->out->id) || store_txn_last_revision(txn, c->out->id, &last) != STORE_OK)
+        return 0;
+    c->last_rev = last.rev;
+    return check_department(c, last.department);
 }
 
 static int run_write(struct store_txn *txn, void *arg)
@@ -294,9 +307,9 @@ static int run_write(struct store_txn *txn, void *arg)
     write_outcome_clear(c->out);
     json_decref(c->current);
     c->current = NULL;
-    if (resolve_id(c, txn) < 0 || load_current(c, txn) < 0 || check_rev(c) < 0)
-        return -1;
-    if (c->current && check_department_rights(c, c->current) < 0)
+    c->last_rev = 0;
+    if (resolve_id(c, txn) < 0 || load_current(c, txn) < 0 ||
+        check_rights_on_existing(c, txn) < 0 || check_rev(c) < 0)
         return -1;
     return write_document(c, txn);
 }

@@ -24,10 +24,10 @@ enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_UNKNOWN };
 enum auth_result auth_authenticate(const struct config *cfg, const char *authorization,
                                    const struct token **who);
 
-/* True when `who`'s departments include `department`. */
-bool auth_department_allowed(const struct token *who, const char *department);
+/* Any role reads in its departments; editors and admins write there too. */
 bool auth_can_read(const struct token *who, const char *department);
 bool auth_can_write(const struct token *who, const char *department);
+/* Admins alone manage the server (plugin reloads). */
 bool auth_is_admin(const struct token *who);
 
 void auth_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -72,6 +72,9 @@ void http_error_with(struct http_request *r, int status, const char *code, json_
 struct http_request *http_defer(struct http_request *r);
 void http_finish_deferred(struct http_request *deferred);
 
+/* Answers 403 and returns false unless the token may read `department` (NULL: unknown). */
+bool http_require_readable(struct http_request *r, const char *department);
+
 /* --- reading --- */
 /*
  * The request body as a JSON object. Checks the content type against `media_types`

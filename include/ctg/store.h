@@ -4,7 +4,8 @@
  *
  * Databases of the one environment under data_dir:
  *   docs            id -> record {summary | document}
- *   revs            id NUL rev(8 bytes, big-endian) -> record {rev, at, actor, type | document}
+ *   revs            id NUL rev(8 bytes, big-endian) -> record {rev, at, actor, type, department
+ *                                                            | document}
  *   changes         seq (8 bytes, big-endian) -> record {event without doc | document}
  *   idx_department, idx_status, idx_champ   value -> id (DUPSORT)
  * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
@@ -106,8 +107,13 @@ enum store_status store_write(struct store *st, int (*fn)(struct store_txn *txn,
 /* The document as the transaction sees it. */
 enum store_status store_txn_get_doc(struct store_txn *txn, const char *id,
                                     struct record_view *out);
-/* The last rev `id` ever had (a deleted id keeps its history), 0 if none. */
-uint64_t store_txn_last_rev(struct store_txn *txn, const char *id);
+struct store_revision {
+    uint64_t rev;
+    char department[4]; /* the department the convention had at that rev */
+};
+/* The last revision `id` ever had (a deleted id keeps its history); STORE_NOT_FOUND if none. */
+enum store_status store_txn_last_revision(struct store_txn *txn, const char *id,
+                                          struct store_revision *out);
 /* Writes the document, its revision, its index entries and one change-log entry. */
 enum store_status store_txn_save(struct store_txn *txn, const struct store_change *change);
 

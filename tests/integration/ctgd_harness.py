@@ -52,6 +52,32 @@ def ctgd_binary():
     return path
 
 
+def tool_binary(env_name, *build_relative):
+    """
+    A companion program of the build (ctgctl, ctg_sub): $env_name, else build_relative from the
+    folder of the ctgd binary (build/ctgctl, build/tests/ctg_sub). Skips the test when absent.
+    """
+    path = os.environ.get(env_name)
+    if not path:
+        try:
+            path = os.path.join(os.path.dirname(os.path.abspath(ctgd_binary())), *build_relative)
+        except unittest.SkipTest:
+            path = None
+    if not path or not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise unittest.SkipTest("no %s binary (set %s)" % (build_relative[-1], env_name))
+    return os.path.abspath(path)
+
+
+def ctgctl_binary():
+    """ctgctl: CTGCTL_BIN, else next to the ctgd binary."""
+    return tool_binary("CTGCTL_BIN", "ctgctl")
+
+
+def ctg_sub_binary():
+    """The raw subscriber tests/tools/ctg_sub: CTG_SUB_BIN, else tests/ctg_sub of the build."""
+    return tool_binary("CTG_SUB_BIN", "tests", "ctg_sub")
+
+
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -103,7 +129,8 @@ def tokens_lua(tokens):
     return "\n".join(lines)
 
 
-def config_text(listen, data_dir, tokens=None, events_bind=None, extra_lines=()):
+def config_text(listen, data_dir, tokens=None, events_bind=None, extra_lines=(),
+                events_heartbeat=None):
     """The Lua configuration (plain assignments, SPEC §6)."""
     lines = [
         "-- written by tests/integration/ctgd_harness.py",
@@ -111,7 +138,10 @@ def config_text(listen, data_dir, tokens=None, events_bind=None, extra_lines=())
         "data_dir = %s" % lua_string(data_dir),
         "map_size = 64 * 1024 * 1024",
     ]
-    if events_bind:
+    if events_bind and events_heartbeat is not None:
+        lines.append("events = { bind = %s, heartbeat = %r }"
+                     % (lua_string(events_bind), float(events_heartbeat)))
+    elif events_bind:
         lines.append("events = { bind = %s }" % lua_string(events_bind))
     if tokens:
         lines.append(tokens_lua(tokens))
@@ -253,11 +283,12 @@ class Server:
     """
 
     def __init__(self, tokens=None, data_dir=None, listen_host="127.0.0.1", extra_lines=(),
-                 label="ctgd"):
+                 label="ctgd", events_heartbeat=None):
         self.tokens = list(tokens or [])
         self.listen_host = listen_host
         self.extra_lines = list(extra_lines)
         self.label = label
+        self.events_heartbeat = events_heartbeat   # seconds; None: ctgd's default (5 s)
         self.workdir = tempfile.mkdtemp(prefix="ctgd-it-")
         self.data_dir = data_dir or os.path.join(self.workdir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
@@ -275,10 +306,19 @@ class Server:
 
     def write_config(self, port):
         text = config_text("%s:%d" % (self.listen_host, port), self.data_dir, self.tokens,
-                           events_bind="ipc://" + os.path.join(self.workdir, "events.ipc"),
-                           extra_lines=self.extra_lines)
+                           events_bind=self.events_endpoint, extra_lines=self.extra_lines,
+                           events_heartbeat=self.events_heartbeat)
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write(text)
+
+    @property
+    def events_endpoint(self):
+        """The nanomsg endpoint ctgd publishes its change events on (an ipc:// in workdir)."""
+        return "ipc://" + os.path.join(self.workdir, "events.ipc")
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
 
     def token(self, name):
         for t in self.tokens:
@@ -335,6 +375,29 @@ class Server:
                 raise ServerError("ctgd exited with code %s before answering its health check\n%s"
                                   % (self.returncode, self.output_report()))
         return self
+
+    def start_again(self, timeout=START_TIMEOUT):
+        """
+        After stop(): starts ctgd again with the same configuration, data and port (so that
+        clients holding the URL or the events endpoint reach the new process).
+        """
+        if self.proc is not None:
+            raise ServerError("start_again() while ctgd runs")
+        self._spawn(self.port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                r = http_request(self.host, self.port, "GET", "/v1/health", timeout=2.0,
+                                 check_errors=False)
+                if r.status == 200:
+                    return self
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        self._kill()
+        self.proc = None
+        raise ServerError("ctgd did not start again on port %s\n%s"
+                          % (self.port, self.output_report()))
 
     def run_until_exit(self, timeout=START_TIMEOUT):
         """For a server expected to refuse to start: (exit code, stdout + stderr)."""

@@ -462,6 +462,37 @@ class PutTests(CtgdTestCase):
         self.assertEqual(r.body["rev"], 2)
         self.assertEqual(r.body["title"], "Avec rev")
 
+    def test_if_match_star_does_not_override_a_stale_body_rev(self):
+        doc = self.create(convention(id=new_id("star")))
+        path = conv_path(doc["id"])
+        self.assertEqual(self.request("PATCH", path, {"title": "Deux", "rev": 1},
+                                      headers={"If-Match": '"1"'}).status, 200)
+        r = self.request("PATCH", path, {"title": "Périmé", "rev": 1}, headers={"If-Match": "*"})
+        self.assertError(r, 409, "rev_conflict")
+        self.assertEqual(self.get_doc(doc["id"])["title"], "Deux")
+        r = self.request("PATCH", path, {"title": "Trois"}, headers={"If-Match": "*"})
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_weak_if_match_never_matches(self):
+        doc = self.create(convention(id=new_id("weak")))
+        r = self.request("PATCH", conv_path(doc["id"]), {"title": "x"},
+                         headers={"If-Match": 'W/"1"'})
+        self.assertError(r, 412, "precondition_failed")
+
+    def test_query_parameters_are_refused_where_none_is_expected(self):
+        doc = self.create(convention(id=new_id("query")))
+        path = conv_path(doc["id"])
+        cases = [
+            ("GET", path + "?bogus=1", None),
+            ("GET", conv_path(doc["id"], "history") + "?x=1", None),
+            ("PATCH", path + "?rev=1", {"title": "x"}),
+            ("PUT", path + "?rev=1", convention(id=doc["id"])),
+        ]
+        for method, url, body in cases:
+            with self.subTest(method + " " + url):
+                self.assertError(self.request(method, url, body), 400, "bad_parameter")
+        self.assertEqual(self.get_doc(doc["id"])["rev"], 1)
+
     def test_put_back_what_get_answered(self):
         doc = self.get_doc(self.conv_id)
         doc["title"] = "Relu puis renvoyé tel quel"

@@ -252,6 +252,49 @@ class AuthTests(CtgdTestCase):
         r = self.request("GET", "/v1/metrics", token=admin)
         self.assertEqual(r.status, 200, r.body)
 
+    def test_a_foreign_convention_tells_nothing_of_its_rev(self):
+        conv_id = self.make("49")
+        path = conv_path(conv_id)
+        doc = convention(id=conv_id, department="29")
+        attempts = [
+            ("put without rev", self.request("PUT", path, doc, token=self.tok("ed29"))),
+            ("delete without rev", self.request("DELETE", path, token=self.tok("ed29"))),
+            ("stale If-Match", self.request("PATCH", path, {"title": "x"},
+                                            headers=if_match(7), token=self.tok("ed29"))),
+            ("create over it", self.request("POST", "/v1/conventions", doc,
+                                            token=self.tok("ed29"))),
+        ]
+        for label, r in attempts:
+            with self.subTest(label):
+                self.assertForbidden(r)
+                self.assertNotIn("current_rev", r.body["error"])
+
+    def test_a_deleted_id_stays_its_department(self):
+        conv_id = self.make("49", as_="ed49")
+        r = self.request("DELETE", conv_path(conv_id), headers=if_match(1), token=self.tok("ed49"))
+        self.assertEqual(r.status, 200, r.body)
+        taken = self.request("PUT", conv_path(conv_id), convention(id=conv_id, department="29"),
+                             token=self.tok("ed29"))
+        self.assertForbidden(taken)
+        again = self.request("POST", "/v1/conventions", convention(id=conv_id, department="49"),
+                             token=self.tok("ed49"))
+        self.assertEqual(again.status, 201, again.body)
+        self.assertEqual(again.body["rev"], 3)
+
+    def test_history_shows_each_revision_to_its_department(self):
+        conv_id = self.make("49")
+        moved = self.request("PATCH", conv_path(conv_id), {"department": "29"},
+                             headers=if_match(1), token=self.tok("admin"))
+        self.assertEqual(moved.status, 200, moved.body)
+        full = self.request("GET", conv_path(conv_id, "history"), token=self.tok("admin"))
+        self.assertEqual([(h["rev"], h["department"]) for h in full.body["history"]],
+                         [(1, "49"), (2, "29")])
+        seen_by_29 = self.request("GET", conv_path(conv_id, "history"), token=self.tok("rd29"))
+        self.assertEqual([h["rev"] for h in seen_by_29.body["history"]], [2])
+        other = self.make("49")
+        self.assertForbidden(self.request("GET", conv_path(other, "history"),
+                                          token=self.tok("rd29")))
+
     def test_actors_are_token_names(self):
         conv_id = self.make("29", as_="ed29")
         r = self.request("PATCH", conv_path(conv_id), {"status": "evaluation"},

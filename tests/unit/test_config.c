@@ -264,6 +264,12 @@ static void test_bad_tokens_are_refused(void)
             "  { name = \"caf29\", sha256 = \"" SHA_LECTURE "\", role = \"reader\", departments = \"*\" },\n"
             "}\n",
             "tokens[3].name", "caf29", "twice");
+    /* A mistyped tokens table must not leave the API open. */
+    REFUSED("tokens = { admin = { " TOKEN_OK ", role = \"admin\", departments = \"*\" } }\n",
+            "tokens", "list");
+    REFUSED("tokens = { name = \"admin\", " TOKEN_OK ", role = \"admin\", departments = \"*\" }\n",
+            "tokens", "list");
+    REFUSED("tokens = {}\n", "tokens", "non-empty");
     /* Two names for one token would make its holder's rights depend on the order. */
     REFUSED("tokens = {\n"
             "  { name = \"caf29\", " TOKEN_OK ", role = \"editor\", departments = { \"29\" } },\n"

@@ -250,7 +250,9 @@ struct last_rev_arg {
 static int last_rev_fn(struct store_txn *txn, void *arg)
 {
     struct last_rev_arg *a = arg;
-    a->rev = store_txn_last_rev(txn, a->id);
+    struct store_revision last = {.rev = 0};
+    enum store_status status = store_txn_last_revision(txn, a->id, &last);
+    a->rev = status == STORE_OK ? last.rev : 0;
     return 1; /* a look only: nothing to commit */
 }
 
