@@ -385,6 +385,13 @@ void api_changes_keepalive(struct server *srv)
     }
 }
 
+void api_changes_count(const struct server *srv, size_t *long_polls, size_t *streams)
+{
+    *long_polls = *streams = 0;
+    for (const struct feed_client *c = srv->feed_clients; c; c = c->next)
+        (*(c->stream ? streams : long_polls))++;
+}
+
 void api_changes_end_all(struct server *srv)
 {
     while (srv->feed_clients) {

@@ -3,6 +3,7 @@
  */
 #include "ctg/api.h"
 #include "ctg/clock.h"
+#include "ctg/events.h"
 #include "ctg/server.h"
 
 #include <event2/buffer.h>
@@ -27,16 +28,18 @@ static void get_health(struct http_request *r)
 static void get_metrics(struct http_request *r)
 {
     struct server *srv = r->srv;
-    struct metrics_gauges gauges = {
+    struct metrics_readings readings = {
         .last_seq = store_last_seq(srv->store),
         .map_size = store_map_size(srv->store),
     };
+    events_get_stats(srv->events, &readings.events);
+    api_changes_count(srv, &readings.long_polls, &readings.streams);
     if (store_read_begin(srv->store) == STORE_OK) {
-        gauges.conventions = store_count(srv->store);
+        readings.conventions = store_count(srv->store);
         store_read_end(srv->store);
     }
     struct evbuffer *body = evbuffer_new();
-    metrics_render(&srv->metrics, &gauges, body);
+    metrics_render(&srv->metrics, &readings, body);
     http_reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     evbuffer_free(body);
 }

@@ -113,18 +113,40 @@ static void render_writes(const struct metrics *m, struct evbuffer *out)
                             (unsigned long long)m->write_failures[i]);
 }
 
-static void render_gauge(struct evbuffer *out, const char *name, const char *help, uint64_t value)
+/* One metric without labels; `type` is "gauge" or "counter". */
+static void render_single(struct evbuffer *out, const char *type, const char *name,
+                          const char *help, uint64_t value)
 {
-    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
                         (unsigned long long)value);
 }
 
-void metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *out)
+static void render_events(const struct metrics_readings *g, struct evbuffer *out)
+{
+    render_single(out, "counter", "ctgd_events_published_total",
+                  "Change events sent on the PUB socket.", g->events.published);
+    render_single(out, "counter", "ctgd_events_failed_total",
+                  "Change events nanomsg refused, never sent.", g->events.failed);
+    render_single(out, "counter", "ctgd_events_heartbeats_total", "Heartbeats sent.",
+                  g->events.heartbeats);
+    render_single(out, "gauge", "ctgd_events_published_seq", "Seq of the last event sent.",
+                  g->events.published_seq);
+    render_single(out, "gauge", "ctgd_events_subscribers", "Connections on the PUB socket.",
+                  g->events.subscribers);
+    evbuffer_add_printf(out, "# HELP ctgd_feed_clients Clients waiting on /v1/changes or "
+                             "following /v1/events.\n# TYPE ctgd_feed_clients gauge\n"
+                             "ctgd_feed_clients{kind=\"long_poll\"} %zu\n"
+                             "ctgd_feed_clients{kind=\"stream\"} %zu\n",
+                        g->long_polls, g->streams);
+}
+
+void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out)
 {
     render_requests(m, out);
     render_latency(m, out);
     render_writes(m, out);
-    render_gauge(out, "ctgd_conventions", "Conventions in the store.", g->conventions);
-    render_gauge(out, "ctgd_last_seq", "Seq of the last change-log entry.", g->last_seq);
-    render_gauge(out, "ctgd_store_map_size_bytes", "Size of the LMDB map.", g->map_size);
+    render_events(g, out);
+    render_single(out, "gauge", "ctgd_conventions", "Conventions in the store.", g->conventions);
+    render_single(out, "gauge", "ctgd_last_seq", "Seq of the last change-log entry.", g->last_seq);
+    render_single(out, "gauge", "ctgd_store_map_size_bytes", "Size of the LMDB map.", g->map_size);
 }

@@ -7,6 +7,8 @@
 
 #include "ctg/http.h"
 
+#include <stddef.h>
+
 extern const struct http_route api_system_routes[];
 extern const struct http_route api_conventions_routes[];
 extern const struct http_route api_changes_routes[];
@@ -16,6 +18,8 @@ struct server;
 void api_changes_notify(struct server *srv);
 /* A comment line on every event stream, so that proxies and clients see it alive. */
 void api_changes_keepalive(struct server *srv);
+/* How many clients wait on /v1/changes, and follow /v1/events. */
+void api_changes_count(const struct server *srv, size_t *long_polls, size_t *streams);
 /* At shutdown: answer every long-poll with what there is, end every event stream. */
 void api_changes_end_all(struct server *srv);
 

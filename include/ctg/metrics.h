@@ -5,6 +5,8 @@
 #ifndef CTG_METRICS_H
 #define CTG_METRICS_H
 
+#include "ctg/events.h"
+
 #include <event2/buffer.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,9 +43,12 @@ void metrics_count_request(struct metrics *m, const char *route, const char *met
                            double seconds);
 void metrics_free(struct metrics *m);
 
-struct metrics_gauges {
+/* What other modules report at render time. */
+struct metrics_readings {
     uint64_t conventions, last_seq, map_size;
+    struct events_stats events;
+    size_t long_polls, streams;
 };
-void metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *out);
+void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out);
 
 #endif
