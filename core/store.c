@@ -573,7 +573,10 @@ static char *summary_json(const json_t *doc)
     return text;
 }
 
-/* Top-level keys that differ between the two documents, server-set ones left out. */
+/*
+ * Top-level keys that differ between the two documents, server-set ones left out (on create,
+ * every key of the new one). A deletion changes no key: its event says so by its type.
+ */
 static json_t *changed_keys(const json_t *old_doc, const json_t *new_doc)
 {
     json_t *changed = json_array();
@@ -620,7 +623,8 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "seq", (json_int_t)t->seq,
                              "type", event_type_name(c->type), "id", c->id, "department",
                              department, "rev", (json_int_t)c->rev, "at", c->at, "actor",
-                             c->actor, "changed", changed_keys(c->old_doc, c->new_doc));
+                             c->actor, "changed",
+                             c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array());
     char *meta_text = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
     encode_u64_be(t->seq, seq_key);

@@ -77,11 +77,11 @@ static void report_refusal(long status, const json_t *body)
             message ? message : "(no message)");
 }
 
-enum exit_code client_get_json(struct client *c, const char *path, json_t **out)
+/* Performs the GET; *body is the parsed answer (NULL when not JSON). */
+static enum exit_code perform_get(struct client *c, const char *path, json_t **body, long *status)
 {
     char url[4096];
     struct answer a = {0};
-    long status = 0;
     snprintf(url, sizeof url, "%s%s", c->url, path);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
@@ -92,14 +92,33 @@ enum exit_code client_get_json(struct client *c, const char *path, json_t **out)
         free(a.data);
         return EXIT_UNREACHABLE;
     }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *body = a.data ? json_loadb(a.data, a.len, 0, NULL) : NULL;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    *body = a.data ? json_loadb(a.data, a.len, 0, NULL) : NULL;
     free(a.data);
-    if (status >= 400 || !body) {
-        report_refusal(status, body);
+    return *status >= 400 || !*body ? EXIT_REFUSED : EXIT_OK;
+}
+
+enum exit_code client_get(struct client *c, const char *path, json_t **out, long *status)
+{
+    json_t *body;
+    enum exit_code rc = perform_get(c, path, &body, status);
+    if (rc == EXIT_OK)
+        *out = body;
+    else
         json_decref(body);
-        return EXIT_REFUSED;
-    }
-    *out = body;
-    return EXIT_OK;
+    return rc;
+}
+
+enum exit_code client_get_json(struct client *c, const char *path, json_t **out)
+{
+    json_t *body = NULL;
+    long status = 0;
+    enum exit_code rc = perform_get(c, path, &body, &status);
+    if (rc == EXIT_REFUSED)
+        report_refusal(status, body);
+    if (rc == EXIT_OK)
+        *out = body;
+    else
+        json_decref(body);
+    return rc;
 }

@@ -17,6 +17,12 @@ struct client *client_new(const char *url, const char *token);
 void client_free(struct client *c);
 
 /*
+ * GET `path` quietly: EXIT_OK with *out (the caller owns it) for a 2xx, EXIT_REFUSED with the
+ * status in *status for an error answer, EXIT_UNREACHABLE.
+ */
+enum exit_code client_get(struct client *c, const char *path, json_t **out, long *status);
+
+/*
  * GET `path` (with its query) and parse the answer. Returns EXIT_OK with *out set (the caller
  * owns it), EXIT_REFUSED when the server answered an error (its message printed on stderr), or
  * EXIT_UNREACHABLE.

@@ -23,6 +23,12 @@
 #define FILL_PAGE 1000
 #define RECEIVE_TIMEOUT_MS 1000
 #define SILENCE_LIMIT 10 /* seconds without any message (heartbeats come every 5 s) */
+#define DEPARTMENTS_MAX 128 /* more than INSEE has */
+
+struct department_right {
+    char code[4];
+    bool readable;
+};
 
 struct watch {
     struct ctl *ctl;
@@ -31,6 +37,8 @@ struct watch {
     uint64_t last;          /* the last seq printed, or known to concern nobody here */
     long remaining;         /* --count: events still to print; -1 for no end */
     int sock;
+    struct department_right rights[DEPARTMENTS_MAX]; /* what the token may read, as learnt */
+    size_t n_rights;
 };
 
 static volatile sig_atomic_t stopping;
@@ -108,6 +116,49 @@ static int fill_from_log(struct watch *w)
     }
 }
 
+/*
+ * Whether the token may read `department`: 1 yes, 0 no, -1 when ctgd cannot tell now. The PUB
+ * socket has no notion of tokens, so a watch over every department asks ctgd once per
+ * department it meets (a 403 on /v1/changes means no), and skips what is not for it.
+ */
+static int may_read(struct watch *w, const char *department)
+{
+    if (w->department)
+        return 1; /* subscribed to that department alone; the first fill checked the right */
+    for (size_t i = 0; i < w->n_rights; i++)
+        if (strcmp(w->rights[i].code, department) == 0)
+            return w->rights[i].readable;
+    if (!ctl_is_word(department) || strlen(department) >= sizeof w->rights[0].code)
+        return 0;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/changes?department=%s&limit=1&since=%" PRIu64, department,
+             w->last);
+    json_t *page = NULL;
+    long status = 0;
+    enum exit_code rc = client_get(w->ctl->client, path, &page, &status);
+    json_decref(page);
+    if (rc != EXIT_OK && !(rc == EXIT_REFUSED && status == 403))
+        return -1;
+    if (w->n_rights < DEPARTMENTS_MAX) {
+        struct department_right *right = &w->rights[w->n_rights++];
+        snprintf(right->code, sizeof right->code, "%s", department);
+        right->readable = rc == EXIT_OK;
+    }
+    return rc == EXIT_OK;
+}
+
+/* Takes the next event in seq: printed when the token may read it, else passed over. */
+static int take_next_event(struct watch *w, const json_t *event, uint64_t seq)
+{
+    int readable = may_read(w, json_string_value(json_object_get(event, "department")));
+    if (readable < 0)
+        return fill_from_log(w);
+    int rc = readable ? print_event(w, event, seq) : 0;
+    w->last = seq;
+    save_state(w);
+    return rc;
+}
+
 /* Handles "<topic> <json>"; returns what fill_from_log returns. */
 static int on_message(struct watch *w, const char *msg, size_t len)
 {
@@ -118,8 +169,7 @@ static int on_message(struct watch *w, const char *msg, size_t len)
     int rc = 0;
     /* Nothing to do for what is unreadable, already printed, or a heartbeat with nothing new. */
     if (body && seq > w->last && !heartbeat && seq == w->last + 1) {
-        rc = print_event(w, body, seq);
-        save_state(w);
+        rc = take_next_event(w, body, seq);
     } else if (body && seq > w->last) {
         rc = fill_from_log(w);
     }
