@@ -349,22 +349,26 @@ class Server:
             out.close()
             err.close()
 
+    def _wait_healthy(self, timeout):
+        """True once GET /v1/health answers 200; False if ctgd exits or the time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                r = http_request(self.host, self.port, "GET", "/v1/health", timeout=2.0,
+                                 check_errors=False)
+                if r.status == 200:
+                    return True
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        return False
+
     def start(self, attempts=3):
         """Starts ctgd on a free port and waits for its health check (retrying a new port)."""
         for attempt in range(attempts):
             self._spawn(free_port())
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                try:
-                    r = http_request(self.host, self.port, "GET", "/v1/health", timeout=2.0,
-                                     check_errors=False)
-                    if r.status == 200:
-                        return self
-                except (OSError, http.client.HTTPException):
-                    pass
-                time.sleep(0.05)
+            if self._wait_healthy(START_TIMEOUT):
+                return self
             if self.proc.poll() is None:
                 self._kill()
                 raise ServerError("ctgd did not answer GET /v1/health within %.0f s\n%s"
@@ -384,16 +388,8 @@ class Server:
         if self.proc is not None:
             raise ServerError("start_again() while ctgd runs")
         self._spawn(self.port)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                r = http_request(self.host, self.port, "GET", "/v1/health", timeout=2.0,
-                                 check_errors=False)
-                if r.status == 200:
-                    return self
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.05)
+        if self._wait_healthy(timeout):
+            return self
         self._kill()
         self.proc = None
         raise ServerError("ctgd did not start again on port %s\n%s"
