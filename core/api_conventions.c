@@ -129,6 +129,24 @@ static void get_convention(struct http_request *r)
     store_read_end(st);
 }
 
+json_t *api_load_convention(struct http_request *r)
+{
+    const char *id = require_path_id(r, no_params);
+    struct store *st = r->srv->store;
+    struct record_view doc;
+    json_t *loaded = NULL;
+    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
+        return NULL;
+    if (!reply_store_failure(r, store_get_doc(st, id, &doc), "such convention") &&
+        require_record_readable(r, doc.meta, doc.meta_len)) {
+        loaded = json_loadb(doc.body, doc.body_len, 0, NULL);
+        if (!loaded)
+            http_error(r, 500, "internal", "the stored convention cannot be read");
+    }
+    store_read_end(st);
+    return loaded;
+}
+
 /* ---------- GET /v1/conventions ---------- */
 
 struct list_filter {
@@ -407,7 +425,8 @@ static bool may_write(struct http_request *r)
 static void write_and_reply(struct http_request *r, enum write_kind kind, const char *id,
                             json_t *body)
 {
-    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who};
+    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who,
+                              .plugins = r->srv->plugins};
     if (kind == WRITE_PATCH_ACTION)
         w.action_id = r->params[1];
     if (kind != WRITE_CREATE && !read_rev_claim(r, body, &w.claim))

@@ -4,6 +4,7 @@
 #include "ctg/api.h"
 #include "ctg/clock.h"
 #include "ctg/events.h"
+#include "ctg/plugins.h"
 #include "ctg/server.h"
 
 #include <event2/buffer.h>
@@ -16,11 +17,12 @@ static void get_health(struct http_request *r)
         conventions = store_count(srv->store);
         store_read_end(srv->store);
     }
-    http_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:i, s:I, s:I}",
+    http_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
                                       "status", "ok",
                                       "version", CTG_VERSION,
                                       "last_seq", (json_int_t)store_last_seq(srv->store),
-                                      "plugin_generation", 0,
+                                      "plugin_generation",
+                                      (json_int_t)plugins_generation(srv->plugins),
                                       "conventions", (json_int_t)conventions,
                                       "uptime_s", (json_int_t)(clock_monotonic() - srv->started)));
 }
@@ -34,6 +36,8 @@ static void get_metrics(struct http_request *r)
     };
     events_get_stats(srv->events, &readings.events);
     api_changes_count(srv, &readings.long_polls, &readings.streams);
+    readings.plugin_generation = plugins_generation(srv->plugins);
+    readings.plugin_errors = plugins_error_count(srv->plugins);
     if (store_read_begin(srv->store) == STORE_OK) {
         readings.conventions = store_count(srv->store);
         store_read_end(srv->store);

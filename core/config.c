@@ -366,13 +366,19 @@ static int read_events(struct reader *r, struct config *cfg)
 
 static int read_limits(struct reader *r, struct config *cfg)
 {
-    static const char *const keys[] = {"body_max", "timeout", NULL};
-    double timeout = cfg->limits.timeout;
+    static const char *const keys[] = {"body_max", "timeout", "lua_instructions", "lua_seconds",
+                                       "lua_memory", NULL};
+    double timeout = cfg->limits.timeout, instructions = (double)cfg->limits.lua_instructions;
     if (check_known_keys(r, "limits", keys) < 0 ||
         read_size(r, "body_max", "limits.", 1024, 1024.0 * 1024 * 1024, &cfg->limits.body_max) < 0 ||
-        read_number(r, "timeout", "limits.", 1, 3600, &timeout) < 0)
+        read_number(r, "timeout", "limits.", 1, 3600, &timeout) < 0 ||
+        read_number(r, "lua_instructions", "limits.", 1e4, 1e12, &instructions) < 0 ||
+        read_number(r, "lua_seconds", "limits.", 0.01, 3600, &cfg->limits.lua_seconds) < 0 ||
+        read_size(r, "lua_memory", "limits.", 1024.0 * 1024, 64.0 * 1024 * 1024 * 1024,
+                  &cfg->limits.lua_memory) < 0)
         return -1;
     cfg->limits.timeout = (int)timeout;
+    cfg->limits.lua_instructions = (long)instructions;
     return 0;
 }
 
@@ -406,6 +412,9 @@ static void set_defaults(struct config *cfg)
     cfg->plugin_dirs = calloc(1, sizeof *cfg->plugin_dirs);
     cfg->limits.body_max = (size_t)1 << 20;
     cfg->limits.timeout = 30;
+    cfg->limits.lua_instructions = 100000000;
+    cfg->limits.lua_seconds = 5;
+    cfg->limits.lua_memory = (size_t)512 << 20;
     cfg->log_level = LOG_INFO;
     if (!cfg->plugin_dirs)
         abort();

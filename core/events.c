@@ -116,6 +116,18 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
     events_publish_pending(arg);
 }
 
+void events_publish_plugin(struct events *ev, const char *department, const char *name,
+                           const char *json)
+{
+    struct evbuffer *message = evbuffer_new();
+    evbuffer_add_printf(message, "ctg.%s.plugin.%s %s", department, name, json);
+    if (send_message(ev, message) == 0)
+        ev->stats.plugin_published++;
+    else
+        ev->stats.failed++;
+    evbuffer_free(message);
+}
+
 void events_send_heartbeat(struct events *ev)
 {
     struct evbuffer *message = evbuffer_new();

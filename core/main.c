@@ -3,6 +3,7 @@
  */
 #include "ctg/config.h"
 #include "ctg/log.h"
+#include "ctg/plugins.h"
 #include "ctg/server.h"
 
 #include <event2/event.h>
@@ -18,6 +19,7 @@ static void usage(FILE *out)
                  "       ctgd --version\n");
 }
 
+/* Checks the configuration and loads its plugins (without a store: ctg.store is not used). */
 static int check_only(const struct config *cfg, const char *path)
 {
     if (cfg->n_tokens == 0 && !config_host_is_loopback(cfg->listen_host)) {
@@ -25,8 +27,23 @@ static int check_only(const struct config *cfg, const char *path)
                         "allowed\n", path);
         return 1;
     }
-    printf("%s: ok (listen %s:%d, data in %s, %zu token%s)\n", path, cfg->listen_host,
-           cfg->listen_port, cfg->data_dir, cfg->n_tokens, cfg->n_tokens == 1 ? "" : "s");
+    struct plugins_options opt = {
+        .dirs = cfg->plugin_dirs,
+        .limits = {cfg->limits.lua_instructions, cfg->limits.lua_seconds, cfg->limits.lua_memory},
+    };
+    char err[1024];
+    struct plugins *plugins = plugins_load(&opt, err, sizeof err);
+    if (!plugins) {
+        fprintf(stderr, "%s: plugins: %s\n", path, err);
+        return 1;
+    }
+    json_t *loaded = plugins_describe(plugins);
+    printf("%s: ok (listen %s:%d, data in %s, %zu token%s, %zu plugin%s)\n", path,
+           cfg->listen_host, cfg->listen_port, cfg->data_dir, cfg->n_tokens,
+           cfg->n_tokens == 1 ? "" : "s", json_array_size(loaded),
+           json_array_size(loaded) == 1 ? "" : "s");
+    json_decref(loaded);
+    plugins_free(plugins);
     return 0;
 }
 

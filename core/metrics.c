@@ -146,6 +146,12 @@ void metrics_render(const struct metrics *m, const struct metrics_readings *g, s
     render_latency(m, out);
     render_writes(m, out);
     render_events(g, out);
+    render_single(out, "counter", "ctgd_events_plugin_published_total",
+                  "Events of plugins (ctg.publish) sent.", g->events.plugin_published);
+    render_single(out, "counter", "ctgd_plugin_errors_total",
+                  "Calls into the current plugins that failed.", g->plugin_errors);
+    render_single(out, "gauge", "ctgd_plugin_generation", "Generation of the loaded plugins.",
+                  g->plugin_generation);
     render_single(out, "gauge", "ctgd_conventions", "Conventions in the store.", g->conventions);
     render_single(out, "gauge", "ctgd_last_seq", "Seq of the last change-log entry.", g->last_seq);
     render_single(out, "gauge", "ctgd_store_map_size_bytes", "Size of the LMDB map.", g->map_size);

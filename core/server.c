@@ -5,9 +5,11 @@
 #include "ctg/server.h"
 #include "ctg/api.h"
 #include "ctg/clock.h"
+#include "ctg/changes.h"
 #include "ctg/events.h"
 #include "ctg/http.h"
 #include "ctg/log.h"
+#include "ctg/plugins.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -26,10 +28,93 @@
 #define LOG_WATCH_INTERVAL_US 250000 /* how soon commits of another process are published */
 #define STOP_FLUSH_US 200000         /* time given to the last answers to leave at shutdown */
 
+#define CHANGE_HANDLER_BATCH 1000
+
+struct pending_events {
+    json_t *events;
+    uint64_t last;
+};
+
+static int collect_event(uint64_t seq, const struct record_view *entry, void *arg)
+{
+    struct pending_events *pending = arg;
+    struct evbuffer *text = evbuffer_new();
+    change_event_append_json(entry, text);
+    size_t len = evbuffer_get_length(text);
+    json_t *event = json_loadb((const char *)evbuffer_pullup(text, -1), len, 0, NULL);
+    evbuffer_free(text);
+    if (event)
+        json_array_append_new(pending->events, event);
+    pending->last = seq;
+    return json_array_size(pending->events) == CHANGE_HANDLER_BATCH;
+}
+
+/*
+ * Gives the plugins' on_change handlers the changes they have not seen, in seq order. The
+ * events are read first and the read ended: a handler may read the store itself.
+ */
+static void run_change_handlers(struct server *srv)
+{
+    while (srv->plugins && srv->plugins_seq < store_last_seq(srv->store)) {
+        struct pending_events pending = {json_array(), srv->plugins_seq};
+        if (store_read_begin(srv->store) == STORE_OK) {
+            store_each_change(srv->store, srv->plugins_seq, collect_event, &pending);
+            store_read_end(srv->store);
+        }
+        size_t i;
+        json_t *event;
+        json_array_foreach(pending.events, i, event)
+            plugins_on_change(srv->plugins, event);
+        json_decref(pending.events);
+        if (pending.last == srv->plugins_seq)
+            break; /* the log could not be read: try again at the next commit */
+        srv->plugins_seq = pending.last;
+    }
+}
+
 void server_changes_committed(struct server *srv)
 {
     events_publish_pending(srv->events);
     api_changes_notify(srv);
+    run_change_handlers(srv);
+}
+
+static void publish_plugin_event(void *arg, const char *department, const char *name,
+                                 const char *json)
+{
+    struct server *srv = arg;
+    events_publish_plugin(srv->events, department, name, json);
+}
+
+int server_reload_plugins(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = srv->cfg;
+    struct plugins_options opt = {
+        .dirs = cfg->plugin_dirs,
+        .limits = {cfg->limits.lua_instructions, cfg->limits.lua_seconds, cfg->limits.lua_memory},
+        .store = srv->store,
+        .publisher = {publish_plugin_event, srv},
+        .generation = srv->plugins ? plugins_generation(srv->plugins) + 1 : 1,
+    };
+    double started = clock_monotonic();
+    struct plugins *loaded = plugins_load(&opt, err, errlen);
+    if (!loaded) {
+        log_error("plugins", "not loaded, the previous plugins stay: %s", err);
+        return -1;
+    }
+    plugins_free(srv->plugins);
+    srv->plugins = loaded;
+    log_info("plugins", "generation %llu loaded in %.1f ms", (unsigned long long)opt.generation,
+             (clock_monotonic() - started) * 1000);
+    return 0;
+}
+
+static void on_reload_signal(evutil_socket_t sig, short events, void *arg)
+{
+    (void)sig;
+    (void)events;
+    char err[1024];
+    server_reload_plugins(arg, err, sizeof err);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short events, void *arg)
@@ -76,9 +161,11 @@ static struct event *add_timer(struct server *srv, double seconds,
 
 static int add_signal_handlers(struct server *srv)
 {
-    const int signals[] = {SIGINT, SIGTERM};
-    for (size_t i = 0; i < 2; i++) {
-        srv->signal_events[i] = evsignal_new(srv->base, signals[i], on_stop_signal, srv);
+    const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < 3; i++) {
+        srv->signal_events[i] = evsignal_new(srv->base, signals[i],
+                                             signals[i] == SIGHUP ? on_reload_signal : on_stop_signal,
+                                             srv);
         if (!srv->signal_events[i] || event_add(srv->signal_events[i], NULL) < 0)
             return -1;
     }
@@ -131,8 +218,9 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
         return -1;
     }
     srv->events = events_open(srv->base, srv->store, cfg->events_bind, err, errlen);
-    if (!srv->events)
+    if (!srv->events || server_reload_plugins(srv, err, errlen) < 0)
         return -1;
+    srv->plugins_seq = store_last_seq(srv->store); /* handlers see the changes from now on */
     return start_http(srv, err, errlen);
 }
 
@@ -152,8 +240,9 @@ void server_free(struct server *srv)
     if (srv->http)
         evhttp_free(srv->http);
     events_close(srv->events);
-    struct event *timers[] = {srv->signal_events[0], srv->signal_events[1], srv->heartbeat,
-                              srv->log_watch};
+    plugins_free(srv->plugins);
+    struct event *timers[] = {srv->signal_events[0], srv->signal_events[1],
+                              srv->signal_events[2], srv->heartbeat, srv->log_watch};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         if (timers[i])
             event_free(timers[i]);

@@ -31,6 +31,7 @@ struct store {
     MDB_dbi docs, revs, changes, index[INDEX_COUNT];
     MDB_txn *read_txn; /* reset between reads; NULL until first needed */
     bool reading;
+    bool writing;      /* inside store_write(): this thread's one transaction is the write */
     size_t map_size, map_size_max;
     uint64_t last_seq;
 };
@@ -222,8 +223,8 @@ static int adopt_map_size(struct store *st)
 
 enum store_status store_read_begin(struct store *st)
 {
-    if (st->reading) { /* one read at a time: a nested end would free the outer read's views */
-        log_error("store", "a read began inside another read");
+    if (st->reading || st->writing) { /* LMDB: one transaction per thread at a time */
+        log_error("store", "a read began inside another %s", st->reading ? "read" : "write");
         return STORE_ERROR;
     }
     int rc = st->read_txn ? mdb_txn_renew(st->read_txn)
@@ -754,7 +755,9 @@ enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, vo
         return STORE_ERROR;
     }
     for (;;) {
+        st->writing = true;
         int rc = write_once(st, fn, arg);
+        st->writing = false;
         if (rc == 0)
             return STORE_OK;
         if (rc == -1)

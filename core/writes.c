@@ -212,17 +212,26 @@ static int check_department(struct write_ctx *c, const char *department)
                   c->w->who->name, department);
 }
 
+/* The model's rules, then (on a document the model accepts) the department's plugins. */
 static int validate(struct write_ctx *c, const json_t *candidate)
 {
     json_t *details = json_array();
-    size_t problems = model_validate(candidate, details);
+    long problems = (long)model_validate(candidate, details);
+    if (problems == 0 && c->w->plugins) {
+        char err[512];
+        problems = plugins_validate(c->w->plugins, candidate, c->current, details, err, sizeof err);
+        if (problems < 0) {
+            json_decref(details);
+            return refuse(c->out, 500, "plugin_failed", NULL, "%s", err);
+        }
+    }
     if (problems == 0) {
         json_decref(details);
         return 0;
     }
     json_t *first = json_array_get(details, 0);
     return refuse(c->out, 422, "validation_failed", json_pack("{s:o}", "details", details),
-                  "invalid convention (%zu problem%s): %s %s", problems, problems > 1 ? "s" : "",
+                  "invalid convention (%ld problem%s): %s %s", problems, problems > 1 ? "s" : "",
                   json_string_value(json_object_get(first, "path")),
                   json_string_value(json_object_get(first, "message")));
 }

@@ -12,6 +12,13 @@
 extern const struct http_route api_system_routes[];
 extern const struct http_route api_conventions_routes[];
 extern const struct http_route api_changes_routes[];
+extern const struct http_route api_plugins_routes[];
+
+/*
+ * The convention of the route's {id}, parsed, for the token that asks; NULL once the error
+ * (400, 403, 404, 500) is answered. The caller owns it.
+ */
+json_t *api_load_convention(struct http_request *r);
 
 struct server;
 /* New entries in the change log: answer the long-polls they concern, feed the event streams. */

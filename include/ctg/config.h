@@ -24,6 +24,9 @@ struct token {
 struct limits {
     size_t body_max;      /* bytes of a request body (default 1 MiB) */
     int timeout;          /* seconds a connection may stay idle or slow (default 30) */
+    long lua_instructions; /* per call into a plugin (default 100 million) */
+    double lua_seconds;   /* per call into a plugin, wall clock (default 5) */
+    size_t lua_memory;    /* bytes of the plugins' Lua state (default 512 MiB) */
 };
 
 struct config {

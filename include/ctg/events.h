@@ -23,6 +23,7 @@ struct events_stats {
     uint64_t published;   /* change events sent */
     uint64_t failed;      /* events nanomsg refused (other than "try again") and never sent */
     uint64_t heartbeats;
+    uint64_t plugin_published; /* events of plugins (ctg.publish) sent */
     uint64_t subscribers; /* connections on the socket now */
     uint64_t published_seq;
 };
@@ -34,6 +35,12 @@ void events_close(struct events *ev);
 
 /* Sends the entries committed since the last call; safe to call at any time. */
 void events_publish_pending(struct events *ev);
+/*
+ * Sends a plugin's event "ctg.<department>.plugin.<name> <json>" at once. It is not a change
+ * and has no seq: when the socket cannot take it now, it is dropped and counted as failed.
+ */
+void events_publish_plugin(struct events *ev, const char *department, const char *name,
+                           const char *json);
 /* Sends "ctg._heartbeat {"seq": N}", N the last seq published. */
 void events_send_heartbeat(struct events *ev);
 

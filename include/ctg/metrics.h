@@ -48,6 +48,7 @@ struct metrics_readings {
     uint64_t conventions, last_seq, map_size;
     struct events_stats events;
     size_t long_polls, streams;
+    uint64_t plugin_generation, plugin_errors;
 };
 void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out);
 

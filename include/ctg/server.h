@@ -15,15 +15,18 @@ struct evhttp;
 struct event;
 struct events;
 struct feed_client;
+struct plugins;
 
 struct server {
     const struct config *cfg;
     struct store *store;
     struct events *events;             /* the nanomsg publisher */
+    struct plugins *plugins;           /* the current generation */
+    uint64_t plugins_seq;              /* the last change the on_change handlers saw */
     struct feed_client *feed_clients;  /* long-polls and event streams (api_changes.c) */
     struct event_base *base;
     struct evhttp *http;
-    struct event *signal_events[2];
+    struct event *signal_events[3];
     struct event *heartbeat;           /* every events.heartbeat seconds */
     struct event *log_watch;           /* notices commits of other processes */
     struct metrics metrics;
@@ -36,7 +39,16 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
 int server_run(struct server *srv);
 void server_free(struct server *srv);
 
-/* After a commit: publish the new change-log entries and wake the clients that wait for them. */
+/*
+ * After a commit: publish the new change-log entries, wake the clients that wait for them and
+ * run the plugins' on_change handlers.
+ */
 void server_changes_committed(struct server *srv);
+
+/*
+ * Loads the configured plugins into a new generation and, if every file loaded, puts it in
+ * place of the current one. Otherwise nothing changes and `err` says which file failed, where.
+ */
+int server_reload_plugins(struct server *srv, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #define CTG_WRITES_H
 
 #include "ctg/config.h"
+#include "ctg/plugins.h"
 #include "ctg/store.h"
 
 #include <jansson.h>
@@ -32,6 +33,7 @@ struct write_request {
     const json_t *body;    /* the document or the merge patch, `rev` already taken out */
     struct rev_claim claim;
     const struct token *who;
+    struct plugins *plugins; /* the department rules; NULL: the model's rules only */
 };
 
 struct write_outcome {

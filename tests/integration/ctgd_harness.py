@@ -137,6 +137,7 @@ def config_text(listen, data_dir, tokens=None, events_bind=None, extra_lines=(),
         "listen = %s" % lua_string(listen),
         "data_dir = %s" % lua_string(data_dir),
         "map_size = 64 * 1024 * 1024",
+        "plugins = { %s }" % lua_string(os.path.join(repo_root(), "plugins")),
     ]
     if events_bind and events_heartbeat is not None:
         lines.append("events = { bind = %s, heartbeat = %r }"

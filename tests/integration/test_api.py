@@ -800,7 +800,7 @@ class DeleteTests(CtgdTestCase):
                              404, "not_found")
 
     def test_recreate_after_delete_goes_on_from_the_deletion_rev(self):
-        r = self.request("PATCH", conv_path(self.conv_id), {"status": "closed"},
+        r = self.request("PATCH", conv_path(self.conv_id), {"status": "monitoring"},
                          headers=if_match(1))
         self.assertEqual(r.status, 200, r.body)
         r = self.request("DELETE", conv_path(self.conv_id), headers=if_match(2))
@@ -1053,7 +1053,8 @@ class PersistenceTests(CtgdTestCase):
         r = second.request("POST", "/v1/conventions", convention(id=ids[2], title="Recréée"))
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.body["rev"], 3)
-        r = second.request("PATCH", conv_path(ids[1]), {"status": "closed"}, headers=if_match(1))
+        r = second.request("PATCH", conv_path(ids[1]), {"status": "monitoring"},
+                           headers=if_match(1))
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body["rev"], 2)
         self.assertEqual(second.request("GET", "/v1/health").body["last_seq"], seq + 2)

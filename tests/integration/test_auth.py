@@ -162,7 +162,8 @@ class AuthTests(CtgdTestCase):
                          headers=if_match(1), token=ed29)
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body["updated_by"], "ed29")
-        r = self.request("PUT", conv_path(conv_id), convention(id=conv_id, title="Réécrite"),
+        r = self.request("PUT", conv_path(conv_id),
+                         convention(id=conv_id, title="Réécrite", status="monitoring"),
                          headers=if_match(2), token=ed29)
         self.assertEqual(r.status, 200, r.body)
         r = self.request("PATCH", conv_path(conv_id, "actions", "act-2"), {"progress": 30},
@@ -297,7 +298,7 @@ class AuthTests(CtgdTestCase):
 
     def test_actors_are_token_names(self):
         conv_id = self.make("29", as_="ed29")
-        r = self.request("PATCH", conv_path(conv_id), {"status": "evaluation"},
+        r = self.request("PATCH", conv_path(conv_id), {"status": "monitoring"},
                          headers=if_match(1), token=self.tok("admin"))
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body["created_by"], "ed29")

@@ -181,7 +181,9 @@ class Subscriber(LineProcess):
         return out
 
     def changes(self):
-        return [m for m in self.messages() if m.topic != HEARTBEAT_TOPIC]
+        """Change events: neither heartbeats nor plugins' events (ctg.<d>.plugin.<name>)."""
+        return [m for m in self.messages()
+                if m.topic != HEARTBEAT_TOPIC and ".plugin." not in m.topic]
 
     def heartbeats(self):
         return [m for m in self.messages() if m.topic == HEARTBEAT_TOPIC]
@@ -499,7 +501,9 @@ class PublisherTests(EventsTestCase):
             ids.append((expected[-1]["id"], dep))
         revs = {conv_id: 1 for conv_id, _ in ids}
         status = {conv_id: self.get_doc(conv_id)["status"] for conv_id, _ in ids}
-        statuses = ["diagnostic", "action_plan", "monitoring", "evaluation", "preparation"]
+        # The base plugin's lifecycle rule: a status moves forward one step at a time.
+        lifecycle = ["preparation", "diagnostic", "action_plan", "monitoring", "evaluation",
+                     "closed"]
         for i in range(39):
             conv_id, dep = ids[i % 10]
             rev = revs[conv_id]
@@ -507,7 +511,7 @@ class PublisherTests(EventsTestCase):
             if kind == 2 and dep == "49":
                 kind = 3        # 49's conventions are minimal: no actions
             if kind == 0:
-                new = [x for x in statuses if x != status[conv_id]][i % 4]
+                new = lifecycle[lifecycle.index(status[conv_id]) + 1]
                 status[conv_id] = new
                 expected.append(self.w_patch(conv_id, rev, {"status": new}, ["status"]))
             elif kind == 1:
@@ -585,6 +589,7 @@ class PublisherTests(EventsTestCase):
         for sub, dep in ((sub29, "29"), (sub49, "49")):
             for m in sub.messages():
                 self.assertTrue(m.topic.startswith("ctg.%s." % dep), m.raw[:200])
+            for m in sub.changes():
                 self.assertEqual(m.body["department"], dep)
         self.assertGreater(len(all_sub.heartbeats()), 0)
 
@@ -616,7 +621,7 @@ class PublisherTests(EventsTestCase):
         hb = sub.wait_heartbeat()
         self.assertEqual(hb.body, {"seq": before})
         self.assertEqual(len(sub.changes()), n_changes, [m.raw[:120] for m in sub.changes()])
-        exp = self.w_patch(conv_id, 1, {"status": "closed"}, ["status"])
+        exp = self.w_patch(conv_id, 1, {"status": "monitoring"}, ["status"])
         sub.wait_seq(before + 1)
         self.assertEqual(sub.change_seqs()[n_changes:], [before + 1])
         self.assertEvent(sub.changes()[-1].body, exp, before + 1)
@@ -1006,7 +1011,7 @@ class EventStreamTests(EventsTestCase):
         sse.wait_until(lambda s: s.blocks, what="first block")   # the stream is set up
         conv_id = new_id("sse")
         exp = [self.w_create(convention(id=conv_id)),
-               self.w_patch(conv_id, 1, {"status": "evaluation"}, ["status"]),
+               self.w_patch(conv_id, 1, {"status": "monitoring"}, ["status"]),
                self.w_delete(conv_id, 2, "29")]
         sse.wait_seq(base + 3)
         events = sse.events()

@@ -1,0 +1,199 @@
+/*
+ * api_plugins.c — the routes served by the department plugins: the plugins themselves and
+ * their reload, the departments, and the indicators, exports and reports they compute.
+ */
+#include "ctg/api.h"
+#include "ctg/auth.h"
+#include "ctg/log.h"
+#include "ctg/model.h"
+#include "ctg/plugins.h"
+#include "ctg/server.h"
+
+#include <event2/buffer.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define REPORT_CONVENTIONS_MAX 1000000
+
+static const char *const no_params[] = {NULL};
+
+static void reply_rendered(struct http_request *r, enum plugin_result result,
+                           struct rendered *out, const char *what, const char *err)
+{
+    if (result == PLUGIN_UNKNOWN) {
+        http_error(r, 404, "not_found", "no %s '%s' here", what, r->params[1]);
+        return;
+    }
+    if (result == PLUGIN_FAILED) {
+        http_error(r, 500, "plugin_failed", "%s", err);
+        return;
+    }
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add(body, out->body, out->len);
+    http_reply_body(r, 200, out->content_type, body);
+    evbuffer_free(body);
+    free(out->body);
+}
+
+/* ---------- plugins ---------- */
+
+static json_t *plugins_answer(const struct server *srv)
+{
+    return json_pack("{s:I, s:o}", "generation", (json_int_t)plugins_generation(srv->plugins),
+                     "plugins", plugins_describe(srv->plugins));
+}
+
+static void get_plugins(struct http_request *r)
+{
+    if (http_query_only(r, no_params))
+        http_reply_json(r, 200, plugins_answer(r->srv));
+}
+
+static void post_reload(struct http_request *r)
+{
+    if (!http_query_only(r, no_params))
+        return;
+    if (!auth_is_admin(r->who)) {
+        http_error(r, 403, "forbidden", "only an admin token reloads the plugins");
+        return;
+    }
+    char err[1024];
+    if (server_reload_plugins(r->srv, err, sizeof err) < 0) {
+        http_error_with(r, 422, "plugin_load_failed",
+                        json_pack("{s:[{s:s, s:s}]}", "details", "path", "", "message", err),
+                        "the plugins were not reloaded; the previous ones stay: %s", err);
+        return;
+    }
+    http_reply_json(r, 200, plugins_answer(r->srv));
+}
+
+/* ---------- departments ---------- */
+
+static void get_departments(struct http_request *r)
+{
+    if (http_query_only(r, no_params))
+        http_reply_json(r, 200, json_pack("{s:o}", "departments",
+                                          plugins_departments(r->srv->plugins)));
+}
+
+/* The {code} of the route, checked; answers 400 and returns NULL otherwise. */
+static const char *require_department(struct http_request *r)
+{
+    if (!http_query_only(r, no_params))
+        return NULL;
+    if (model_department_valid(r->params[0]))
+        return r->params[0];
+    http_error(r, 400, "bad_parameter", "'%s' is not an INSEE department code", r->params[0]);
+    return NULL;
+}
+
+static void get_department(struct http_request *r)
+{
+    const char *code = require_department(r);
+    if (code)
+        http_reply_json(r, 200, plugins_department(r->srv->plugins, code));
+}
+
+static int collect_convention(const char *id, const struct record_view *doc, void *arg)
+{
+    (void)id;
+    json_t *parsed = json_loadb(doc->body, doc->body_len, 0, NULL);
+    return parsed && json_array_append_new(arg, parsed) == 0;
+}
+
+/* Every convention of the department, parsed; NULL once a 500 is answered. */
+static json_t *load_department(struct http_request *r, const char *code)
+{
+    struct store *st = r->srv->store;
+    json_t *docs = json_array();
+    struct store_query q = {.department = code, .limit = REPORT_CONVENTIONS_MAX,
+                            .accept = collect_convention, .arg = docs};
+    enum store_status status = store_read_begin(st);
+    if (status == STORE_OK) {
+        status = store_list(st, &q);
+        store_read_end(st);
+    }
+    if (status == STORE_OK)
+        return docs;
+    json_decref(docs);
+    http_error(r, 500, "internal", "the store could not be read");
+    return NULL;
+}
+
+static void get_report(struct http_request *r)
+{
+    const char *code = require_department(r);
+    json_t *docs;
+    if (!code || !http_require_readable(r, code) || !(docs = load_department(r, code)))
+        return;
+    struct rendered out;
+    char err[1024];
+    enum plugin_result result = plugins_render_report(r->srv->plugins, code, r->params[1], docs,
+                                                      &out, err, sizeof err);
+    json_decref(docs);
+    reply_rendered(r, result, &out, "report", err);
+}
+
+/* ---------- a convention's indicators and exports ---------- */
+
+static void get_indicators(struct http_request *r)
+{
+    json_t *doc = api_load_convention(r);
+    if (!doc)
+        return;
+    char err[1024];
+    json_t *indicators = plugins_indicators(r->srv->plugins, doc, err, sizeof err);
+    if (!indicators)
+        http_error(r, 500, "plugin_failed", "%s", err);
+    else
+        http_reply_json(r, 200, json_pack("{s:O, s:O, s:o}", "id", json_object_get(doc, "id"),
+                                          "rev", json_object_get(doc, "rev"), "indicators",
+                                          indicators));
+    json_decref(doc);
+}
+
+static void get_exports(struct http_request *r)
+{
+    json_t *doc = api_load_convention(r);
+    if (!doc)
+        return;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    json_t *exports = plugins_exports(r->srv->plugins,
+                                      json_string_value(json_object_get(doc, "department")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(exports, i, e) {
+        char href[256];
+        snprintf(href, sizeof href, "/v1/conventions/%s/exports/%s", id,
+                 json_string_value(json_object_get(e, "key")));
+        json_object_set_new(e, "href", json_string(href));
+    }
+    http_reply_json(r, 200, json_pack("{s:s, s:o}", "id", id, "exports", exports));
+    json_decref(doc);
+}
+
+static void get_export(struct http_request *r)
+{
+    json_t *doc = api_load_convention(r);
+    if (!doc)
+        return;
+    struct rendered out;
+    char err[1024];
+    enum plugin_result result = plugins_render_export(r->srv->plugins, doc, r->params[1], &out,
+                                                      err, sizeof err);
+    json_decref(doc);
+    reply_rendered(r, result, &out, "export", err);
+}
+
+const struct http_route api_plugins_routes[] = {
+    {"/v1/plugins", EVHTTP_REQ_GET, get_plugins, false},
+    {"/v1/plugins/reload", EVHTTP_REQ_POST, post_reload, false},
+    {"/v1/departments", EVHTTP_REQ_GET, get_departments, false},
+    {"/v1/departments/{code}", EVHTTP_REQ_GET, get_department, false},
+    {"/v1/departments/{code}/reports/{key}", EVHTTP_REQ_GET, get_report, false},
+    {"/v1/conventions/{id}/indicators", EVHTTP_REQ_GET, get_indicators, false},
+    {"/v1/conventions/{id}/exports", EVHTTP_REQ_GET, get_exports, false},
+    {"/v1/conventions/{id}/exports/{key}", EVHTTP_REQ_GET, get_export, false},
+    {NULL, 0, NULL, false},
+};

@@ -1,0 +1,519 @@
+/*
+ * lua_ctg.c — the `ctg` table, the whole API a plugin sees (SPEC §5).
+ *
+ *   ctg.plugin{name, department, label}          -> a plugin object, while its file loads
+ *   p:champ{key, label, group}
+ *   p:indicator{key, label, unit, description, compute}
+ *   p:export{key, label, content_type, render}
+ *   p:report{key, label, content_type, render}
+ *   p:validate(fn)   p:on_change(fn)
+ *   ctg.json (lua_json.h)   ctg.csv(rows)   ctg.html.escape(s)   ctg.log(...)
+ *   ctg.publish(name, table)   ctg.store.get(id)   ctg.store.list{department, status, champ, limit}
+ *
+ * Registrations are checked field by field; an unknown or mistyped field is an error naming
+ * the plugin, so a typo in a plugin fails its load instead of being ignored.
+ */
+#include "ctg/log.h"
+#include "ctg/lua_json.h"
+#include "ctg/model.h"
+#include "ctg/plugin_registry.h"
+
+#include <lauxlib.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PLUGIN_MT "ctg.plugin"
+#define STORE_LIST_DEFAULT 100
+#define STORE_LIST_MAX 10000
+
+static struct plugin_registry *registry_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static char *dup_or_die(lua_State *L, const char *s)
+{
+    char *copy = s ? strdup(s) : NULL;
+    if (s && !copy)
+        luaL_error(L, "not enough memory");
+    return copy;
+}
+
+/* Grows an array of `size`-byte items by one; returns the new item, zeroed. */
+static void *grow(lua_State *L, void **items, size_t *n, size_t size)
+{
+    void *grown = realloc(*items, (*n + 1) * size);
+    if (!grown)
+        luaL_error(L, "not enough memory");
+    *items = grown;
+    memset((char *)grown + *n * size, 0, size);
+    return (char *)grown + (*n)++ * size;
+}
+
+static bool key_valid(const char *key, const char *extra_chars)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > MODEL_KEY_MAX || !((key[0] >= 'a' && key[0] <= 'z') || (key[0] >= '0' && key[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
+              key[i] == '-' || strchr(extra_chars, key[i])))
+            return false;
+    return true;
+}
+
+/* ---------- fields of a registration table ---------- */
+
+struct field_spec {
+    const char *name;
+    int type;
+    bool required;
+};
+
+/* Checks the table at `index` against `specs`; raises an error naming the plugin otherwise. */
+static void check_fields(lua_State *L, int index, const struct field_spec specs[],
+                         const char *plugin, const char *what)
+{
+    luaL_checktype(L, index, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, index)) {
+        lua_pop(L, 1);
+        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        bool known = false;
+        for (size_t i = 0; name && specs[i].name && !known; i++)
+            known = strcmp(name, specs[i].name) == 0;
+        if (!known)
+            luaL_error(L, "plugin '%s': %s: unknown field '%s'", plugin, what,
+                       name ? name : luaL_typename(L, -1));
+    }
+    for (size_t i = 0; specs[i].name; i++) {
+        int type = lua_getfield(L, index, specs[i].name);
+        lua_pop(L, 1);
+        if (type == LUA_TNIL && specs[i].required)
+            luaL_error(L, "plugin '%s': %s: field '%s' is required", plugin, what, specs[i].name);
+        if (type != LUA_TNIL && type != specs[i].type)
+            luaL_error(L, "plugin '%s': %s: field '%s' must be a %s", plugin, what, specs[i].name,
+                       lua_typename(L, specs[i].type));
+    }
+}
+
+static const char *string_field(lua_State *L, int index, const char *name)
+{
+    lua_getfield(L, index, name);
+    const char *value = lua_tostring(L, -1); /* anchored in the table, which stays on the stack */
+    lua_pop(L, 1);
+    return value;
+}
+
+/* ---------- ctg.plugin ---------- */
+
+static size_t plugin_index(lua_State *L)
+{
+    return *(size_t *)luaL_checkudata(L, 1, PLUGIN_MT);
+}
+
+static int ctg_plugin(lua_State *L)
+{
+    static const struct field_spec specs[] = {
+        {"name", LUA_TSTRING, true}, {"department", LUA_TSTRING, false},
+        {"label", LUA_TSTRING, false}, {NULL, 0, false},
+    };
+    struct plugin_registry *reg = registry_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *name = string_field(L, 1, "name");
+    if (!reg->loading_file)
+        return luaL_error(L, "ctg.plugin: plugins are declared when their file loads");
+    check_fields(L, 1, specs, name ? name : "?", "ctg.plugin");
+    const char *department = string_field(L, 1, "department");
+    if (!key_valid(name, ""))
+        return luaL_error(L, "ctg.plugin: name '%s' must match ^[a-z0-9][a-z0-9-]*$", name);
+    if (department && !model_department_valid(department))
+        return luaL_error(L, "plugin '%s': department '%s' is not an INSEE department code", name,
+                          department);
+    for (size_t i = 0; i < reg->n_plugins; i++)
+        if (strcmp(reg->plugins[i].name, name) == 0)
+            return luaL_error(L, "plugin '%s': the name is taken by %s", name, reg->plugins[i].file);
+    struct plugin_info *p = grow(L, (void **)&reg->plugins, &reg->n_plugins, sizeof *p);
+    p->name = dup_or_die(L, name);
+    p->label = dup_or_die(L, string_field(L, 1, "label"));
+    p->file = dup_or_die(L, reg->loading_file);
+    snprintf(p->department, sizeof p->department, "%s", department ? department : "");
+    snprintf(p->sha256, sizeof p->sha256, "%s", reg->loading_hash);
+    size_t *handle = lua_newuserdatauv(L, sizeof *handle, 0);
+    *handle = reg->n_plugins - 1;
+    luaL_setmetatable(L, PLUGIN_MT);
+    return 1;
+}
+
+/* ---------- registrations ---------- */
+
+/* The entry of the same kind and key declared by a plugin of the same scope, if any. */
+static const struct plugin_entry *same_scope_entry(const struct plugin_registry *reg,
+                                                   enum entry_kind kind, const char *key,
+                                                   const char *department)
+{
+    for (size_t i = 0; i < reg->n_entries; i++) {
+        const struct plugin_entry *e = &reg->entries[i];
+        if (e->kind == kind && strcmp(e->key, key) == 0 &&
+            strcmp(reg->plugins[e->plugin].department, department) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static int register_entry(lua_State *L, enum entry_kind kind, const struct field_spec specs[],
+                          const char *detail_field, const char *fn_field)
+{
+    static const char *const kinds[] = {"champ", "indicator", "export", "report"};
+    struct plugin_registry *reg = registry_of(L);
+    size_t plugin = plugin_index(L);
+    const char *name = reg->plugins[plugin].name;
+    if (!reg->loading_file)
+        return luaL_error(L, "plugin '%s': %s: declarations are made when the file loads", name,
+                          kinds[kind]);
+    check_fields(L, 2, specs, name, kinds[kind]);
+    const char *key = string_field(L, 2, "key");
+    if (!key_valid(key, kind >= ENTRY_EXPORT ? "._" : ""))
+        return luaL_error(L, "plugin '%s': %s key '%s' must match ^[a-z0-9][a-z0-9-%s]*$", name,
+                          kinds[kind], key, kind >= ENTRY_EXPORT ? "._" : "");
+    const struct plugin_entry *twin = same_scope_entry(reg, kind, key, reg->plugins[plugin].department);
+    if (twin)
+        return luaL_error(L, "plugin '%s': %s '%s' is declared by plugin '%s' too", name,
+                          kinds[kind], key, reg->plugins[twin->plugin].name);
+    struct plugin_entry *e = grow(L, (void **)&reg->entries, &reg->n_entries, sizeof *e);
+    e->kind = kind;
+    e->plugin = plugin;
+    e->fn = LUA_NOREF;
+    e->key = dup_or_die(L, key);
+    e->label = dup_or_die(L, string_field(L, 2, "label"));
+    e->detail = dup_or_die(L, detail_field ? string_field(L, 2, detail_field) : NULL);
+    e->description = dup_or_die(L, kind == ENTRY_INDICATOR ? string_field(L, 2, "description") : NULL);
+    if (fn_field) {
+        lua_getfield(L, 2, fn_field);
+        e->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return 0;
+}
+
+static int plugin_champ(lua_State *L)
+{
+    static const struct field_spec specs[] = {
+        {"key", LUA_TSTRING, true}, {"label", LUA_TSTRING, true}, {"group", LUA_TSTRING, false},
+        {NULL, 0, false},
+    };
+    return register_entry(L, ENTRY_CHAMP, specs, "group", NULL);
+}
+
+static int plugin_indicator(lua_State *L)
+{
+    static const struct field_spec specs[] = {
+        {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
+        {"unit", LUA_TSTRING, false},        {"description", LUA_TSTRING, false},
+        {"compute", LUA_TFUNCTION, true},    {NULL, 0, false},
+    };
+    return register_entry(L, ENTRY_INDICATOR, specs, "unit", "compute");
+}
+
+static const struct field_spec rendering_specs[] = {
+    {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
+    {"content_type", LUA_TSTRING, false}, {"render", LUA_TFUNCTION, true},
+    {NULL, 0, false},
+};
+
+static int plugin_export(lua_State *L)
+{
+    return register_entry(L, ENTRY_EXPORT, rendering_specs, "content_type", "render");
+}
+
+static int plugin_report(lua_State *L)
+{
+    return register_entry(L, ENTRY_REPORT, rendering_specs, "content_type", "render");
+}
+
+/* p:validate(fn) and p:on_change(fn) append to one of the plugin's lists of handlers. */
+static int register_handler(lua_State *L, bool validator)
+{
+    struct plugin_registry *reg = registry_of(L);
+    struct plugin_info *p = &reg->plugins[plugin_index(L)];
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!reg->loading_file)
+        return luaL_error(L, "plugin '%s': handlers are registered when the file loads", p->name);
+    int **list = validator ? &p->validators : &p->on_change;
+    size_t *n = validator ? &p->n_validators : &p->n_on_change;
+    int *slot = grow(L, (void **)list, n, sizeof **list);
+    lua_pushvalue(L, 2);
+    *slot = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static int plugin_validate(lua_State *L)
+{
+    return register_handler(L, true);
+}
+
+static int plugin_on_change(lua_State *L)
+{
+    return register_handler(L, false);
+}
+
+/* ---------- helpers written in Lua ---------- */
+
+/*
+ * ctg.csv and ctg.html.escape are string work that Lua does well: they are loaded as a text
+ * chunk in the sandbox and run under the caller's budget like any plugin code.
+ */
+static const char helpers_lua[] =
+    "local null = ...\n"
+    "local function field(v)\n"
+    "  if v == nil or v == null then return '' end\n"
+    "  local s = tostring(v)\n"
+    "  if s:find('[,\"\\r\\n]') then return '\"' .. s:gsub('\"', '\"\"') .. '\"' end\n"
+    "  return s\n"
+    "end\n"
+    "local function csv(rows)\n"
+    "  local lines = {}\n"
+    "  for i, row in ipairs(rows) do\n"
+    "    local n = 0\n"
+    "    for k in pairs(row) do\n"
+    "      if math.type(k) == 'integer' and k > n then n = k end\n"
+    "    end\n"
+    "    local cells = {}\n"
+    "    for j = 1, n do cells[j] = field(row[j]) end\n"
+    "    lines[i] = table.concat(cells, ',')\n"
+    "  end\n"
+    "  return #lines > 0 and table.concat(lines, '\\r\\n') .. '\\r\\n' or ''\n"
+    "end\n"
+    "local entities = { ['&'] = '&amp;', ['<'] = '&lt;', ['>'] = '&gt;', ['\"'] = '&quot;',\n"
+    "                   [\"'\"] = '&#39;' }\n"
+    "local function escape(s)\n"
+    "  return (tostring(s):gsub('[&<>\"\\']', entities))\n"
+    "end\n"
+    "return csv, escape\n";
+
+/* Pushes ctg.csv and ctg.html.escape. */
+static void push_lua_helpers(lua_State *L, int json_module)
+{
+    if (luaL_loadbufferx(L, helpers_lua, sizeof helpers_lua - 1, "=ctg", "t") != LUA_OK)
+        lua_error(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_setupvalue(L, -2, 1);
+    lua_getfield(L, json_module, "null");
+    lua_call(L, 1, 2);
+}
+
+/* ---------- log, publish, store ---------- */
+
+static int ctg_log(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++)
+        luaL_tolstring(L, i, NULL); /* every piece first: the buffer wants a balanced stack */
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        lua_pushvalue(L, n + i);
+        luaL_addvalue(&b);
+        if (i < n)
+            luaL_addchar(&b, ' ');
+    }
+    luaL_pushresult(&b);
+    struct plugin_registry *reg = registry_of(L);
+    log_info("plugin", "%s%s%s", reg->call_department ? reg->call_department : "",
+             reg->call_department ? ": " : "", lua_tostring(L, -1));
+    return 0;
+}
+
+/* ctg.publish(name, table): a plugin event, sent as ctg.<department>.plugin.<name>. */
+static int ctg_publish(lua_State *L)
+{
+    struct plugin_registry *reg = registry_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    char err[256];
+    if (!key_valid(name, "_"))
+        return luaL_error(L, "ctg.publish: name '%s' must match ^[a-z0-9][a-z0-9_-]*$", name);
+    if (!reg->call_department)
+        return luaL_error(L, "ctg.publish: only while handling a convention or a change");
+    json_t *value = lua_json_to(L, 2, err, sizeof err);
+    if (!value)
+        return luaL_error(L, "ctg.publish: %s", err);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(value);
+    if (!text)
+        return luaL_error(L, "not enough memory");
+    if (reg->publisher.publish)
+        reg->publisher.publish(reg->publisher.arg, reg->call_department, name, text);
+    free(text);
+    return 0;
+}
+
+static int push_owned_json_unprotected(lua_State *L)
+{
+    lua_json_push(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/* Pushes `value` and releases it, even when pushing runs out of memory. */
+static void push_owned_json(lua_State *L, json_t *value)
+{
+    lua_pushcfunction(L, push_owned_json_unprotected);
+    lua_pushlightuserdata(L, value);
+    int rc = lua_pcall(L, 1, 1, 0);
+    json_decref(value);
+    if (rc != LUA_OK)
+        lua_error(L);
+}
+
+static json_t *parse_body(const struct record_view *view)
+{
+    return json_loadb(view->body, view->body_len, 0, NULL);
+}
+
+static int ctg_store_get(lua_State *L)
+{
+    struct plugin_registry *reg = registry_of(L);
+    const char *id = luaL_checkstring(L, 1);
+    struct record_view view;
+    if (store_read_begin(reg->store) != STORE_OK)
+        return luaL_error(L, "ctg.store.get: the store cannot be read now");
+    enum store_status status = store_get_doc(reg->store, id, &view);
+    json_t *doc = status == STORE_OK ? parse_body(&view) : NULL;
+    store_read_end(reg->store);
+    if (status != STORE_OK && status != STORE_NOT_FOUND)
+        return luaL_error(L, "ctg.store.get: the store cannot be read");
+    if (!doc) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_owned_json(L, doc);
+    return 1;
+}
+
+static int collect_doc(const char *id, const struct record_view *doc, void *arg)
+{
+    (void)id;
+    json_t *doc_json = parse_body(doc);
+    return doc_json && json_array_append_new(arg, doc_json) == 0;
+}
+
+/* ctg.store.list{department, status, champ, limit}: documents in id order. */
+static int ctg_store_list(lua_State *L)
+{
+    static const struct field_spec specs[] = {
+        {"department", LUA_TSTRING, false}, {"status", LUA_TSTRING, false},
+        {"champ", LUA_TSTRING, false},      {"limit", LUA_TNUMBER, false},
+        {NULL, 0, false},
+    };
+    struct plugin_registry *reg = registry_of(L);
+    if (lua_isnone(L, 1))
+        lua_newtable(L);
+    check_fields(L, 1, specs, "?", "ctg.store.list");
+    lua_getfield(L, 1, "limit");
+    lua_Integer limit = luaL_optinteger(L, -1, STORE_LIST_DEFAULT);
+    lua_pop(L, 1);
+    if (limit < 1 || limit > STORE_LIST_MAX)
+        return luaL_error(L, "ctg.store.list: limit must be from 1 to %d", STORE_LIST_MAX);
+    json_t *docs = json_array();
+    struct store_query q = {
+        .department = string_field(L, 1, "department"), .status = string_field(L, 1, "status"),
+        .champ = string_field(L, 1, "champ"), .limit = (size_t)limit, .accept = collect_doc,
+        .arg = docs,
+    };
+    enum store_status status = store_read_begin(reg->store);
+    if (status == STORE_OK) {
+        status = store_list(reg->store, &q);
+        store_read_end(reg->store);
+    }
+    if (status != STORE_OK) {
+        json_decref(docs);
+        return luaL_error(L, "ctg.store.list: the store cannot be read");
+    }
+    push_owned_json(L, docs);
+    return 1;
+}
+
+/* ---------- the ctg table ---------- */
+
+/* Sets the functions of `fns` as closures over the registry in the table on top. */
+static void set_functions(lua_State *L, struct plugin_registry *reg, const luaL_Reg fns[])
+{
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushlightuserdata(L, reg);
+        lua_pushcclosure(L, f->func, 1);
+        lua_setfield(L, -2, f->name);
+    }
+}
+
+static void make_plugin_metatable(lua_State *L, struct plugin_registry *reg)
+{
+    static const luaL_Reg methods[] = {
+        {"champ", plugin_champ},   {"indicator", plugin_indicator},
+        {"export", plugin_export}, {"report", plugin_report},
+        {"validate", plugin_validate}, {"on_change", plugin_on_change},
+        {NULL, NULL},
+    };
+    luaL_newmetatable(L, PLUGIN_MT);
+    lua_newtable(L);
+    set_functions(L, reg, methods);
+    lua_runtime_make_read_only(L);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}
+
+int lua_ctg_open(lua_State *L, struct plugin_registry *reg)
+{
+    static const luaL_Reg top[] = {
+        {"plugin", ctg_plugin}, {"log", ctg_log}, {"publish", ctg_publish}, {NULL, NULL},
+    };
+    static const luaL_Reg store_fns[] = {
+        {"get", ctg_store_get}, {"list", ctg_store_list}, {NULL, NULL},
+    };
+    make_plugin_metatable(L, reg);
+    lua_json_init(L);
+    lua_newtable(L);                       /* ctg */
+    set_functions(L, reg, top);
+    lua_json_push_module(L);
+    int json_module = lua_gettop(L);
+    push_lua_helpers(L, json_module);      /* csv, escape */
+    lua_newtable(L);                       /* ctg.html */
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "escape");
+    lua_runtime_make_read_only(L);
+    lua_setfield(L, -4, "html");
+    lua_setfield(L, -3, "csv");
+    lua_runtime_make_read_only(L);         /* ctg.json */
+    lua_setfield(L, -2, "json");
+    lua_newtable(L);                       /* ctg.store */
+    set_functions(L, reg, store_fns);
+    lua_runtime_make_read_only(L);
+    lua_setfield(L, -2, "store");
+    lua_runtime_make_read_only(L);
+    lua_runtime_set_global(reg->rt, "ctg");
+    return 0;
+}
+
+void plugin_registry_clear(struct plugin_registry *reg)
+{
+    for (size_t i = 0; i < reg->n_plugins; i++) {
+        struct plugin_info *p = &reg->plugins[i];
+        free(p->name);
+        free(p->label);
+        free(p->file);
+        free(p->validators);
+        free(p->on_change);
+        free(p->last_error);
+    }
+    for (size_t i = 0; i < reg->n_entries; i++) {
+        free(reg->entries[i].key);
+        free(reg->entries[i].label);
+        free(reg->entries[i].detail);
+        free(reg->entries[i].description);
+    }
+    free(reg->plugins);
+    free(reg->entries);
+    reg->plugins = NULL;
+    reg->entries = NULL;
+    reg->n_plugins = reg->n_entries = 0;
+}

@@ -1,0 +1,586 @@
+/*
+ * lua_json.c — JSON values (jansson) as Lua values and back, and the ctg.json module (see
+ * lua_json.h).
+ *
+ * Owns the null sentinel, the two metatables that mark arrays and objects (kept in the registry),
+ * both conversions, and encode/decode for plugins. The conversions use raw table access only:
+ * no metamethod runs, so a plugin's code never runs in the middle of one.
+ *
+ * Lua to JSON keeps the path of the value being converted as a chain of segments on the C stack
+ * and renders it only when a value is refused, so a successful conversion allocates nothing but
+ * the JSON values themselves. A refusal abandons the whole conversion: the partial result is
+ * freed on the way up and lua_json_to restores the stack height once, at the end.
+ */
+#include "ctg/lua_json.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_MT_KEY  "ctg.json.array_mt"
+#define OBJECT_MT_KEY "ctg.json.object_mt"
+#define HELD_MT_KEY   "ctg.json.held"
+
+#define MIXED_KEYS "mixed keys: a table with both string and integer keys is neither an array " \
+                   "nor an object"
+
+/* json.null is the address of this byte as a light userdata: unique, equal in every state, and
+ * pushed without allocating. */
+static char null_sentinel;
+
+/* ---- the registry ---------------------------------------------------------------------- */
+
+static void ensure_kind_metatable(lua_State *L, const char *key, const char *name)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, key) == LUA_TNIL) {
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "__name");
+        lua_setfield(L, LUA_REGISTRYINDEX, key);
+    }
+    lua_pop(L, 1);
+}
+
+/*
+ * What encode and decode own while a Lua call may still raise a memory error. It lives in a
+ * userdata whose __gc frees it, so such an error leaks nothing; on success it is released at once.
+ */
+struct held {
+    json_t *value;
+    char *text;
+};
+
+static void held_release(struct held *h)
+{
+    json_decref(h->value);
+    free(h->text);
+    h->value = NULL;
+    h->text = NULL;
+}
+
+static int held_gc(lua_State *L)
+{
+    held_release(lua_touserdata(L, 1));
+    return 0;
+}
+
+static struct held *push_held(lua_State *L)
+{
+    struct held *h = lua_newuserdatauv(L, sizeof *h, 0);
+    *h = (struct held){NULL, NULL};
+    luaL_setmetatable(L, HELD_MT_KEY);
+    return h;
+}
+
+void lua_json_init(lua_State *L)
+{
+    ensure_kind_metatable(L, ARRAY_MT_KEY, "json.array");
+    ensure_kind_metatable(L, OBJECT_MT_KEY, "json.object");
+    if (luaL_newmetatable(L, HELD_MT_KEY)) {
+        lua_pushcfunction(L, held_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- JSON to Lua ----------------------------------------------------------------------- */
+
+/* Stack indices of the two metatables, fetched once per conversion rather than once per table. */
+struct kinds {
+    int array_mt;
+    int object_mt;
+};
+
+static void push_value(lua_State *L, const json_t *value, const struct kinds *k);
+
+static void push_array(lua_State *L, const json_t *array, const struct kinds *k)
+{
+    size_t n = json_array_size(array);
+    luaL_checkstack(L, 2, "JSON nested too deeply");
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        push_value(L, json_array_get(array, i), k);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_pushvalue(L, k->array_mt);
+    lua_setmetatable(L, -2);
+}
+
+static void push_object(lua_State *L, const json_t *object, const struct kinds *k)
+{
+    /* jansson's iterators take a non-const object; they do not modify it. */
+    json_t *o = (json_t *)object;
+    size_t n = json_object_size(o);
+    luaL_checkstack(L, 3, "JSON nested too deeply");
+    lua_createtable(L, 0, n > INT_MAX ? INT_MAX : (int)n);
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        lua_pushlstring(L, json_object_iter_key(it), json_object_iter_key_len(it));
+        push_value(L, json_object_iter_value(it), k);
+        lua_rawset(L, -3);
+    }
+    lua_pushvalue(L, k->object_mt);
+    lua_setmetatable(L, -2);
+}
+
+static void push_value(lua_State *L, const json_t *value, const struct kinds *k)
+{
+    switch (json_typeof(value)) {
+    case JSON_OBJECT:
+        push_object(L, value, k);
+        break;
+    case JSON_ARRAY:
+        push_array(L, value, k);
+        break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(value), json_string_length(value));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, json_integer_value(value));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(value));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        lua_pushboolean(L, json_is_true(value));
+        break;
+    case JSON_NULL:
+        lua_pushlightuserdata(L, &null_sentinel);
+        break;
+    }
+}
+
+void lua_json_push(lua_State *L, const json_t *value)
+{
+    luaL_checkstack(L, 3, NULL);
+    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    struct kinds k = {lua_absindex(L, -2), lua_absindex(L, -1)};
+    push_value(L, value, &k);
+    lua_replace(L, k.array_mt); /* the value takes the first metatable's slot */
+    lua_settop(L, k.array_mt);
+}
+
+/* ---- paths and refusals ---------------------------------------------------------------- */
+
+/* One segment of a JSON pointer (RFC 6901, so array indices count from 0); the root is NULL. */
+struct path {
+    const struct path *up;
+    const char *key; /* NULL for an array index; else a string on the Lua stack */
+    size_t key_len;
+    size_t index;
+};
+
+static struct path at_key(const struct path *up, const char *key, size_t key_len)
+{
+    return (struct path){.up = up, .key = key, .key_len = key_len};
+}
+
+static struct path at_index(const struct path *up, size_t index)
+{
+    return (struct path){.up = up, .index = index};
+}
+
+/* A bounded buffer; `len` also counts what did not fit, so the caller sees the cut. */
+struct text {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static void text_put(struct text *t, const char *s, size_t n)
+{
+    if (t->len < t->cap)
+        memcpy(t->buf + t->len, s, n < t->cap - t->len ? n : t->cap - t->len);
+    t->len += n;
+}
+
+static void put_segment(struct text *t, const struct path *p)
+{
+    text_put(t, "/", 1);
+    if (!p->key) {
+        char digits[24];
+        text_put(t, digits, (size_t)snprintf(digits, sizeof digits, "%zu", p->index));
+        return;
+    }
+    for (size_t i = 0; i < p->key_len; i++) {
+        /* ~ and / as RFC 6901 escapes them; a NUL would end the message early. */
+        char ch = p->key[i];
+        const char *escape = ch == '~' ? "~0" : ch == '/' ? "~1" : ch == '\0' ? "\\u0000" : NULL;
+        if (escape)
+            text_put(t, escape, strlen(escape));
+        else
+            text_put(t, &p->key[i], 1);
+    }
+}
+
+static void put_path(struct text *t, const struct path *p)
+{
+    if (!p)
+        return;
+    put_path(t, p->up);
+    put_segment(t, p);
+}
+
+/*
+ * Writes "<path>: <message>" into err (just the message at the root). The message always fits
+ * unless err is tiny: a path that is too long, such as a table that contains itself, is cut with
+ * "..." on a character boundary so that the whole text stays valid UTF-8.
+ */
+static void write_refusal(char *err, size_t errlen, const struct path *p, const char *message)
+{
+    if (errlen == 0)
+        return;
+    size_t room = errlen - 1, tail = strlen(message) + (p ? 2 : 0);
+    struct text t = {err, room > tail ? room - tail : 0, 0};
+    put_path(&t, p);
+    if (t.len > t.cap) {
+        size_t keep = t.cap > 3 ? t.cap - 3 : 0;
+        while (keep > 0 && ((unsigned char)err[keep] & 0xC0) == 0x80)
+            keep--;
+        t.len = keep;
+        text_put(&t, "...", 3);
+        t.len = t.len < t.cap ? t.len : t.cap;
+    }
+    snprintf(err + t.len, errlen - t.len, "%s%s", p ? ": " : "", message);
+}
+
+/* Whether jansson takes `key` as text. Called on the error path only, where allocating is fine. */
+static int key_is_utf8(const char *key, size_t key_len)
+{
+    json_t *s = json_stringn(key, key_len);
+    int ok = s != NULL;
+    json_decref(s);
+    return ok;
+}
+
+/* ---- Lua to JSON ----------------------------------------------------------------------- */
+
+struct to_json {
+    lua_State *L;
+    int array_mt, object_mt; /* stack indices of the two metatables */
+    int depth;               /* tables entered on the way to the current value */
+    char *err;
+    size_t errlen;
+};
+
+/*
+ * Writes the refusal of the value at `p` into c->err and returns NULL. Keys are checked for UTF-8
+ * only when their object is built, after its values; a key that is not UTF-8 on the way to `p`
+ * is the first problem, so it is the one reported — which also keeps its bytes out of the message.
+ */
+__attribute__((format(printf, 3, 4)))
+static json_t *refuse(struct to_json *c, const struct path *p, const char *fmt, ...)
+{
+    char message[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    for (const struct path *q = p; q; q = q->up) {
+        if (q->key && !key_is_utf8(q->key, q->key_len)) {
+            p = q->up;
+            snprintf(message, sizeof message, "a key is not valid UTF-8");
+        }
+    }
+    write_refusal(c->err, c->errlen, p, message);
+    return NULL;
+}
+
+static json_t *refuse_key_type(struct to_json *c, const struct path *p, int key)
+{
+    lua_State *L = c->L;
+    if (lua_type(L, key) == LUA_TNUMBER)
+        return refuse(c, p, "a key must be a string, not %s",
+                      lua_isinteger(L, key) ? "an integer" : "a float");
+    return refuse(c, p, "a key must be a string, not a %s", luaL_typename(L, key));
+}
+
+static json_t *allocated(struct to_json *c, const struct path *p, json_t *value)
+{
+    return value ? value : refuse(c, p, "out of memory");
+}
+
+static json_t *value_to_json(struct to_json *c, int index, const struct path *p);
+
+static json_t *number_to_json(struct to_json *c, int index, const struct path *p)
+{
+    lua_State *L = c->L;
+    if (lua_isinteger(L, index))
+        return allocated(c, p, json_integer(lua_tointeger(L, index)));
+    lua_Number x = lua_tonumber(L, index);
+    if (isnan(x))
+        return refuse(c, p, "NaN cannot be written as JSON");
+    if (isinf(x))
+        return refuse(c, p, "infinity cannot be written as JSON");
+    return allocated(c, p, json_real(x));
+}
+
+static json_t *string_to_json(struct to_json *c, int index, const struct path *p)
+{
+    size_t len;
+    const char *s = lua_tolstring(c->L, index, &len);
+    json_t *value = json_stringn(s, len);
+    return value ? value : refuse(c, p, "a string is not valid UTF-8");
+}
+
+/*
+ * Items 1..n of the table at `index` as a JSON array. Every one must be there: a nil is a hole,
+ * which JSON cannot show, and json.null is what stands for "nothing" in an array.
+ */
+static json_t *items_to_json(struct to_json *c, int index, const struct path *p, size_t n)
+{
+    lua_State *L = c->L;
+    json_t *array = json_array();
+    if (!array)
+        return refuse(c, p, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct path at = at_index(p, i);
+        int type = lua_rawgeti(L, index, (lua_Integer)i + 1);
+        json_t *item = type == LUA_TNIL
+                           ? refuse(c, &at, "holes in an array: this item is nil (use json.null)")
+                           : value_to_json(c, lua_gettop(L), &at);
+        if (!item || json_array_append_new(array, item)) {
+            json_decref(array);
+            return item ? refuse(c, &at, "out of memory") : NULL;
+        }
+        lua_pop(L, 1);
+    }
+    return array;
+}
+
+/*
+ * The JSON object of the table at `index`, whose keys must all be strings. `plain` says the table
+ * has no metatable of ours: an integer key then means the table mixes the two kinds.
+ */
+static json_t *object_to_json(struct to_json *c, int index, const struct path *p, int plain)
+{
+    lua_State *L = c->L;
+    json_t *object = json_object();
+    if (!object)
+        return refuse(c, p, "out of memory");
+    lua_pushnil(L);
+    while (lua_next(L, index)) {
+        /* Only a string key is read as text: lua_tolstring would turn a number key into a
+         * string in place, and lua_next would then lose its way. */
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            json_decref(object);
+            return plain && lua_isinteger(L, -2) ? refuse(c, p, MIXED_KEYS)
+                                                 : refuse_key_type(c, p, -2);
+        }
+        size_t key_len;
+        const char *key = lua_tolstring(L, -2, &key_len);
+        struct path at = at_key(p, key, key_len);
+        json_t *item = value_to_json(c, lua_gettop(L), &at);
+        if (!item) {
+            json_decref(object);
+            return NULL;
+        }
+        if (json_object_setn_new(object, key, key_len, item)) {
+            json_decref(object);
+            return refuse(c, p, key_is_utf8(key, key_len) ? "out of memory"
+                                                          : "a key is not valid UTF-8");
+        }
+        lua_pop(L, 1);
+    }
+    return object;
+}
+
+/*
+ * The n of a plain table whose keys must be the integers 1..n; 0 once the refusal is written.
+ * Only the kind of each key is checked here: n integer keys that are not exactly 1..n leave one
+ * of 1..n missing, and items_to_json reports that hole with its path.
+ */
+static int count_items(struct to_json *c, int index, const struct path *p, size_t *n)
+{
+    lua_State *L = c->L;
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, index)) {
+        lua_pop(L, 1); /* only the key matters here */
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            refuse(c, p, MIXED_KEYS);
+            return 0;
+        }
+        if (!lua_isinteger(L, -1)) {
+            refuse_key_type(c, p, -1);
+            return 0;
+        }
+        /* Said at once, as the usual slip is an index from 0. */
+        if (lua_tointeger(L, -1) < 1) {
+            refuse(c, p, "an array's keys must be 1..n, not %lld", (long long)lua_tointeger(L, -1));
+            return 0;
+        }
+        count++;
+    }
+    *n = count;
+    return 1;
+}
+
+/* A table with neither metatable is an array if its keys are integers, an object otherwise. */
+static json_t *plain_table_to_json(struct to_json *c, int index, const struct path *p)
+{
+    lua_State *L = c->L;
+    lua_pushnil(L);
+    if (!lua_next(L, index))
+        return allocated(c, p, json_object());
+    int first_is_string = lua_type(L, -2) == LUA_TSTRING;
+    lua_pop(L, 2);
+    if (first_is_string)
+        return object_to_json(c, index, p, 1);
+    size_t n;
+    return count_items(c, index, p, &n) ? items_to_json(c, index, p, n) : NULL;
+}
+
+static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
+{
+    lua_State *L = c->L;
+    /* A table that contains itself ends here too. */
+    if (c->depth == LUA_JSON_DEPTH_MAX)
+        return refuse(c, p, "tables nested deeper than %d levels (does a table contain itself?)",
+                      LUA_JSON_DEPTH_MAX);
+    /* Room for a metatable, or a key and its value; lua_checkstack raises no error. */
+    if (!lua_checkstack(L, 3))
+        return refuse(c, p, "out of Lua stack");
+    c->depth++;
+    json_t *value;
+    if (!lua_getmetatable(L, index)) {
+        value = plain_table_to_json(c, index, p);
+    } else {
+        int is_array = lua_rawequal(L, -1, c->array_mt);
+        int is_object = lua_rawequal(L, -1, c->object_mt);
+        lua_pop(L, 1);
+        /* An array reads items 1..#t: keys past the border #t and non-integer keys are not
+         * part of it and are not written. */
+        value = is_array    ? items_to_json(c, index, p, (size_t)lua_rawlen(L, index))
+                : is_object ? object_to_json(c, index, p, 0)
+                            : plain_table_to_json(c, index, p);
+    }
+    c->depth--;
+    return value;
+}
+
+static json_t *value_to_json(struct to_json *c, int index, const struct path *p)
+{
+    lua_State *L = c->L;
+    switch (lua_type(L, index)) {
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, index));
+    case LUA_TNUMBER:
+        return number_to_json(c, index, p);
+    case LUA_TSTRING:
+        return string_to_json(c, index, p);
+    case LUA_TTABLE:
+        return table_to_json(c, index, p);
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, index) == &null_sentinel)
+            return json_null();
+        break;
+    case LUA_TNIL:
+        return refuse(c, p, "nil cannot be written as JSON (use json.null)");
+    }
+    return refuse(c, p, "a %s cannot be written as JSON", luaL_typename(L, index));
+}
+
+json_t *lua_json_to(lua_State *L, int index, char *err, size_t errlen)
+{
+    int top = lua_gettop(L);
+    struct to_json c = {.L = L, .array_mt = top + 2, .object_mt = top + 3, .err = err,
+                        .errlen = errlen};
+    if (!lua_checkstack(L, 3)) {
+        write_refusal(err, errlen, NULL, "out of Lua stack");
+        return NULL;
+    }
+    /* A copy of the value goes first: an index past the top then reads as nil, not as one of
+     * the metatables. The only calls that may raise (a memory error, interning the registry
+     * keys) come before any JSON value exists, so such an error leaks nothing. */
+    lua_pushvalue(L, index);
+    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    json_t *value = value_to_json(&c, top + 1, NULL);
+    lua_settop(L, top);
+    return value;
+}
+
+/* ---- the ctg.json module --------------------------------------------------------------- */
+
+/* json.encode(value) -> string: compact JSON text. Keys are sorted: Lua tables have no order,
+ * and the same value should always give the same text. */
+static int lua_json_encode(lua_State *L)
+{
+    char err[256];
+    struct held *h = push_held(L);
+    h->value = lua_json_to(L, 1, err, sizeof err);
+    if (!h->value)
+        return luaL_error(L, "json.encode: %s", err);
+    h->text = json_dumps(h->value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (!h->text)
+        return luaL_error(L, "json.encode: out of memory");
+    lua_pushstring(L, h->text);
+    held_release(h);
+    return 1;
+}
+
+/* json.decode(text) -> value: any JSON value, objects with a duplicate key refused. */
+static int lua_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    json_error_t error;
+    struct held *h = push_held(L);
+    h->value = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    if (!h->value)
+        return luaL_error(L, "json.decode: %s at line %d column %d", error.text, error.line,
+                          error.column);
+    lua_json_push(L, h->value);
+    held_release(h);
+    return 1;
+}
+
+/* Gives the table in argument 1 (a new one if there is none) the metatable under `key`. */
+static int mark_table(lua_State *L, const char *key)
+{
+    lua_settop(L, 1);
+    if (lua_isnil(L, 1)) {
+        lua_newtable(L);
+        lua_replace(L, 1);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_setmetatable(L, key);
+    return 1;
+}
+
+/* json.array([t]) -> t: t (or a new table) written as an array even when empty. */
+static int lua_json_array(lua_State *L)
+{
+    return mark_table(L, ARRAY_MT_KEY);
+}
+
+/* json.object([t]) -> t: t (or a new table) written as an object even when empty. */
+static int lua_json_object(lua_State *L)
+{
+    return mark_table(L, OBJECT_MT_KEY);
+}
+
+void lua_json_push_module(lua_State *L)
+{
+    static const luaL_Reg functions[] = {
+        {"encode", lua_json_encode},
+        {"decode", lua_json_decode},
+        {"array", lua_json_array},
+        {"object", lua_json_object},
+        {NULL, NULL},
+    };
+    lua_json_init(L); /* the module hands out the metatables, so they must exist */
+    luaL_newlib(L, functions);
+    lua_pushlightuserdata(L, &null_sentinel);
+    lua_setfield(L, -2, "null");
+    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    lua_setfield(L, -2, "array_mt");
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    lua_setfield(L, -2, "object_mt");
+}

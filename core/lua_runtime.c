@@ -1,0 +1,358 @@
+/*
+ * lua_runtime.c — the sandboxed Lua state and its budgets (see lua_runtime.h).
+ *
+ * The sandbox follows Redis's scripting engine: an allowlist of globals and libraries copied
+ * into fresh tables, published through read-only proxies whose metatables are protected, so
+ * that neither setmetatable(_G, nil) (CVE-2022-24735) nor a write to string.format can reach
+ * another plugin. The runaway-script guard is Redis's too: a count hook checks the budget, and
+ * once it is spent switches to firing at every instruction, so the error comes back after any
+ * pcall that caught it.
+ */
+#include "ctg/lua_runtime.h"
+#include "ctg/clock.h"
+#include "ctg/log.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOOK_STEP 1000 /* instructions between two looks at the budget */
+
+struct lua_runtime {
+    lua_State *L;
+    struct lua_limits limits;
+    size_t used;          /* bytes the state holds */
+    bool over_memory;     /* an allocation was refused during the current call */
+    long steps;           /* instructions run by the current call, to HOOK_STEP */
+    double deadline;      /* clock_monotonic() after which the current call stops */
+    const char *exhausted; /* which budget ran out, or NULL */
+    int globals;          /* registry ref of the table behind the read-only globals */
+};
+
+static const char *const base_allowed[] = {
+    "assert", "error",    "ipairs", "next",     "pairs",        "pcall",        "rawequal",
+    "rawget", "rawlen",   "select", "tonumber", "tostring",     "type",         "xpcall",
+    "setmetatable", "getmetatable", "_VERSION", NULL,
+};
+static const char *const os_allowed[] = {"time", "date", "clock", NULL};
+static const char *const string_denied[] = {"dump", NULL}; /* bytecode out, then back in */
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct lua_runtime *rt = ud;
+    size_t old = ptr ? osize : 0; /* without ptr, osize tells the kind of object */
+    if (nsize == 0) {
+        rt->used -= old;
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > old && rt->used - old + nsize > rt->limits.memory) {
+        rt->over_memory = true;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p)
+        rt->used = rt->used - old + nsize;
+    return p;
+}
+
+static struct lua_runtime *runtime_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct lua_runtime *rt = runtime_of(L);
+    if (!rt->exhausted) {
+        rt->steps += HOOK_STEP;
+        if (rt->steps > rt->limits.instructions)
+            rt->exhausted = "instruction budget";
+        else if (clock_monotonic() > rt->deadline)
+            rt->exhausted = "time budget";
+        else
+            return;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1); /* from now on, at every instruction */
+    }
+    luaL_error(L, "the %s of this call is spent", rt->exhausted);
+}
+
+static int panic(lua_State *L)
+{
+    /* Every call goes through lua_pcall: reaching here is a bug of ctgd, not of a plugin. */
+    log_error("lua", "unprotected error: %s", lua_tostring(L, -1));
+    abort();
+}
+
+/* ---------- read-only tables ---------- */
+
+static int refuse_write(lua_State *L)
+{
+    return luaL_error(L, "this table is read-only (sandbox)");
+}
+
+static int backing_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* pairs() on a proxy walks the table behind it. */
+static int proxy_pairs(lua_State *L)
+{
+    lua_getmetatable(L, 1); /* the C API sees through __metatable */
+    lua_pushcfunction(L, backing_next);
+    lua_getfield(L, -2, "__index");
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Replaces the table on top of the stack with a read-only proxy of it. */
+static void make_read_only(lua_State *L)
+{
+    lua_newtable(L);            /* proxy */
+    lua_createtable(L, 0, 4);   /* its metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, refuse_write);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable"); /* getmetatable answers false; setmetatable fails */
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+void lua_runtime_make_read_only(lua_State *L)
+{
+    make_read_only(L);
+}
+
+/* ---------- the sandbox ---------- */
+
+/* Copies the fields of the library table on top of the stack, but `denied`, into a new table. */
+static void copy_library(lua_State *L, const char *const denied[])
+{
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        bool refused = false;
+        for (size_t i = 0; denied && denied[i] && lua_type(L, -2) == LUA_TSTRING; i++)
+            refused |= strcmp(lua_tostring(L, -2), denied[i]) == 0;
+        if (refused) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+}
+
+/* Copies the named fields of the table at `from` into the table on top of the stack. */
+static void copy_fields(lua_State *L, int from, const char *const names[])
+{
+    for (size_t i = 0; names[i]; i++) {
+        lua_getfield(L, from, names[i]);
+        lua_setfield(L, -2, names[i]);
+    }
+}
+
+/* load(chunk [, name [, mode [, env]]]) for text chunks only; env defaults to the sandbox. */
+static int safe_load(lua_State *L)
+{
+    size_t len;
+    const char *chunk = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    int has_env = !lua_isnone(L, 4);
+    if (luaL_loadbufferx(L, chunk, len, name, "t") != LUA_OK) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (has_env)
+        lua_pushvalue(L, 4);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_setupvalue(L, -2, 1);
+    return 1;
+}
+
+static int log_print(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+        if (i < n)
+            luaL_addchar(&b, ' ');
+    }
+    luaL_pushresult(&b);
+    log_info("plugin", "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+/* Adds the read-only proxy of library `name` (opened by `open`) to the table on top. */
+static void add_library(lua_State *L, const char *name, lua_CFunction open,
+                        const char *const denied[])
+{
+    luaL_requiref(L, name, open, 0);
+    copy_library(L, denied);
+    make_read_only(L);
+    lua_setfield(L, -2, name);
+}
+
+static int build_sandbox(lua_State *L, void *arg)
+{
+    struct lua_runtime *rt = arg;
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    int base = lua_gettop(L);
+    lua_newtable(L); /* the globals plugins read */
+    copy_fields(L, base, base_allowed);
+    lua_pushcfunction(L, safe_load);
+    lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, log_print);
+    lua_setfield(L, -2, "print");
+    add_library(L, LUA_STRLIBNAME, luaopen_string, string_denied);
+    add_library(L, LUA_TABLIBNAME, luaopen_table, NULL);
+    add_library(L, LUA_MATHLIBNAME, luaopen_math, NULL);
+    add_library(L, LUA_UTF8LIBNAME, luaopen_utf8, NULL);
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    lua_newtable(L);
+    copy_fields(L, lua_gettop(L) - 1, os_allowed);
+    make_read_only(L);
+    lua_setfield(L, -3, "os");
+    lua_pop(L, 1);
+    /* The string metatable is shared by every string: hide it from getmetatable(""). */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_getfield(L, -3, LUA_STRLIBNAME);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    lua_pushvalue(L, -1);
+    rt->globals = luaL_ref(L, LUA_REGISTRYINDEX);
+    make_read_only(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); /* nothing reaches the full _G */
+    lua_settop(L, base - 1);
+    return 0;
+}
+
+struct lua_runtime *lua_runtime_new(const struct lua_limits *limits)
+{
+    struct lua_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->limits = *limits;
+    rt->L = lua_newstate(capped_alloc, rt);
+    if (!rt->L) {
+        free(rt);
+        return NULL;
+    }
+    lua_atpanic(rt->L, panic);
+    char err[256];
+    if (lua_runtime_call(rt, build_sandbox, rt, err, sizeof err) < 0) {
+        log_error("lua", "cannot build the sandbox: %s", err);
+        lua_runtime_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+void lua_runtime_free(struct lua_runtime *rt)
+{
+    if (!rt)
+        return;
+    lua_close(rt->L);
+    free(rt);
+}
+
+lua_State *lua_runtime_state(struct lua_runtime *rt)
+{
+    return rt->L;
+}
+
+size_t lua_runtime_memory(const struct lua_runtime *rt)
+{
+    return rt->used;
+}
+
+void lua_runtime_set_global(struct lua_runtime *rt, const char *name)
+{
+    lua_State *L = rt->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->globals);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+void lua_runtime_push_env(struct lua_runtime *rt)
+{
+    lua_State *L = rt->L;
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* ---------- calls ---------- */
+
+struct protected_call {
+    int (*fn)(lua_State *L, void *arg);
+    void *arg;
+};
+
+static int run_protected(lua_State *L)
+{
+    struct protected_call *call = lua_touserdata(L, 1);
+    lua_remove(L, 1);
+    call->fn(L, call->arg);
+    return 0;
+}
+
+int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg), void *arg,
+                     char *err, size_t errlen)
+{
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    struct protected_call call = {fn, arg};
+    rt->steps = 0;
+    rt->exhausted = NULL;
+    rt->over_memory = false;
+    rt->deadline = clock_monotonic() + rt->limits.seconds;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
+    lua_pushcfunction(L, run_protected);
+    lua_pushlightuserdata(L, &call);
+    int rc = lua_pcall(L, 1, 0, 0);
+    lua_sethook(L, NULL, 0, 0);
+    if (rt->exhausted)
+        snprintf(err, errlen, "the %s of this call is spent (a loop that does not end?)",
+                 rt->exhausted);
+    else if (rt->over_memory)
+        snprintf(err, errlen, "the memory cap of %zu MiB is reached", rt->limits.memory >> 20);
+    else if (rc != LUA_OK)
+        snprintf(err, errlen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                     : "an error that is not a string");
+    lua_settop(L, top);
+    if (rc != LUA_OK || rt->over_memory)
+        lua_gc(L, LUA_GCCOLLECT); /* give back what the failed call held */
+    return rc == LUA_OK && !rt->over_memory && !rt->exhausted ? 0 : -1;
+}

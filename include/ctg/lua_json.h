@@ -1,0 +1,52 @@
+/*
+ * lua_json.h — JSON values (jansson) as Lua values and back: the only way documents cross the
+ * boundary between ctgd and its plugins.
+ *
+ *   JSON            Lua
+ *   null            ctg.json.null (a unique sentinel; nil cannot be stored in a table)
+ *   true/false      true/false
+ *   integer         integer (math.type(x) == "integer")
+ *   real            float   (2.0 stays a float and is written back as 2.0)
+ *   string          string (UTF-8 bytes)
+ *   array           table with the metatable ctg.json.array_mt, items at 1..n
+ *   object          table with the metatable ctg.json.object_mt
+ *
+ * Lua to JSON: a table with one of the two metatables is written as that kind, even empty; a
+ * plain table whose keys are exactly 1..n (n >= 1) is an array, one whose keys are all strings
+ * is an object, an empty plain table is an object. Anything else — mixed keys, a function,
+ * NaN or infinity, a string that is not UTF-8, nesting deeper than LUA_JSON_DEPTH_MAX — is an
+ * error naming the path of the offending value.
+ */
+#ifndef CTG_LUA_JSON_H
+#define CTG_LUA_JSON_H
+
+#include <jansson.h>
+#include <lua.h>
+#include <stddef.h>
+
+#define LUA_JSON_DEPTH_MAX 64
+
+/* Creates the sentinel and the two metatables in L's registry; call once per state. */
+void lua_json_init(lua_State *L);
+
+/*
+ * Pushes `value` as a Lua value. Raises a Lua error (memory) only: call it in protected mode
+ * or where a memory error may unwind.
+ */
+void lua_json_push(lua_State *L, const json_t *value);
+
+/*
+ * Converts the Lua value at `index` to a new JSON value (the caller owns it). On failure returns
+ * NULL and writes a message with the value's path (e.g. "/actions/2/figures: a function cannot
+ * be written as JSON") into `err`. Raises no Lua error, except on memory exhaustion.
+ */
+json_t *lua_json_to(lua_State *L, int index, char *err, size_t errlen);
+
+/*
+ * Pushes the table that plugins see as ctg.json: encode(value) -> string,
+ * decode(string) -> value, null, array(t) and object(t) (set the metatable and return t),
+ * array_mt and object_mt. encode and decode raise a Lua error with a clear message on bad input.
+ */
+void lua_json_push_module(lua_State *L);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * plugin_registry.h — what the loaded plugins declared, kept on the C side: their files and
+ * hashes, and the champs, indicators, exports, reports, validators and change handlers they
+ * registered (Lua functions are kept as registry references). Shared by lua_ctg.c, which
+ * fills it while plugins load, and plugins.c, which answers from it.
+ */
+#ifndef CTG_PLUGIN_REGISTRY_H
+#define CTG_PLUGIN_REGISTRY_H
+
+#include "ctg/lua_runtime.h"
+#include "ctg/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum entry_kind { ENTRY_CHAMP, ENTRY_INDICATOR, ENTRY_EXPORT, ENTRY_REPORT, ENTRY_KINDS };
+
+struct plugin_entry {
+    enum entry_kind kind;
+    size_t plugin;       /* index in registry.plugins */
+    char *key, *label;
+    char *detail;        /* champ: group; indicator: unit; export/report: content type */
+    char *description;   /* indicator: optional */
+    int fn;              /* LUA_NOREF for champs */
+};
+
+struct plugin_info {
+    char *name, *label, *file;
+    char department[4];  /* "" for a base plugin */
+    char sha256[65];
+    int *validators, *on_change;
+    size_t n_validators, n_on_change;
+    uint64_t errors;     /* failed calls since load */
+    char *last_error;
+};
+
+struct plugin_publisher {
+    void (*publish)(void *arg, const char *department, const char *name, const char *json);
+    void *arg;
+};
+
+struct plugin_registry {
+    struct lua_runtime *rt;
+    struct plugin_info *plugins;
+    size_t n_plugins;
+    struct plugin_entry *entries;
+    size_t n_entries;
+    /* while loading: the file being run; NULL once loaded (registrations are then refused) */
+    const char *loading_file;
+    const char *loading_hash;
+    /* what callbacks may use */
+    struct store *store;
+    struct plugin_publisher publisher;
+    const char *call_department; /* the department of the document or event being handled */
+};
+
+/* Makes the `ctg` table and adds it to the sandbox's globals. */
+int lua_ctg_open(lua_State *L, struct plugin_registry *reg);
+
+/* Frees what the registry holds on the C side (not the Lua state). */
+void plugin_registry_clear(struct plugin_registry *reg);
+
+#endif

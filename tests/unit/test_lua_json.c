@@ -1,0 +1,422 @@
+/*
+ * test_lua_json.c — core/lua_json.c: JSON → Lua → JSON gives back the same values of the same
+ * kinds; tables made in Lua become arrays or objects by the header's rules, and those that cannot
+ * be JSON are refused with the path of the offending value; the stack is left as it was; and the
+ * ctg.json module behaves, from Lua code, as a plugin sees it.
+ */
+#include "ctg/lua_json.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static lua_State *new_state(void)
+{
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_json_init(L);
+    lua_json_push_module(L);
+    lua_setglobal(L, "json");
+    return L;
+}
+
+static void report_mismatch(const char *what, const json_t *got, const char *err)
+{
+    char *text = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    fprintf(stderr, "%s: got %s\n", what, text ? text : err);
+    free(text);
+}
+
+/* JSON text → Lua → JSON must be json_equal to the original, which also tells an integer from
+ * a real and an array from an object. */
+static void check_round_trip(lua_State *L, const char *text)
+{
+    json_t *want = json_loads(text, JSON_DECODE_ANY, NULL);
+    CHECK(want != NULL);
+    if (!want)
+        return;
+    char err[256] = "";
+    int top = lua_gettop(L);
+    lua_json_push(L, want);
+    json_t *got = lua_json_to(L, -1, err, sizeof err);
+    if (!json_equal(got, want))
+        report_mismatch(text, got, err);
+    CHECK(json_equal(got, want));
+    lua_settop(L, top);
+    json_decref(got);
+    json_decref(want);
+}
+
+/*
+ * Runs `chunk`, which returns one value, and converts that value: NULL with `err` written if it
+ * is refused. Success or not, lua_json_to must leave the stack as it found it.
+ */
+static json_t *from_lua(lua_State *L, const char *chunk, char *err, size_t errlen)
+{
+    int top = lua_gettop(L);
+    if (luaL_dostring(L, chunk) != LUA_OK) {
+        snprintf(err, errlen, "chunk failed: %s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return NULL;
+    }
+    json_t *value = lua_json_to(L, -1, err, errlen);
+    CHECK_INT(lua_gettop(L), top + 1);
+    lua_settop(L, top);
+    return value;
+}
+
+static void check_lua(lua_State *L, const char *chunk, const char *expected)
+{
+    char err[256] = "";
+    json_t *want = json_loads(expected, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *got = from_lua(L, chunk, err, sizeof err);
+    if (!json_equal(got, want))
+        report_mismatch(chunk, got, err);
+    CHECK(want && json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+}
+
+/* Whether `text` is valid UTF-8, by jansson's rules: error messages end up in JSON responses. */
+static int is_utf8(const char *text)
+{
+    json_t *s = json_string(text);
+    int ok = s != NULL;
+    json_decref(s);
+    return ok;
+}
+
+/* The value must be refused with a message containing `fragment`. */
+static void check_refused(lua_State *L, const char *chunk, const char *fragment)
+{
+    char err[256] = "";
+    json_t *got = from_lua(L, chunk, err, sizeof err);
+    if (got || !strstr(err, fragment))
+        fprintf(stderr, "%s: expected a refusal with \"%s\", got \"%s\"\n", chunk, fragment, err);
+    CHECK(got == NULL && strstr(err, fragment) != NULL);
+    CHECK(is_utf8(err));
+    json_decref(got);
+}
+
+/* The value must be refused with exactly `message`. */
+static void check_refusal_is(lua_State *L, const char *chunk, const char *message)
+{
+    char err[256] = "";
+    json_t *got = from_lua(L, chunk, err, sizeof err);
+    CHECK(got == NULL);
+    CHECK_STR(err, message);
+    json_decref(got);
+}
+
+/* Runs `chunk`, which must return true; a Lua error is printed. */
+static int lua_says(lua_State *L, const char *chunk)
+{
+    int top = lua_gettop(L);
+    int ok = luaL_dostring(L, chunk) == LUA_OK;
+    if (!ok)
+        fprintf(stderr, "%s\n  raised: %s\n", chunk, lua_tostring(L, -1));
+    ok = ok && lua_toboolean(L, -1);
+    lua_settop(L, top);
+    return ok;
+}
+
+static void test_round_trip_null_and_containers(lua_State *L)
+{
+    check_round_trip(L, "null");
+    check_round_trip(L, "[null, 1, null]");
+    check_round_trip(L, "{\"a\": null, \"b\": {\"c\": null}}");
+    check_round_trip(L, "[]");
+    check_round_trip(L, "{}");
+    check_round_trip(L, "[[], {}, [[]], {\"e\": {}}]");
+    check_round_trip(L, "{\"actions\": [{\"id\": \"fa-1\", \"figures\": {\"n\": 212, \"tags\": "
+                        "[\"a\", true, false, null]}}, {\"id\": \"fa-2\", \"figures\": {}}], "
+                        "\"status\": \"monitoring\"}");
+    check_round_trip(L, "true");
+    check_round_trip(L, "\"top\"");
+}
+
+static void test_round_trip_numbers(lua_State *L)
+{
+    check_round_trip(L, "0");
+    check_round_trip(L, "-1");
+    check_round_trip(L, "9007199254740993");
+    check_round_trip(L, "[-9223372036854775808, 9223372036854775807]");
+    check_round_trip(L, "2.0");
+    check_round_trip(L, "[0.1, -1e300, 1.5e-300]");
+}
+
+static void test_round_trip_text(lua_State *L)
+{
+    check_round_trip(L, "[\"Finistère\", \"€\", \"😀\", \"\"]");
+    check_round_trip(L, "{\"a/b\": 1, \"~1\": {\"c~d/\": \"Île-Tudy\"}}");
+
+    /* jansson keeps NUL bytes in strings and keys; so does the round trip. (json_equal stops
+     * at a NUL in a key, so the texts are compared.) */
+    json_t *want = json_object();
+    json_object_setn_new(want, "k\0ey", 4, json_stringn("a\0b", 3));
+    lua_json_push(L, want);
+    json_t *got = lua_json_to(L, -1, NULL, 0);
+    lua_pop(L, 1);
+    char *want_text = json_dumps(want, JSON_COMPACT);
+    char *got_text = json_dumps(got, JSON_COMPACT);
+    CHECK_STR(got_text, want_text);
+    CHECK_INT(json_string_length(json_object_getn(got, "k\0ey", 4)), 3);
+    free(got_text);
+    free(want_text);
+    json_decref(got);
+    json_decref(want);
+}
+
+static void test_lua_tables(lua_State *L)
+{
+    check_lua(L, "return {1, 2, 3}", "[1, 2, 3]");
+    check_lua(L, "return {a = 1}", "{\"a\": 1}");
+    check_lua(L, "return {}", "{}");
+    check_lua(L, "return {[1] = 'x', [2] = 'y'}", "[\"x\", \"y\"]");
+    check_lua(L, "return {3, 3.0, -0.5, math.maxinteger, 2^53}",
+              "[3, 3.0, -0.5, 9223372036854775807, 9007199254740992.0]");
+    check_lua(L, "return {a = json.null, b = {json.null}, c = {true, false}}",
+              "{\"a\": null, \"b\": [null], \"c\": [true, false]}");
+    check_lua(L, "return json.null", "null");
+    check_lua(L, "return 'a\\0b'", "\"a\\u0000b\"");
+}
+
+static void test_marked_tables(lua_State *L)
+{
+    check_lua(L, "return json.array({})", "[]");
+    check_lua(L, "return json.array()", "[]");
+    check_lua(L, "return json.object()", "{}");
+    check_lua(L, "return {list = json.array(), map = json.object({})}",
+              "{\"list\": [], \"map\": {}}");
+    /* An array reads items 1..#t: other keys are not part of it. */
+    check_lua(L, "return json.array({1, 2, name = 'x'})", "[1, 2]");
+    check_refused(L, "return json.array({1, nil, 3})", "holes in an array");
+    check_refusal_is(L, "return json.object({1})", "a key must be a string, not an integer");
+    /* A metatable that is not ours does not make a table an array or an object. */
+    check_lua(L, "return setmetatable({1, 2}, {})", "[1, 2]");
+}
+
+static void test_refused_tables(lua_State *L)
+{
+    check_refused(L, "return {[1] = 1, [3] = 3}", "holes in an array");
+    check_refused(L, "return {[0] = 'zero', 'one'}", "keys must be 1..n");
+    check_refused(L, "return {1, a = 2}", "mixed keys");
+    check_refused(L, "return {a = 1, 2}", "mixed keys");
+    check_refusal_is(L, "return {[1.5] = 1}", "a key must be a string, not a float");
+    check_refusal_is(L, "return {a = {[true] = 1}}", "/a: a key must be a string, not a boolean");
+}
+
+static void test_refused_values(lua_State *L)
+{
+    check_refusal_is(L, "return {x = {1, print}}", "/x/1: a function cannot be written as JSON");
+    check_refusal_is(L, "return {['a/b'] = {['c~d'] = {print}}}",
+                     "/a~1b/c~0d/0: a function cannot be written as JSON");
+    check_refusal_is(L, "return print", "a function cannot be written as JSON");
+    check_refused(L, "return {io.stdout}", "a userdata cannot");
+    check_refused(L, "return {co = coroutine.create(print)}", "a thread cannot");
+    check_refused(L, "return nil", "use json.null");
+    check_refusal_is(L, "return {n = 0/0}", "/n: NaN cannot be written as JSON");
+    check_refused(L, "return {math.huge}", "infinity");
+    check_refused(L, "return {-math.huge}", "infinity");
+    check_refusal_is(L, "return {s = '\\xff'}", "/s: a string is not valid UTF-8");
+    /* The bad key is reported, not the function under it, and its bytes stay out of the text. */
+    check_refusal_is(L, "return {ok = {['\\xff'] = {print}}}", "/ok: a key is not valid UTF-8");
+    check_refusal_is(L, "return {['\\xff'] = 1}", "a key is not valid UTF-8");
+
+    /* A light userdata other than json.null. */
+    static char other;
+    char err[128];
+    lua_pushlightuserdata(L, &other);
+    CHECK(lua_json_to(L, -1, err, sizeof err) == NULL);
+    CHECK_STR(err, "a userdata cannot be written as JSON");
+    lua_pop(L, 1);
+}
+
+static void test_depth(lua_State *L)
+{
+    char err[256] = "";
+    json_t *deep = from_lua(L, "local t = {} for i = 2, 64 do t = {t} end return t", err,
+                            sizeof err);
+    CHECK(deep != NULL);
+    json_decref(deep);
+    check_refused(L, "local t = {} for i = 2, 65 do t = {t} end return t",
+                  "nested deeper than 64");
+    check_refused(L, "local t = {} t.self = t return t", "nested deeper than 64");
+
+    /* A path too long for the buffer is cut on a character boundary, whichever byte of "/è"
+     * the cut falls on, and the reason survives. */
+    for (size_t len = 99; len <= 101; len++) {
+        char small[101];
+        json_t *none = from_lua(L, "local t = {} t['è'] = t return t", small, len);
+        CHECK(none == NULL);
+        CHECK(is_utf8(small));
+        CHECK(strncmp(small, "/è/è/è", strlen("/è/è/è")) == 0);
+        CHECK(strstr(small, "...: tables nested deeper than 64 levels") != NULL);
+    }
+}
+
+static void test_stack_balance(lua_State *L)
+{
+    char err[128];
+    int top = lua_gettop(L);
+    lua_pushinteger(L, 7);
+    CHECK(luaL_dostring(L, "return {a = {1, 2}}") == LUA_OK);
+    lua_pushstring(L, "above");
+    json_t *ok = lua_json_to(L, -2, err, sizeof err);
+    CHECK(ok != NULL);
+    CHECK_INT(lua_gettop(L), top + 3);
+    CHECK(luaL_dostring(L, "return {a = {1, print}}") == LUA_OK);
+    lua_pushstring(L, "above");
+    CHECK(lua_json_to(L, -2, err, sizeof err) == NULL);
+    CHECK_INT(lua_gettop(L), top + 5);
+    CHECK_STR(lua_tostring(L, -1), "above");
+    CHECK_INT(lua_tointeger(L, top + 1), 7);
+
+    /* An index past the top reads as nil, never as something lua_json_to pushed. */
+    CHECK(lua_json_to(L, top + 6, err, sizeof err) == NULL);
+    CHECK_INT(lua_gettop(L), top + 5);
+    lua_settop(L, top);
+    json_decref(ok);
+
+    /* lua_json_push adds exactly one value. */
+    json_t *doc = json_pack("{s:[i,{}]}", "a", 1);
+    lua_json_push(L, doc);
+    CHECK_INT(lua_gettop(L), top + 1);
+    lua_settop(L, top);
+    json_decref(doc);
+}
+
+static void test_decode_types(lua_State *L)
+{
+    CHECK(lua_says(L, "v = json.decode('{\"a\":[1,2.5,null,{}]}') return true"));
+    CHECK(lua_says(L, "return getmetatable(v) == json.object_mt"));
+    CHECK(lua_says(L, "return getmetatable(v.a) == json.array_mt and #v.a == 4"));
+    CHECK(lua_says(L, "return math.type(v.a[1]) == 'integer' and v.a[1] == 1"));
+    CHECK(lua_says(L, "return math.type(v.a[2]) == 'float' and v.a[2] == 2.5"));
+    CHECK(lua_says(L, "return v.a[3] == json.null"));
+    CHECK(lua_says(L, "return getmetatable(v.a[4]) == json.object_mt and next(v.a[4]) == nil"));
+    CHECK(lua_says(L, "return math.type(json.decode('2.0')) == 'float'"));
+    CHECK(lua_says(L, "return json.decode('\"Finistère\"') == 'Finistère'"));
+}
+
+static void test_encode(lua_State *L)
+{
+    CHECK(lua_says(L, "local s = '{\"a\":[1,2.5,null,{},[],true,false,\"Finistère\"],"
+                      "\"b\":{\"c\":-3,\"d\":\"x\"}}' return json.encode(json.decode(s)) == s"));
+    CHECK(lua_says(L, "return json.encode({b = 1, a = {2.0}, c = json.object()}) == "
+                      "'{\"a\":[2.0],\"b\":1,\"c\":{}}'"));
+    CHECK(lua_says(L, "return json.encode(json.null) == 'null' and json.encode('€') == '\"€\"'"));
+    CHECK(lua_says(L, "local ok, e = pcall(json.encode, print) return not ok "
+                      "and e == 'json.encode: a function cannot be written as JSON'"));
+    CHECK(lua_says(L, "local ok, e = pcall(json.encode, {x = {print}}) "
+                      "return not ok and e == 'json.encode: /x/0: a function cannot be written "
+                      "as JSON'"));
+}
+
+static void test_decode_errors(lua_State *L)
+{
+    CHECK(lua_says(L, "local ok, e = pcall(json.decode, '{\"a\":1,\"a\":2}') "
+                      "return not ok and e:find('json.decode: ', 1, true) == 1 "
+                      "and e:find('duplicate', 1, true) ~= nil"));
+    CHECK(lua_says(L, "local ok, e = pcall(json.decode, '[1,\\n  x]') "
+                      "return not ok and e:find(' at line 2 column 3$') ~= nil"));
+    CHECK(lua_says(L, "return not pcall(json.decode, '')"));
+}
+
+static void test_module_tables(lua_State *L)
+{
+    CHECK(lua_says(L, "local t = {} return json.array(t) == t "
+                      "and getmetatable(t) == json.array_mt"));
+    CHECK(lua_says(L, "local t = {} return json.object(t) == t "
+                      "and getmetatable(t) == json.object_mt"));
+    CHECK(lua_says(L, "return not pcall(json.array, 5)"));
+    CHECK(lua_says(L, "return tostring(json.array()):find('^json.array: ') ~= nil"));
+    CHECK(lua_says(L, "return tostring(json.object()):find('^json.object: ') ~= nil"));
+    CHECK(lua_says(L, "return json.array_mt ~= json.object_mt"));
+
+    /* A second lua_json_init keeps the metatables the module already handed out. */
+    lua_json_init(L);
+    json_t *doc = json_pack("[[]]");
+    lua_json_push(L, doc);
+    lua_setglobal(L, "pushed");
+    json_decref(doc);
+    CHECK(lua_says(L, "return getmetatable(pushed) == json.array_mt "
+                      "and getmetatable(pushed[1]) == json.array_mt"));
+}
+
+/* A Lua allocator that refuses to go past `limit` bytes in use. */
+struct budget {
+    size_t used, limit;
+};
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct budget *b = ud;
+    size_t old = ptr ? osize : 0; /* without ptr, osize is a type tag */
+    if (nsize == 0) {
+        free(ptr);
+        b->used -= old;
+        return NULL;
+    }
+    if (nsize > old && b->used - old + nsize > b->limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        b->used = b->used - old + nsize;
+    return p;
+}
+
+/* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
+static int lua_says_with_room(lua_State *L, struct budget *b, const char *chunk, size_t room)
+{
+    if (luaL_loadstring(L, chunk) != LUA_OK)
+        return 0;
+    b->limit = b->used + room;
+    int ok = lua_pcall(L, 0, 1, 0) == LUA_OK && lua_toboolean(L, -1);
+    b->limit = (size_t)-1;
+    lua_pop(L, 1);
+    return ok;
+}
+
+/* When Lua runs out of memory in the middle of decode or encode, the JSON value or text they
+ * hold is still freed (LeakSanitizer watches). */
+static void test_memory_errors_leak_nothing(void)
+{
+    struct budget b = {0, (size_t)-1};
+    lua_State *L = lua_newstate(budget_alloc, &b);
+    luaL_openlibs(L);
+    lua_json_push_module(L);
+    lua_setglobal(L, "json");
+    CHECK(lua_says(L, "text = '[' .. ('{\"a\":[1,2,3]},'):rep(2000) .. '1]' "
+                      "value = json.decode(text) return #value == 2001"));
+    CHECK(lua_says_with_room(L, &b, "local ok, e = pcall(json.decode, text) "
+                                    "return not ok and e == 'not enough memory'", 20000));
+    CHECK(lua_says_with_room(L, &b, "local ok, e = pcall(json.encode, value) "
+                                    "return not ok and e == 'not enough memory'", 10000));
+    CHECK(lua_says(L, "return #json.encode(value) == #text"));
+    lua_close(L);
+}
+
+int main(void)
+{
+    lua_State *L = new_state();
+    test_round_trip_null_and_containers(L);
+    test_round_trip_numbers(L);
+    test_round_trip_text(L);
+    test_lua_tables(L);
+    test_marked_tables(L);
+    test_refused_tables(L);
+    test_refused_values(L);
+    test_depth(L);
+    test_stack_balance(L);
+    test_decode_types(L);
+    test_encode(L);
+    test_decode_errors(L);
+    test_module_tables(L);
+    lua_close(L);
+    test_memory_errors_leak_nothing();
+    return check_summary("test_lua_json");
+}
