@@ -9,6 +9,7 @@
  *   p:validate(fn)   p:on_change(fn)
  *   ctg.json (lua_json.h)   ctg.csv(rows)   ctg.html.escape(s)   ctg.log(...)
  *   ctg.publish(name, table)   ctg.store.get(id)   ctg.store.list{department, status, champ, limit}
+ *   ctg.champs(department)   -> the champs that department knows, with their labels
  *
  * Registrations are checked field by field; an unknown or mistyped field is an error naming
  * the plugin, so a typo in a plugin fails its load instead of being ignored.
@@ -432,6 +433,31 @@ static int ctg_store_list(lua_State *L)
     return 1;
 }
 
+/* ctg.champs(department): [{key, label, group, plugin}], the champs that department knows. */
+static int ctg_champs(lua_State *L)
+{
+    struct plugin_registry *reg = registry_of(L);
+    const char *department = luaL_checkstring(L, 1);
+    lua_newtable(L);
+    lua_Integer n = 0;
+    for (size_t i = 0; i < reg->n_entries; i++) {
+        const struct plugin_entry *e = &reg->entries[i];
+        if (e->kind != ENTRY_CHAMP || !plugin_entry_visible(reg, e, department))
+            continue;
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, e->key);
+        lua_setfield(L, -2, "key");
+        lua_pushstring(L, e->label);
+        lua_setfield(L, -2, "label");
+        lua_pushstring(L, e->detail); /* nil without a group */
+        lua_setfield(L, -2, "group");
+        lua_pushstring(L, reg->plugins[e->plugin].name);
+        lua_setfield(L, -2, "plugin");
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
 /* ---------- the ctg table ---------- */
 
 /* Sets the functions of `fns` as closures over the registry in the table on top. */
@@ -465,7 +491,8 @@ static void make_plugin_metatable(lua_State *L, struct plugin_registry *reg)
 int lua_ctg_open(lua_State *L, struct plugin_registry *reg)
 {
     static const luaL_Reg top[] = {
-        {"plugin", ctg_plugin}, {"log", ctg_log}, {"publish", ctg_publish}, {NULL, NULL},
+        {"plugin", ctg_plugin},   {"log", ctg_log}, {"publish", ctg_publish},
+        {"champs", ctg_champs},   {NULL, NULL},
     };
     static const luaL_Reg store_fns[] = {
         {"get", ctg_store_get}, {"list", ctg_store_list}, {NULL, NULL},
@@ -492,28 +519,4 @@ int lua_ctg_open(lua_State *L, struct plugin_registry *reg)
     lua_runtime_make_read_only(L);
     lua_runtime_set_global(reg->rt, "ctg");
     return 0;
-}
-
-void plugin_registry_clear(struct plugin_registry *reg)
-{
-    for (size_t i = 0; i < reg->n_plugins; i++) {
-        struct plugin_info *p = &reg->plugins[i];
-        free(p->name);
-        free(p->label);
-        free(p->file);
-        free(p->validators);
-        free(p->on_change);
-        free(p->last_error);
-    }
-    for (size_t i = 0; i < reg->n_entries; i++) {
-        free(reg->entries[i].key);
-        free(reg->entries[i].label);
-        free(reg->entries[i].detail);
-        free(reg->entries[i].description);
-    }
-    free(reg->plugins);
-    free(reg->entries);
-    reg->plugins = NULL;
-    reg->entries = NULL;
-    reg->n_plugins = reg->n_entries = 0;
 }

@@ -222,20 +222,10 @@ static bool applies_to(const struct plugin_info *plugin, const char *department)
     return plugin->department[0] == '\0' || strcmp(plugin->department, department) == 0;
 }
 
-/* True when `e` is part of `department`'s set: its own entries, and base ones it does not override. */
 static bool entry_visible(const struct plugins *p, const struct plugin_entry *e,
                           const char *department)
 {
-    const struct plugin_info *plugin = owner(p, e);
-    if (plugin->department[0])
-        return strcmp(plugin->department, department) == 0;
-    for (size_t i = 0; i < p->reg.n_entries; i++) {
-        const struct plugin_entry *other = &p->reg.entries[i];
-        if (other->kind == e->kind && strcmp(other->key, e->key) == 0 &&
-            strcmp(owner(p, other)->department, department) == 0)
-            return false;
-    }
-    return true;
+    return plugin_entry_visible(&p->reg, e, department);
 }
 
 static const struct plugin_entry *find_entry(const struct plugins *p, enum entry_kind kind,
@@ -503,8 +493,8 @@ static long check_champs(const struct plugins *p, const json_t *doc, json_t *det
 /* Turns what a validator returned into details; -1 when it is of no known shape. */
 static long append_refusals(const json_t *result, const char *plugin, json_t *details)
 {
-    if (!result)
-        return 0;
+    if (!result || (json_is_object(result) && json_object_size(result) == 0))
+        return 0; /* nil, or an empty table (which reads as {}): nothing refused */
     if (json_is_string(result)) {
         json_array_append_new(details, json_pack("{s:s, s:O, s:s}", "path", "", "message", result,
                                                  "plugin", plugin));

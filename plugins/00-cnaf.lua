@@ -15,8 +15,8 @@ What it owns:
 
 Everything is computed in one pass over the fiches actions (`action_stats`), shared by the
 indicators, the exports and the reports, so that a report over 10 000 conventions stays linear.
-The exports show champ labels: this plugin's own, or those of ctg.champs(department) when ctgd
-offers that function (a department's own champs are declared by a plugin this one cannot see).
+The exports show the champ labels of the convention's department (ctg.champs), which include
+those declared by the department's own plugins.
 Messages and documents are in French (the staff of the CAF are French); code comments in English.
 See plugins/README.md for the decisions (abandoned actions, missing figures, rounding).
 ]]
@@ -588,25 +588,14 @@ end
 -- Pieces shared by the exports
 ---------------------------------------------------------------------------------------------
 
---[[
-Champ labels for a document. The base plugin knows its own ten; a department's own champs (and
-its relabellings) are declared by another plugin, which this one cannot see. When ctgd offers
-ctg.champs(department) -> [{key, label, group, plugin}] (the "champs" of GET
-/v1/departments/{code}), those labels are used; otherwise a champ unknown here shows its key.
-]]
+-- Champ labels for a document: ctg.champs gives those its department knows, including the
+-- champs and relabellings of the department's own plugins, which this plugin cannot see.
 local function champ_labels(conv)
   local labels = setmetatable({}, { __index = CHAMP_LABELS })
   local department = field(conv, "department")
-  local lookup = ctg.champs
-  if type(lookup) ~= "function" or type(department) ~= "string" then
-    return labels
-  end
-  local ok, champs = pcall(lookup, department)
-  if ok and type(champs) == "table" then
-    for _, c in ipairs(champs) do
-      if type(c) == "table" and type(c.key) == "string" and type(c.label) == "string" then
-        labels[c.key] = c.label
-      end
+  if type(department) == "string" then
+    for _, c in ipairs(ctg.champs(department)) do
+      labels[c.key] = c.label
     end
   end
   return labels

@@ -58,6 +58,13 @@ struct plugin_registry {
 /* Makes the `ctg` table and adds it to the sandbox's globals. */
 int lua_ctg_open(lua_State *L, struct plugin_registry *reg);
 
+/*
+ * True when `e` is part of `department`'s set: the entries of its own plugins, and those of the
+ * base plugins that no entry of its own (same kind, same key) overrides.
+ */
+bool plugin_entry_visible(const struct plugin_registry *reg, const struct plugin_entry *e,
+                          const char *department);
+
 /* Frees what the registry holds on the C side (not the Lua state). */
 void plugin_registry_clear(struct plugin_registry *reg);
 
