@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generates conventions of realistic shape (~2 KB of JSON, 10 fiches actions) as JSON lines.
 
-    gen_conventions.py COUNT [--prefix bench]  > conventions.jsonl
+    gen_conventions.py COUNT [--prefix bench] [--department CODE]  > conventions.jsonl
 
-Ids are <prefix>-<n>; departments, statuses and champs rotate so that every index has entries.
+Ids are <prefix>-<n>; departments (unless one is given), statuses and champs rotate so that
+every index has entries.
 The values are synthetic: they give the benchmarks documents of the right size and shape.
 """
 import argparse
@@ -17,7 +18,7 @@ CHAMPS = ["petite-enfance", "enfance", "jeunesse", "parentalite", "animation-vie
 ACTION_STATUSES = ["planned", "in_progress", "done", "abandoned"]
 
 
-def convention(n, prefix="bench"):
+def convention(n, prefix="bench", department=None):
     champs = [CHAMPS[(n + k) % len(CHAMPS)] for k in range(3)]
     objectives = [{"id": f"axe-{k}", "title": f"Axe {k} de la convention {n}",
                    "goals": [f"Objectif {k}.{g}" for g in range(2)]} for k in range(1, 4)]
@@ -29,7 +30,7 @@ def convention(n, prefix="bench"):
                 "figures": {"beneficiaires": (n + k) % 200}} for k in range(1, 11)]
     return {
         "id": f"{prefix}-{n}",
-        "department": DEPARTMENTS[n % len(DEPARTMENTS)],
+        "department": department or DEPARTMENTS[n % len(DEPARTMENTS)],
         "title": f"Convention territoriale globale n°{n}",
         "territory": {"name": f"Communauté de communes {n}", "kind": "epci"},
         "signatories": [{"organisation": "Caf", "role": "caf"},
@@ -48,10 +49,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("count", type=int)
     parser.add_argument("--prefix", default="bench")
+    parser.add_argument("--department", help="put every convention in this department")
     args = parser.parse_args()
     out = sys.stdout
     for n in range(args.count):
-        out.write(json.dumps(convention(n, args.prefix), ensure_ascii=False, separators=(",", ":")))
+        out.write(json.dumps(convention(n, args.prefix, args.department), ensure_ascii=False, separators=(",", ":")))
         out.write("\n")
 
 
