@@ -370,16 +370,25 @@ static json_t *parse_body(const struct record_view *view)
     return json_loadb(view->body, view->body_len, 0, NULL);
 }
 
-static int ctg_store_get(lua_State *L)
+/* The store, or an error when there is none (ctgd --check loads plugins without one). */
+static struct store *require_store(lua_State *L, const char *what)
 {
     struct plugin_registry *reg = registry_of(L);
+    if (!reg->store)
+        luaL_error(L, "%s: no store here (ctgd --check)", what);
+    return reg->store;
+}
+
+static int ctg_store_get(lua_State *L)
+{
+    struct store *st = require_store(L, "ctg.store.get");
     const char *id = luaL_checkstring(L, 1);
     struct record_view view;
-    if (store_read_begin(reg->store) != STORE_OK)
+    if (store_read_begin(st) != STORE_OK)
         return luaL_error(L, "ctg.store.get: the store cannot be read now");
-    enum store_status status = store_get_doc(reg->store, id, &view);
+    enum store_status status = store_get_doc(st, id, &view);
     json_t *doc = status == STORE_OK ? parse_body(&view) : NULL;
-    store_read_end(reg->store);
+    store_read_end(st);
     if (status != STORE_OK && status != STORE_NOT_FOUND)
         return luaL_error(L, "ctg.store.get: the store cannot be read");
     if (!doc) {
@@ -405,7 +414,7 @@ static int ctg_store_list(lua_State *L)
         {"champ", LUA_TSTRING, false},      {"limit", LUA_TNUMBER, false},
         {NULL, 0, false},
     };
-    struct plugin_registry *reg = registry_of(L);
+    struct store *st = require_store(L, "ctg.store.list");
     if (lua_isnone(L, 1))
         lua_newtable(L);
     check_fields(L, 1, specs, "?", "ctg.store.list");
@@ -420,10 +429,10 @@ static int ctg_store_list(lua_State *L)
         .champ = string_field(L, 1, "champ"), .limit = (size_t)limit, .accept = collect_doc,
         .arg = docs,
     };
-    enum store_status status = store_read_begin(reg->store);
+    enum store_status status = store_read_begin(st);
     if (status == STORE_OK) {
-        status = store_list(reg->store, &q);
-        store_read_end(reg->store);
+        status = store_list(st, &q);
+        store_read_end(st);
     }
     if (status != STORE_OK) {
         json_decref(docs);
