@@ -383,19 +383,26 @@ static bool read_rev_claim(struct http_request *r, json_t *body, struct rev_clai
     return true;
 }
 
+void api_count_outcome(struct server *srv, const struct write_outcome *out)
+{
+    if (out->status < 400) {
+        srv->metrics.writes[out->type]++;
+        return;
+    }
+    enum write_failure reason = out->status == 507   ? WRITE_STORAGE_FULL
+                                : out->status == 500 ? WRITE_STORE_ERROR
+                                                     : WRITE_REFUSED;
+    srv->metrics.write_failures[reason]++;
+}
+
 static void reply_outcome(struct http_request *r, struct write_outcome *out)
 {
-    struct metrics *m = &r->srv->metrics;
+    api_count_outcome(r->srv, out);
     if (out->status >= 400) {
-        enum write_failure reason = out->status == 507   ? WRITE_STORAGE_FULL
-                                    : out->status == 500 ? WRITE_STORE_ERROR
-                                                         : WRITE_REFUSED;
-        m->write_failures[reason]++;
         http_error_with(r, out->status, out->code, out->extra, "%s", out->message);
         out->extra = NULL;
         return;
     }
-    m->writes[out->type]++;
     server_changes_committed(r->srv);
     http_set_etag(r, out->rev);
     if (out->type == CHANGE_DELETED) {
@@ -412,7 +419,7 @@ static void reply_outcome(struct http_request *r, struct write_outcome *out)
     out->doc = NULL;
 }
 
-static bool may_write(struct http_request *r)
+bool api_require_writer(struct http_request *r)
 {
     if (r->who->role >= ROLE_EDITOR)
         return true;
@@ -445,7 +452,7 @@ static void write_with_body(struct http_request *r, enum write_kind kind,
     json_t *body;
     if (kind != WRITE_CREATE && !(id = require_path_id(r, no_params)))
         return;
-    if (!may_write(r) || !(body = http_json_body(r, media_types)))
+    if (!api_require_writer(r) || !(body = http_json_body(r, media_types)))
         return;
     write_and_reply(r, kind, id, body);
     json_decref(body);
@@ -475,7 +482,7 @@ static void delete_convention(struct http_request *r)
 {
     static const char *const rev_param[] = {"rev", NULL};
     const char *id = require_path_id(r, rev_param);
-    if (!id || !may_write(r))
+    if (!id || !api_require_writer(r))
         return;
     json_t *body = NULL;
     if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) > 0 &&

@@ -366,11 +366,12 @@ static int read_events(struct reader *r, struct config *cfg)
 
 static int read_limits(struct reader *r, struct config *cfg)
 {
-    static const char *const keys[] = {"body_max", "timeout", "lua_instructions", "lua_seconds",
-                                       "lua_memory", NULL};
+    static const char *const keys[] = {"body_max", "bulk_max", "timeout", "lua_instructions",
+                                       "lua_seconds", "lua_memory", NULL};
     double timeout = cfg->limits.timeout, instructions = (double)cfg->limits.lua_instructions;
     if (check_known_keys(r, "limits", keys) < 0 ||
         read_size(r, "body_max", "limits.", 1024, 1024.0 * 1024 * 1024, &cfg->limits.body_max) < 0 ||
+        read_size(r, "bulk_max", "limits.", 1024, 4096.0 * 1024 * 1024, &cfg->limits.bulk_max) < 0 ||
         read_number(r, "timeout", "limits.", 1, 3600, &timeout) < 0 ||
         read_number(r, "lua_instructions", "limits.", 1e4, 1e12, &instructions) < 0 ||
         read_number(r, "lua_seconds", "limits.", 0.01, 3600, &cfg->limits.lua_seconds) < 0 ||
@@ -411,6 +412,7 @@ static void set_defaults(struct config *cfg)
     cfg->events_heartbeat = 5;
     cfg->plugin_dirs = calloc(1, sizeof *cfg->plugin_dirs);
     cfg->limits.body_max = (size_t)1 << 20;
+    cfg->limits.bulk_max = (size_t)64 << 20;
     cfg->limits.timeout = 30;
     cfg->limits.lua_instructions = 100000000;
     cfg->limits.lua_seconds = 5;

@@ -23,8 +23,10 @@
 
 #define PATH_SEGMENTS_MAX 8
 
-static const struct http_route *const route_tables[] = {api_system_routes, api_conventions_routes,
-                                                       api_changes_routes, api_plugins_routes};
+/* The bulk route comes before /v1/conventions/{id}: "_bulk" is not an id. */
+static const struct http_route *const route_tables[] = {api_system_routes, api_bulk_routes,
+                                                       api_conventions_routes, api_changes_routes,
+                                                       api_plugins_routes};
 
 static const struct {
     enum evhttp_cmd_type method;

@@ -184,7 +184,9 @@ static int start_http(struct server *srv, char *err, size_t errlen)
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)(cfg->limits.body_max + EVHTTP_BODY_MARGIN));
+    size_t largest = cfg->limits.bulk_max > cfg->limits.body_max ? cfg->limits.bulk_max
+                                                                  : cfg->limits.body_max;
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)(largest + EVHTTP_BODY_MARGIN));
     evhttp_set_max_headers_size(srv->http, HEADERS_MAX);
     evhttp_set_timeout(srv->http, cfg->limits.timeout);
     evhttp_set_gencb(srv->http, http_dispatch, srv);

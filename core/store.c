@@ -663,6 +663,11 @@ static int put_current(struct store_txn *t, const struct store_change *c, const 
     return rc;
 }
 
+bool store_txn_failed(const struct store_txn *t)
+{
+    return t->failure != 0;
+}
+
 enum store_status store_txn_save(struct store_txn *t, const struct store_change *c)
 {
     if (!id_fits(c->id)) {

@@ -310,9 +310,9 @@ static int check_rights_on_existing(struct write_ctx *c, struct store_txn *txn)
     return check_department(c, last.department);
 }
 
-static int run_write(struct store_txn *txn, void *arg)
+/* One write inside the transaction: 0 when saved, -1 when refused or when the save failed. */
+static int run_write(struct write_ctx *c, struct store_txn *txn)
 {
-    struct write_ctx *c = arg;
     write_outcome_clear(c->out);
     json_decref(c->current);
     c->current = NULL;
@@ -323,18 +323,49 @@ static int run_write(struct store_txn *txn, void *arg)
     return write_document(c, txn);
 }
 
+struct batch {
+    const struct write_request *w;
+    struct write_outcome *out;
+    size_t n;
+};
+
+/*
+ * Every write of the batch in one transaction. A refused write is only an outcome: the others
+ * go on. A failed save (full map, I/O) aborts the whole transaction, which the store runs again
+ * after growing the map, or reports.
+ */
+static int run_batch(struct store_txn *txn, void *arg)
+{
+    struct batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        struct write_ctx c = {.w = &b->w[i], .out = &b->out[i]};
+        int rc = run_write(&c, txn);
+        json_decref(c.current);
+        if (rc < 0 && store_txn_failed(txn))
+            return -1;
+    }
+    return 0;
+}
+
+void write_conventions(struct store *st, const struct write_request *w, struct write_outcome *out,
+                       size_t n)
+{
+    struct batch b = {w, out, n};
+    memset(out, 0, n * sizeof *out);
+    enum store_status status = store_write(st, run_batch, &b);
+    for (size_t i = 0; i < n; i++) {
+        if (status == STORE_FULL && out[i].status < 400)
+            refuse(&out[i], 507, "storage_full", NULL, "the store is full; nothing was written");
+        else if (status == STORE_ERROR && out[i].status < 400)
+            refuse(&out[i], 500, "internal", NULL, "the write failed; nothing was written");
+        if (out[i].status >= 400) {
+            json_decref(out[i].doc);
+            out[i].doc = NULL;
+        }
+    }
+}
+
 void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out)
 {
-    struct write_ctx c = {.w = w, .out = out};
-    memset(out, 0, sizeof *out);
-    enum store_status status = store_write(st, run_write, &c);
-    json_decref(c.current);
-    if (status == STORE_FULL && out->status < 400)
-        refuse(out, 507, "storage_full", NULL, "the store is full; nothing was written");
-    else if (status == STORE_ERROR && out->status < 400)
-        refuse(out, 500, "internal", NULL, "the write failed; nothing was written");
-    if (out->status >= 400) {
-        json_decref(out->doc);
-        out->doc = NULL;
-    }
+    write_conventions(st, w, out, 1);
 }

@@ -13,6 +13,13 @@ extern const struct http_route api_system_routes[];
 extern const struct http_route api_conventions_routes[];
 extern const struct http_route api_changes_routes[];
 extern const struct http_route api_plugins_routes[];
+extern const struct http_route api_bulk_routes[];
+
+struct write_outcome;
+/* Answers 403 and returns false unless the token's role writes. */
+bool api_require_writer(struct http_request *r);
+/* Counts a write's outcome in the metrics. */
+void api_count_outcome(struct server *srv, const struct write_outcome *out);
 
 /*
  * The convention of the route's {id}, parsed, for the token that asks; NULL once the error

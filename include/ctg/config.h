@@ -23,6 +23,7 @@ struct token {
 
 struct limits {
     size_t body_max;      /* bytes of a request body (default 1 MiB) */
+    size_t bulk_max;      /* bytes of a POST /v1/conventions/_bulk body (default 64 MiB) */
     int timeout;          /* seconds a connection may stay idle or slow (default 30) */
     long lua_instructions; /* per call into a plugin (default 100 million) */
     double lua_seconds;   /* per call into a plugin, wall clock (default 5) */

@@ -114,6 +114,8 @@ struct store_revision {
 /* The last revision `id` ever had (a deleted id keeps its history); STORE_NOT_FOUND if none. */
 enum store_status store_txn_last_revision(struct store_txn *txn, const char *id,
                                           struct store_revision *out);
+/* True once a save of this transaction failed (full map, I/O): it must be aborted. */
+bool store_txn_failed(const struct store_txn *txn);
 /* Writes the document, its revision, its index entries and one change-log entry. */
 enum store_status store_txn_save(struct store_txn *txn, const struct store_change *change);
 

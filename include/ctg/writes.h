@@ -49,6 +49,13 @@ struct write_outcome {
 
 /* Runs one write to the end; `out` must be released with write_outcome_clear(). */
 void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out);
+
+/*
+ * Runs `n` writes in one transaction and one sync: each has its own outcome (a refused write
+ * leaves the others be). Every outcome must be released with write_outcome_clear().
+ */
+void write_conventions(struct store *st, const struct write_request *w, struct write_outcome *out,
+                       size_t n);
 void write_outcome_clear(struct write_outcome *out);
 
 #endif

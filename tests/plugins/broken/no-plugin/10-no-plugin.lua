@@ -1,0 +1,2 @@
+-- broken/no-plugin: a file that declares no plugin.
+local x = 1
