@@ -48,8 +48,21 @@ static void get_metrics(struct http_request *r)
     evbuffer_free(body);
 }
 
+/* docs/openapi.yaml, compiled in (cmake/embed.cmake). */
+extern const unsigned char openapi_yaml[];
+extern const size_t openapi_yaml_len;
+
+static void get_openapi(struct http_request *r)
+{
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_reference(body, openapi_yaml, openapi_yaml_len, NULL, NULL);
+    http_reply_body(r, 200, "application/yaml; charset=utf-8", body);
+    evbuffer_free(body);
+}
+
 const struct http_route api_system_routes[] = {
     {"/v1/health", EVHTTP_REQ_GET, get_health, true},
     {"/v1/metrics", EVHTTP_REQ_GET, get_metrics, false},
+    {"/v1/openapi.yaml", EVHTTP_REQ_GET, get_openapi, true},
     {NULL, 0, NULL, false},
 };

@@ -288,6 +288,15 @@ static const struct http_route *find_route(const struct path *p, enum evhttp_cmd
     return NULL;
 }
 
+void http_print_routes(FILE *out)
+{
+    for (size_t t = 0; t < sizeof route_tables / sizeof route_tables[0]; t++)
+        for (const struct http_route *route = route_tables[t]; route->pattern; route++)
+            for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+                if (route->methods & method_names[i].method)
+                    fprintf(out, "%s %s\n", method_names[i].name, route->pattern);
+}
+
 static void reply_method_not_allowed(struct http_request *r, unsigned allowed)
 {
     char list[128] = "";

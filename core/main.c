@@ -2,6 +2,7 @@
  * main.c — the ctgd command: read the configuration, then check it (--check) or serve.
  */
 #include "ctg/config.h"
+#include "ctg/http.h"
 #include "ctg/log.h"
 #include "ctg/plugins.h"
 #include "ctg/server.h"
@@ -16,6 +17,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: ctgd -c FILE          serve with the configuration FILE\n"
                  "       ctgd --check -c FILE  check the configuration FILE and exit\n"
+                 "       ctgd --routes         list the HTTP routes (METHOD /pattern)\n"
                  "       ctgd --version\n");
 }
 
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"routes", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
         case 'c': path = optarg; break;
         case 'k': check = 1; break;
         case 'V': printf("ctgd %s\n", CTG_VERSION); return 0;
+        case 'r': http_print_routes(stdout); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

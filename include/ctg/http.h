@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct server;
 
@@ -42,6 +43,9 @@ struct http_route {
     http_handler handler;
     bool open;            /* answers without a token */
 };
+
+/* Prints "METHOD /pattern" for every route, one per line (ctgd --routes). */
+void http_print_routes(FILE *out);
 
 /* The evhttp callback: routes, authenticates, calls the handler, counts and logs. */
 void http_dispatch(struct evhttp_request *req, void *server);
