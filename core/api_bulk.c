@@ -23,9 +23,19 @@ static const char *const line_types[] = {"application/x-ndjson", "application/js
 
 struct bulk_line {
     size_t number;   /* 1-based line number in the body */
-    json_t *doc;     /* NULL when the line is not a JSON object */
-    char error[256]; /* why it is not */
+    json_t *doc;     /* NULL when the line is refused before any write */
+    const char *code; /* then: the error code, */
+    char error[256]; /* and why */
 };
+
+/* Refuses a line before it reaches the write pipeline (a 400). */
+static void refuse_line(struct bulk_line *line, const char *code, const char *message)
+{
+    json_decref(line->doc);
+    line->doc = NULL;
+    line->code = code;
+    snprintf(line->error, sizeof line->error, "%s", message);
+}
 
 /* One result per line, as in docs/api.md. */
 static json_t *line_result(const struct bulk_line *line, const struct write_outcome *out)
@@ -33,7 +43,7 @@ static json_t *line_result(const struct bulk_line *line, const struct write_outc
     if (!line->doc)
         return json_pack("{s:I, s:i, s:s, s:{s:i, s:s, s:s}}", "line", (json_int_t)line->number,
                          "status", 400, "result", "refused", "error", "status", 400, "code",
-                         "malformed_json", "message", line->error);
+                         line->code, "message", line->error);
     if (out->status >= 400) {
         json_t *error = json_pack("{s:i, s:s, s:s}", "status", out->status, "code", out->code,
                                   "message", out->message);
@@ -59,6 +69,10 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
         if (!lines[i].doc)
             continue;
         json_t *rev = json_object_get(lines[i].doc, "rev");
+        if (rev && !(json_is_integer(rev) && json_integer_value(rev) > 0)) {
+            refuse_line(&lines[i], "bad_parameter", "rev must be a positive integer");
+            continue;
+        }
         const char *id = json_string_value(json_object_get(lines[i].doc, "id"));
         w[writes] = (struct write_request){
             .kind = id ? WRITE_REPLACE : WRITE_CREATE, .id = id, .body = lines[i].doc,
@@ -88,12 +102,10 @@ static void parse_line(struct bulk_line *line, const char *text, size_t len)
 {
     json_error_t err;
     line->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (line->doc && json_is_object(line->doc))
-        return;
-    snprintf(line->error, sizeof line->error, "%s", line->doc ? "the line is not a JSON object"
-                                                              : err.text);
-    json_decref(line->doc);
-    line->doc = NULL;
+    if (!line->doc)
+        refuse_line(line, "malformed_json", err.text);
+    else if (!json_is_object(line->doc))
+        refuse_line(line, "malformed_json", "the line is not a JSON object");
 }
 
 static bool is_blank(const char *s, size_t len)

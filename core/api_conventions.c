@@ -364,10 +364,14 @@ static bool read_rev_claim(struct http_request *r, json_t *body, struct rev_clai
         http_error(r, 400, "bad_parameter", "rev must be a positive integer");
         return false;
     }
-    if (body_rev)
-        rev = (uint64_t)json_integer_value(body_rev);
-    else if (query_rev && parse_rev(query_rev, &rev) < 0) {
+    uint64_t query = 0;
+    if (query_rev && parse_rev(query_rev, &query) < 0) {
         http_error(r, 400, "bad_parameter", "rev must be a positive integer");
+        return false;
+    }
+    rev = body_rev ? (uint64_t)json_integer_value(body_rev) : query;
+    if (body_rev && query_rev && rev != query) {
+        http_error(r, 400, "bad_parameter", "the body's rev and ?rev= name different revs");
         return false;
     }
     if (body)

@@ -9,9 +9,13 @@
 
 #include <event2/buffer.h>
 
+static const char *const no_params[] = {NULL};
+
 static void get_health(struct http_request *r)
 {
     struct server *srv = r->srv;
+    if (!http_query_only(r, no_params))
+        return;
     size_t conventions = 0;
     if (store_read_begin(srv->store) == STORE_OK) {
         conventions = store_count(srv->store);
@@ -30,6 +34,8 @@ static void get_health(struct http_request *r)
 static void get_metrics(struct http_request *r)
 {
     struct server *srv = r->srv;
+    if (!http_query_only(r, no_params))
+        return;
     struct metrics_readings readings = {
         .last_seq = store_last_seq(srv->store),
         .map_size = store_map_size(srv->store),
@@ -54,6 +60,8 @@ extern const size_t openapi_yaml_len;
 
 static void get_openapi(struct http_request *r)
 {
+    if (!http_query_only(r, no_params))
+        return;
     struct evbuffer *body = evbuffer_new();
     evbuffer_add_reference(body, openapi_yaml, openapi_yaml_len, NULL, NULL);
     http_reply_body(r, 200, "application/yaml; charset=utf-8", body);

@@ -23,7 +23,6 @@
 
 #define PATH_SEGMENTS_MAX 8
 
-/* The bulk route comes before /v1/conventions/{id}: "_bulk" is not an id. */
 static const struct http_route *const route_tables[] = {api_system_routes, api_bulk_routes,
                                                        api_conventions_routes, api_changes_routes,
                                                        api_plugins_routes};
@@ -268,21 +267,27 @@ static unsigned method_mask(enum evhttp_cmd_type method)
     return method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (unsigned)method;
 }
 
-/* Finds the route; sets *allowed to the methods of the path when only the method differs. */
+/*
+ * Finds the route; sets *allowed to the methods of the path when only the method differs. A
+ * pattern without placeholders wins over one with: "/v1/conventions/_bulk" is never an {id}.
+ */
 static const struct http_route *find_route(const struct path *p, enum evhttp_cmd_type method,
                                            char **params, unsigned *allowed)
 {
     *allowed = 0;
-    for (size_t t = 0; t < sizeof route_tables / sizeof route_tables[0]; t++) {
-        for (const struct http_route *route = route_tables[t]; route->pattern; route++) {
-            char *candidate[HTTP_PARAMS_MAX] = {0};
-            if (!route_matches(route->pattern, p, candidate))
-                continue;
-            if (route->methods & method_mask(method)) {
-                memcpy(params, candidate, sizeof candidate);
-                return route;
+    for (int literal = 1; literal >= 0 && !*allowed; literal--) {
+        for (size_t t = 0; t < sizeof route_tables / sizeof route_tables[0]; t++) {
+            for (const struct http_route *route = route_tables[t]; route->pattern; route++) {
+                char *candidate[HTTP_PARAMS_MAX] = {0};
+                if ((strchr(route->pattern, '{') == NULL) != literal ||
+                    !route_matches(route->pattern, p, candidate))
+                    continue;
+                if (route->methods & method_mask(method)) {
+                    memcpy(params, candidate, sizeof candidate);
+                    return route;
+                }
+                *allowed |= route->methods;
             }
-            *allowed |= route->methods;
         }
     }
     return NULL;

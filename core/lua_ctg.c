@@ -188,7 +188,10 @@ static int register_entry(lua_State *L, enum entry_kind kind, const struct field
     e->fn = LUA_NOREF;
     e->key = dup_or_die(L, key);
     e->label = dup_or_die(L, string_field(L, 2, "label"));
-    e->detail = dup_or_die(L, detail_field ? string_field(L, 2, detail_field) : NULL);
+    const char *detail = detail_field ? string_field(L, 2, detail_field) : NULL;
+    if (!detail && kind >= ENTRY_EXPORT)
+        detail = "text/plain; charset=utf-8"; /* the content type when the plugin names none */
+    e->detail = dup_or_die(L, detail);
     e->description = dup_or_die(L, kind == ENTRY_INDICATOR ? string_field(L, 2, "description") : NULL);
     if (fn_field) {
         lua_getfield(L, 2, fn_field);

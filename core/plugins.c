@@ -581,7 +581,7 @@ static enum plugin_result render(struct plugins *p, enum entry_kind kind, const 
     }
     out->body = c.string;
     out->len = c.len;
-    out->content_type = e->detail ? e->detail : "text/plain; charset=utf-8";
+    out->content_type = e->detail;
     return PLUGIN_OK;
 }
 

@@ -473,6 +473,17 @@ class PutTests(CtgdTestCase):
         r = self.request("PATCH", path, {"title": "Trois"}, headers={"If-Match": "*"})
         self.assertEqual(r.status, 200, r.body)
 
+    def test_delete_with_body_and_query_revs_that_differ_is_400(self):
+        doc = self.create(convention(id=new_id("revs")))
+        r = self.request("DELETE", conv_path(doc["id"]) + "?rev=2", {"rev": 1})
+        self.assertError(r, 400, "bad_parameter")
+        self.assertEqual(self.get_doc(doc["id"])["rev"], 1)
+
+    def test_routes_without_parameters_refuse_them(self):
+        for path in ("/v1/health?x=1", "/v1/metrics?x=1", "/v1/openapi.yaml?x=1"):
+            with self.subTest(path):
+                self.assertError(self.request("GET", path), 400, "bad_parameter")
+
     def test_weak_if_match_never_matches(self):
         doc = self.create(convention(id=new_id("weak")))
         r = self.request("PATCH", conv_path(doc["id"]), {"title": "x"},

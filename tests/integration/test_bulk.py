@@ -82,6 +82,22 @@ class BulkTests(CtgdTestCase):
         page = self.request("GET", "/v1/conventions?q=many&limit=1000").body
         self.assertEqual(len(page["items"]), 1000)
 
+    def test_a_bad_rev_is_refused_on_its_line(self):
+        existing = self.create(convention(id=new_id("brev")))
+        r = self.bulk(lines(dict(convention(id=existing["id"]), rev="1"),
+                            dict(convention(id=existing["id"]), rev=-1),
+                            dict(convention(id=existing["id"], title="Bonne"), rev=1)))
+        self.assertEqual([x["status"] for x in r.body["results"]], [400, 400, 200])
+        self.assertEqual(r.body["results"][0]["error"]["code"], "bad_parameter")
+        self.assertEqual(self.get_doc(existing["id"])["rev"], 2)
+
+    def test_other_methods_on_bulk_are_405(self):
+        for method in ("GET", "PUT", "DELETE"):
+            with self.subTest(method):
+                r = self.request(method, "/v1/conventions/_bulk")
+                self.assertError(r, 405, "method_not_allowed")
+                self.assertEqual(r.headers.get("allow"), "POST")
+
     def test_content_type_and_size(self):
         self.assertError(self.bulk(b"{}\n", headers={"Content-Type": "application/json"}), 415,
                          "unsupported_media_type")
