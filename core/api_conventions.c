@@ -78,13 +78,13 @@ static bool require_record_readable(struct http_request *r, const char *json, si
     return ok;
 }
 
-/* Answers 404 or 500 and returns true when a store read did not succeed. */
-static bool reply_store_failure(struct http_request *r, enum store_status status, const char *what)
+/* Answers 404 (naming `id`) or 500 and returns true when a store read did not succeed. */
+static bool reply_store_failure(struct http_request *r, enum store_status status, const char *id)
 {
     if (status == STORE_OK)
         return false;
-    if (status == STORE_NOT_FOUND)
-        http_error(r, 404, "not_found", "no %s", what);
+    if (status == STORE_NOT_FOUND && id)
+        http_error(r, 404, "not_found", "no convention '%s'", id);
     else
         http_error(r, 500, "internal", "the store could not be read");
     return true;
@@ -116,9 +116,9 @@ static void get_convention(struct http_request *r)
     const char *id = require_path_id(r, no_params);
     struct store *st = r->srv->store;
     struct record_view doc;
-    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
+    if (!id || reply_store_failure(r, store_read_begin(st), NULL))
         return;
-    if (!reply_store_failure(r, store_get_doc(st, id, &doc), "such convention") &&
+    if (!reply_store_failure(r, store_get_doc(st, id, &doc), id) &&
         require_record_readable(r, doc.meta, doc.meta_len)) {
         http_set_etag(r, doc.rev);
         if (etag_matches(http_header(r, "If-None-Match"), doc.rev))
@@ -135,9 +135,9 @@ json_t *api_load_convention(struct http_request *r)
     struct store *st = r->srv->store;
     struct record_view doc;
     json_t *loaded = NULL;
-    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
+    if (!id || reply_store_failure(r, store_read_begin(st), NULL))
         return NULL;
-    if (!reply_store_failure(r, store_get_doc(st, id, &doc), "such convention") &&
+    if (!reply_store_failure(r, store_get_doc(st, id, &doc), id) &&
         require_record_readable(r, doc.meta, doc.meta_len)) {
         loaded = json_loadb(doc.body, doc.body_len, 0, NULL);
         if (!loaded)
@@ -229,14 +229,14 @@ static void list_conventions(struct http_request *r)
     if (q.department && !http_require_readable(r, q.department))
         return;
     struct store *st = r->srv->store;
-    if (reply_store_failure(r, store_read_begin(st), "store"))
+    if (reply_store_failure(r, store_read_begin(st), NULL))
         return;
     f.items = json_array();
     q.accept = accept_summary;
     q.arg = &f;
     enum store_status status = store_list(st, &q);
     store_read_end(st);
-    if (reply_store_failure(r, status, "store")) {
+    if (reply_store_failure(r, status, NULL)) {
         json_decref(f.items);
         return;
     }
@@ -273,12 +273,12 @@ static void get_history(struct http_request *r)
 {
     const char *id = require_path_id(r, no_params);
     struct store *st = r->srv->store;
-    if (!id || reply_store_failure(r, store_read_begin(st), "store"))
+    if (!id || reply_store_failure(r, store_read_begin(st), NULL))
         return;
     struct history h = {.r = r, .items = json_array()};
     enum store_status status = store_each_revision(st, id, collect_revision, &h);
     store_read_end(st);
-    if (reply_store_failure(r, status, "such convention"))
+    if (reply_store_failure(r, status, id))
         ;
     else if (json_array_size(h.items) == 0 && h.hidden)
         http_error(r, 403, "forbidden", "token '%s' cannot read the departments of '%s'",
@@ -300,9 +300,12 @@ static void get_revision(struct http_request *r)
     }
     struct store *st = r->srv->store;
     struct record_view view;
-    if (reply_store_failure(r, store_read_begin(st), "store"))
+    if (reply_store_failure(r, store_read_begin(st), NULL))
         return;
-    if (!reply_store_failure(r, store_get_revision(st, id, rev, &view), "such revision")) {
+    enum store_status status = store_get_revision(st, id, rev, &view);
+    if (status == STORE_NOT_FOUND)
+        http_error(r, 404, "not_found", "'%s' has no rev %llu", id, (unsigned long long)rev);
+    else if (!reply_store_failure(r, status, id)) {
         if (view.body_len == 0)
             http_error(r, 404, "not_found", "rev %llu of '%s' is its deletion",
                        (unsigned long long)rev, id);

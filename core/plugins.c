@@ -149,7 +149,9 @@ static int load_file(struct plugins *p, const char *path, char *err, size_t errl
     int rc = lua_runtime_call(p->reg.rt, run_chunk, &c, message, sizeof message);
     p->reg.loading_file = p->reg.loading_hash = NULL;
     free(text);
-    if (rc < 0)
+    if (rc < 0 && strncmp(message, path, strlen(path)) == 0)
+        snprintf(err, errlen, "%s", message); /* Lua names the file and line already */
+    else if (rc < 0)
         snprintf(err, errlen, "%s: %s", path, message);
     else if (p->reg.n_plugins == before)
         snprintf(err, errlen, "%s: declares no plugin (ctg.plugin{name = ...})", path);

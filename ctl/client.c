@@ -1,5 +1,7 @@
 /*
- * client.c — HTTP requests of ctgctl over libcurl (see client.h).
+ * client.c — HTTP requests of ctgctl over libcurl (see client.h). One easy handle serves every
+ * request, so that a command making many requests (list --all, import, export) keeps one
+ * connection open.
  */
 #include "client.h"
 
@@ -11,26 +13,13 @@
 
 struct client {
     CURL *curl;
-    char *url;
-    struct curl_slist *headers;
-};
-
-struct answer {
-    char *data;
-    size_t len;
+    char *url;            /* the base, without a trailing '/' */
+    char *authorization;  /* "Authorization: Bearer <token>", or NULL */
 };
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
 {
-    struct answer *a = arg;
-    char *grown = realloc(a->data, a->len + size * n + 1);
-    if (!grown)
-        return 0;
-    a->data = grown;
-    memcpy(a->data + a->len, ptr, size * n);
-    a->len += size * n;
-    a->data[a->len] = '\0';
-    return size * n;
+    return buf_append(arg, ptr, size * n) ? size * n : 0;
 }
 
 struct client *client_new(const char *url, const char *token)
@@ -44,15 +33,16 @@ struct client *client_new(const char *url, const char *token)
     if (len && c->url[len - 1] == '/')
         c->url[len - 1] = '\0';
     if (token) {
-        char header[1024];
-        snprintf(header, sizeof header, "Authorization: Bearer %s", token);
-        c->headers = curl_slist_append(c->headers, header);
+        struct buf header = {0};
+        if (!buf_printf(&header, "Authorization: Bearer %s", token)) {
+            client_free(c);
+            return NULL;
+        }
+        c->authorization = header.data;
     }
-    c->headers = curl_slist_append(c->headers, "Accept: application/json");
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 300L);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     return c;
 }
@@ -63,62 +53,185 @@ void client_free(struct client *c)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl);
-    curl_slist_free_all(c->headers);
+    free(c->authorization);
     free(c->url);
     free(c);
 }
 
-/* Prints the server's error message (SPEC §3 shape) or the status. */
-static void report_refusal(long status, const json_t *body)
+/* The headers of one request; NULL when memory runs out. */
+static struct curl_slist *request_headers(const struct client *c, const struct request *req)
 {
-    json_t *error = json_object_get(body, "error");
-    const char *message = json_string_value(json_object_get(error, "message"));
-    fprintf(stderr, "ctgctl: the server answered %ld: %s\n", status,
-            message ? message : "(no message)");
+    char line[256];
+    struct curl_slist *list = NULL, *next;
+    const char *fixed[] = {c->authorization, "Accept: application/json, */*;q=0.5",
+                           "Expect:" /* no 100-continue wait for large bodies */};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        if (fixed[i] && !(next = curl_slist_append(list, fixed[i])))
+            goto fail;
+        list = fixed[i] ? next : list;
+    }
+    if (req->content_type)
+        snprintf(line, sizeof line, "Content-Type: %s", req->content_type);
+    else
+        snprintf(line, sizeof line, "Content-Type:"); /* none, not curl's form type */
+    if (!(next = curl_slist_append(list, line)))
+        goto fail;
+    list = next;
+    if (req->if_match) {
+        snprintf(line, sizeof line, "If-Match: \"%s\"", req->if_match);
+        if (!(next = curl_slist_append(list, line)))
+            goto fail;
+        list = next;
+    }
+    return list;
+fail:
+    curl_slist_free_all(list);
+    return NULL;
 }
 
-/* Performs the GET; *body is the parsed answer (NULL when not JSON). */
-static enum exit_code perform_get(struct client *c, const char *path, json_t **body, long *status)
+/* The method and body of `req` on the handle. */
+static void set_method(CURL *curl, const struct request *req)
 {
-    char url[4096];
-    struct answer a = {0};
-    snprintf(url, sizeof url, "%s%s", c->url, path);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &a);
-    CURLcode rc = curl_easy_perform(c->curl);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "ctgctl: cannot reach %s: %s\n", c->url, curl_easy_strerror(rc));
-        free(a.data);
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        return;
+    }
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+                     strcmp(req->method, "POST") == 0 ? NULL : req->method);
+}
+
+static bool is_json_type(const char *content_type)
+{
+    static const char json[] = "application/json";
+    return content_type && strncmp(content_type, json, sizeof json - 1) == 0 &&
+           (content_type[sizeof json - 1] == '\0' || content_type[sizeof json - 1] == ';');
+}
+
+/* After a transfer: the status, and the answer parsed when it says it is JSON. */
+static void read_answer(CURL *curl, struct response *resp)
+{
+    char *content_type = NULL;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &content_type);
+    if (is_json_type(content_type) && resp->body.len)
+        resp->json = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+}
+
+enum exit_code client_request(struct client *c, const struct request *req, struct response *resp)
+{
+    *resp = (struct response){0};
+    struct buf url = {0};
+    struct curl_slist *headers = request_headers(c, req);
+    if (!headers || !buf_printf(&url, "%s%s", c->url, req->path)) {
+        fprintf(stderr, "ctgctl: out of memory\n");
+        curl_slist_free_all(headers);
+        buf_free(&url);
         return EXIT_UNREACHABLE;
     }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-    *body = a.data ? json_loadb(a.data, a.len, 0, NULL) : NULL;
-    free(a.data);
-    return *status >= 400 || !*body ? EXIT_REFUSED : EXIT_OK;
+    curl_easy_setopt(c->curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp->body);
+    set_method(c->curl, req);
+    CURLcode rc = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    buf_free(&url);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "ctgctl: cannot reach %s: %s\n", c->url, curl_easy_strerror(rc));
+        return EXIT_UNREACHABLE;
+    }
+    read_answer(c->curl, resp);
+    if (resp->status >= 200 && resp->status < 300)
+        return EXIT_OK;
+    if (!req->quiet)
+        client_print_error("the server answered", resp->status, resp->json);
+    return EXIT_REFUSED;
 }
 
-enum exit_code client_get(struct client *c, const char *path, json_t **out, long *status)
+void response_free(struct response *resp)
 {
-    json_t *body;
-    enum exit_code rc = perform_get(c, path, &body, status);
-    if (rc == EXIT_OK)
-        *out = body;
-    else
-        json_decref(body);
+    buf_free(&resp->body);
+    json_decref(resp->json);
+    resp->json = NULL;
+}
+
+enum exit_code client_json(struct client *c, const struct request *req, const json_t *body,
+                           json_t **out, long *status)
+{
+    struct request with_body = *req;
+    char *text = NULL;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        if (!text) {
+            fprintf(stderr, "ctgctl: out of memory\n");
+            return EXIT_UNREACHABLE;
+        }
+        with_body.body = text;
+        with_body.body_len = strlen(text);
+        with_body.content_type = req->content_type ? req->content_type : "application/json";
+    }
+    struct response resp;
+    enum exit_code rc = client_request(c, &with_body, &resp);
+    free(text);
+    if (status)
+        *status = resp.status;
+    if (rc == EXIT_OK && !resp.json) {
+        if (!req->quiet)
+            fprintf(stderr, "ctgctl: the answer to %s %s is not JSON\n", req->method, req->path);
+        rc = EXIT_REFUSED;
+    }
+    if (rc == EXIT_OK) {
+        *out = resp.json;
+        resp.json = NULL;
+    }
+    response_free(&resp);
     return rc;
 }
 
 enum exit_code client_get_json(struct client *c, const char *path, json_t **out)
 {
-    json_t *body = NULL;
-    long status = 0;
-    enum exit_code rc = perform_get(c, path, &body, &status);
-    if (rc == EXIT_REFUSED)
-        report_refusal(status, body);
-    if (rc == EXIT_OK)
-        *out = body;
-    else
-        json_decref(body);
-    return rc;
+    return client_json(c, &(struct request){.method = "GET", .path = path}, NULL, out, NULL);
+}
+
+enum exit_code client_get(struct client *c, const char *path, json_t **out, long *status)
+{
+    return client_json(c, &(struct request){.method = "GET", .path = path, .quiet = true}, NULL,
+                       out, status);
+}
+
+/* One line per detail that adds something to the message (a path, a plugin's name). */
+static void print_details(const json_t *error, const char *message)
+{
+    size_t i;
+    json_t *detail;
+    json_array_foreach(json_object_get(error, "details"), i, detail) {
+        const char *path = json_string_value(json_object_get(detail, "path"));
+        const char *text = json_string_value(json_object_get(detail, "message"));
+        const char *plugin = json_string_value(json_object_get(detail, "plugin"));
+        bool said = message && text && strstr(message, text) && (!path || strstr(message, path));
+        if (!text || (said && !plugin))
+            continue;
+        fprintf(stderr, "  %s%s%s", path && *path ? path : "", path && *path ? ": " : "", text);
+        if (plugin)
+            fprintf(stderr, " (plugin %s)", plugin);
+        fputc('\n', stderr);
+    }
+}
+
+void client_print_error(const char *where, long status, const json_t *error)
+{
+    if (json_object_get(error, "error"))
+        error = json_object_get(error, "error");
+    const char *code = json_string_value(json_object_get(error, "code"));
+    const char *message = json_string_value(json_object_get(error, "message"));
+    fprintf(stderr, "ctgctl: %s", where);
+    if (status)
+        fprintf(stderr, " %ld", status);
+    fprintf(stderr, "%s%s: %s\n", code ? " " : "", code ? code : "",
+            message ? message : "(no message)");
+    print_details(error, message);
 }

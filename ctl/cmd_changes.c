@@ -3,68 +3,74 @@
  */
 #include "ctl.h"
 
-#include <getopt.h>
 #include <inttypes.h>
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+
+static const char health_usage[] =
+    "usage: ctgctl health [--json]\n"
+    "Prints the server's health: version, conventions, last seq (--json: the whole answer).\n";
 
 int cmd_health(struct ctl *ctl, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr, "usage: ctgctl health\n");
-        return EXIT_USAGE;
-    }
-    (void)argv;
-    json_t *health;
+    struct args a;
+    args_init(&a, ctl, argc, argv, NULL, health_usage);
+    if (args_next(&a) > 0)
+        return args_fail(&a, NULL);
+    if (!args_operands(&a, 0, 0, NULL))
+        return a.rc;
+    json_t *health = NULL;
     int rc = client_get_json(ctl->client, "/v1/health", &health);
     if (rc != EXIT_OK)
         return rc;
     if (ctl->json)
         ctl_print_json_line(health);
     else
-        printf("%s: ctgd %s, %" JSON_INTEGER_FORMAT " conventions, last seq %" JSON_INTEGER_FORMAT "\n",
+        printf("%s: ctgd %s, %" JSON_INTEGER_FORMAT " conventions, last seq %" JSON_INTEGER_FORMAT
+               ", plugin generation %" JSON_INTEGER_FORMAT "\n",
                json_string_value(json_object_get(health, "status")),
                json_string_value(json_object_get(health, "version")),
                json_integer_value(json_object_get(health, "conventions")),
-               json_integer_value(json_object_get(health, "last_seq")));
+               json_integer_value(json_object_get(health, "last_seq")),
+               json_integer_value(json_object_get(health, "plugin_generation")));
     json_decref(health);
     return EXIT_OK;
 }
 
-static void changes_usage(FILE *out)
-{
-    fprintf(out, "usage: ctgctl changes [--since SEQ] [--department CODE] [--limit N]\n"
-                 "Prints the changes after SEQ (default 0), one JSON event per line.\n");
-}
+static const char changes_usage[] =
+    "usage: ctgctl changes [--since SEQ] [--department CODE] [--limit N]\n"
+    "Prints the changes after SEQ (default 0), one JSON event per line, at most N (1..1000,\n"
+    "default 1000).\n";
 
 int cmd_changes(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option options[] = {
         {"since", required_argument, NULL, 's'}, {"department", required_argument, NULL, 'd'},
-        {"limit", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
     };
     const char *since = "0", *department = NULL, *limit = "1000";
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    long number;
+    struct args a;
+    args_init(&a, ctl, argc, argv, options, changes_usage);
+    for (int opt; (opt = args_next(&a)) > 0;) {
         switch (opt) {
         case 's': since = optarg; break;
         case 'd': department = optarg; break;
         case 'l': limit = optarg; break;
-        case 'h': changes_usage(stdout); return EXIT_OK;
-        default: changes_usage(stderr); return EXIT_USAGE;
+        default: return args_fail(&a, NULL);
         }
     }
-    if (!ctl_is_word(since) || !ctl_is_word(limit) || (department && !ctl_is_word(department))) {
-        changes_usage(stderr);
-        return EXIT_USAGE;
-    }
-    char path[256];
-    snprintf(path, sizeof path, "/v1/changes?since=%s&limit=%s%s%s", since, limit,
-             department ? "&department=" : "", department ? department : "");
-    json_t *page;
-    int rc = client_get_json(ctl->client, path, &page);
+    if (!args_operands(&a, 0, 0, NULL))
+        return a.rc;
+    if (!args_number(since, 0, LONG_MAX, &number) || !args_number(limit, 1, 1000, &number))
+        return args_fail(&a, "changes: --since wants a seq, --limit a number from 1 to 1000");
+    struct buf path = {0};
+    bool built = buf_puts(&path, "/v1/changes") && buf_add_query(&path, "since", since) &&
+                 buf_add_query(&path, "limit", limit) &&
+                 (!department || buf_add_query(&path, "department", department));
+    json_t *page = NULL;
+    int rc = built ? client_get_json(ctl->client, path.data, &page) : EXIT_UNREACHABLE;
+    buf_free(&path);
     if (rc != EXIT_OK)
         return rc;
     size_t i;

@@ -13,8 +13,8 @@
 #include <nanomsg/pubsub.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,13 +49,11 @@ static void on_stop(int sig)
     stopping = 1;
 }
 
-static void watch_usage(FILE *out)
-{
-    fprintf(out, "usage: ctgctl watch [--department CODE] [--since SEQ] [--state FILE] [--count N]\n"
-                 "Prints every change after SEQ (default: from now), one JSON event per line.\n"
-                 "  --state FILE  resume from the seq kept in FILE, and keep it there\n"
-                 "  --count N     stop after N events\n");
-}
+static const char watch_usage[] =
+    "usage: ctgctl watch [--department CODE] [--since SEQ] [--state FILE] [--count N]\n"
+    "Prints every change after SEQ (default: from now), one JSON event per line.\n"
+    "  --state FILE  resume from the seq kept in FILE, and keep it there\n"
+    "  --count N     stop after N events\n";
 
 static int load_state(const char *path, uint64_t *last)
 {
@@ -241,26 +239,28 @@ int cmd_watch(struct ctl *ctl, int argc, char **argv)
     static const struct option options[] = {
         {"department", required_argument, NULL, 'd'}, {"since", required_argument, NULL, 's'},
         {"state", required_argument, NULL, 'f'},      {"count", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {NULL, 0, NULL, 0},
     };
     struct watch w = {.ctl = ctl, .remaining = -1, .sock = -1};
     const char *since = NULL;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct args a;
+    args_init(&a, ctl, argc, argv, options, watch_usage);
+    for (int opt; (opt = args_next(&a)) > 0;) {
         switch (opt) {
         case 'd': w.department = optarg; break;
         case 's': since = optarg; break;
         case 'f': w.state_path = optarg; break;
-        case 'n': w.remaining = strtol(optarg, NULL, 10); break;
-        case 'h': watch_usage(stdout); return EXIT_OK;
-        default: watch_usage(stderr); return EXIT_USAGE;
+        case 'n':
+            if (!args_number(optarg, 1, LONG_MAX, &w.remaining))
+                return args_fail(&a, "watch: --count wants a number above 0");
+            break;
+        default: return args_fail(&a, NULL);
         }
     }
-    if (optind != argc || w.remaining == 0 || (w.department && !ctl_is_word(w.department))) {
-        watch_usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (!args_operands(&a, 0, 0, NULL))
+        return a.rc;
+    if (w.department && !ctl_is_word(w.department))
+        return args_fail(&a, "watch: --department wants a department code");
     struct sigaction stop = {.sa_handler = on_stop};
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGTERM, &stop, NULL);

@@ -5,7 +5,6 @@
 
 #include <curl/curl.h>
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +16,18 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"health", cmd_health, "the server's health: version, last seq, conventions"},
+    {"get", cmd_get, "print a convention"},
+    {"list", cmd_list, "list conventions (filters), as a table or JSON lines"},
+    {"put", cmd_put, "replace (or create) a convention from a file, at the file's rev"},
+    {"patch", cmd_patch, "merge-patch a convention"},
+    {"delete", cmd_delete, "delete a convention"},
+    {"history", cmd_history, "the revisions of a convention"},
+    {"import", cmd_import, "write a folder of JSON files or a JSON-lines file, in bulk"},
+    {"export", cmd_export, "a department's conventions as JSON lines, or a plugin's export/report"},
     {"changes", cmd_changes, "print the change log after a seq, one JSON event per line"},
     {"watch", cmd_watch, "follow every change as it happens (nanomsg), filling gaps over HTTP"},
+    {"reload", cmd_reload, "reload the plugins (admin)"},
+    {"health", cmd_health, "the server's health: version, last seq, conventions"},
 };
 
 static void usage(FILE *out)
@@ -41,25 +49,12 @@ static const char *env_or(const char *name, const char *fallback)
     return value && *value ? value : fallback;
 }
 
-bool ctl_is_word(const char *s)
+static const struct command *find_command(const char *name)
 {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
-
-void ctl_print_json_line(const json_t *value)
-{
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text) {
-        fputs(text, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
-    free(text);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -87,10 +82,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    const struct command *command = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[optind], commands[i].name) == 0)
-            command = &commands[i];
+    const struct command *command = find_command(argv[optind]);
     if (!command) {
         fprintf(stderr, "ctgctl: unknown command '%s'\n", argv[optind]);
         usage(stderr);
