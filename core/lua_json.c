@@ -34,15 +34,41 @@ static char null_sentinel;
 
 /* ---- the registry ---------------------------------------------------------------------- */
 
+static int refuse_write(lua_State *L)
+{
+    return luaL_error(L, "json.array_mt and json.object_mt cannot be changed");
+}
+
+/*
+ * The metatable of a kind is shared by every document of the state, so no Lua code may reach
+ * it: its __metatable field answers getmetatable() with a marker instead — an empty table that
+ * refuses writes — and json.array_mt / json.object_mt are those markers.
+ */
 static void ensure_kind_metatable(lua_State *L, const char *key, const char *name)
 {
     if (lua_getfield(L, LUA_REGISTRYINDEX, key) == LUA_TNIL) {
-        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 2);
         lua_pushstring(L, name);
         lua_setfield(L, -2, "__name");
+        lua_newtable(L); /* the marker */
+        lua_createtable(L, 0, 2);
+        lua_pushcfunction(L, refuse_write);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, -2, "__metatable");
         lua_setfield(L, LUA_REGISTRYINDEX, key);
     }
     lua_pop(L, 1);
+}
+
+/* Pushes the marker that getmetatable() gives for the kind of `key`. */
+static void push_kind_marker(lua_State *L, const char *key)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, key);
+    lua_getfield(L, -1, "__metatable");
+    lua_remove(L, -2);
 }
 
 /*
@@ -579,8 +605,8 @@ void lua_json_push_module(lua_State *L)
     luaL_newlib(L, functions);
     lua_pushlightuserdata(L, &null_sentinel);
     lua_setfield(L, -2, "null");
-    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    push_kind_marker(L, ARRAY_MT_KEY);
     lua_setfield(L, -2, "array_mt");
-    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    push_kind_marker(L, OBJECT_MT_KEY);
     lua_setfield(L, -2, "object_mt");
 }

@@ -97,22 +97,28 @@ static int refuse_write(lua_State *L)
     return luaL_error(L, "this table is read-only (sandbox)");
 }
 
+/* The iterator of pairs() on a proxy: walks the table behind it, kept as its upvalue. */
 static int backing_next(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    if (lua_next(L, 1))
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    if (lua_next(L, -2))
         return 2;
     lua_pushnil(L);
     return 1;
 }
 
-/* pairs() on a proxy walks the table behind it. */
+/*
+ * pairs() on a proxy: the table behind it stays an upvalue of the iterator, never a value the
+ * plugin holds (pairs' second result is the proxy itself), so it cannot be written through.
+ */
 static int proxy_pairs(lua_State *L)
 {
     lua_getmetatable(L, 1); /* the C API sees through __metatable */
-    lua_pushcfunction(L, backing_next);
-    lua_getfield(L, -2, "__index");
+    lua_getfield(L, -1, "__index");
+    lua_pushcclosure(L, backing_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
@@ -190,6 +196,126 @@ static int safe_load(lua_State *L)
     return 1;
 }
 
+/*
+ * xpcall(f, handler, ...): the handler runs after the error has unwound, as a plain call. Lua
+ * calls a message handler from inside the hook that raised a spent budget's error, where hooks
+ * are off: a handler that loops there would never be stopped.
+ */
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1); /* the status, at n + 1 */
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++)
+        lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK)
+        return lua_gettop(L) - n;
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_pcall(L, 1, 1, 0); /* the handler's answer, or its own error */
+    lua_pushboolean(L, 0);
+    lua_replace(L, n + 1);
+    return 2;
+}
+
+/* setmetatable without __gc: finalizers run inside the collector, out of reach of the budget. */
+static int safe_setmetatable(lua_State *L)
+{
+    lua_pushliteral(L, "__gc");
+    if (lua_type(L, 2) == LUA_TTABLE && lua_rawget(L, 2) != LUA_TNIL)
+        return luaL_error(L, "setmetatable: __gc is not allowed in the sandbox");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/*
+ * Lua's pattern matcher backtracks inside one C call, where the instruction budget cannot stop
+ * it: ("a"):rep(20000):find(".-.-.-b") would run for hours. Before find, match, gmatch and gsub
+ * run, the worst case is estimated as n^(q+1) steps (n the subject's length, q the items with
+ * an unbounded repetition: * + -), or n^q when the pattern is anchored, and refused over
+ * PATTERN_COST_MAX.
+ */
+#define PATTERN_COST_MAX 1e9
+
+static size_t skip_class(const char *p, const char *end)
+{
+    const char *start = p;
+    if (*p == '%')
+        return p + 1 < end ? 2 : 1;
+    if (*p != '[')
+        return 1;
+    p++;
+    if (p < end && *p == '^')
+        p++;
+    do { /* a ']' right after '[' or '[^' is a member of the set */
+        if (p < end && *p == '%')
+            p++;
+        if (p < end)
+            p++;
+    } while (p < end && *p != ']');
+    return (size_t)(p + (p < end) - start);
+}
+
+static double pattern_cost(const char *p, size_t len, double n)
+{
+    const char *end = p + len;
+    bool anchored = p < end && *p == '^';
+    int repeats = 0;
+    for (p += anchored; p < end;) {
+        if (*p == '(' || *p == ')' || (*p == '$' && p + 1 == end)) {
+            p++;
+            continue;
+        }
+        if (*p == '%' && p + 1 < end && (p[1] == 'b' || p[1] == 'f')) {
+            p += p[1] == 'b' ? 4 : 2 + (p + 2 < end ? skip_class(p + 2, end) : 0);
+            continue;
+        }
+        p += skip_class(p, end);
+        if (p < end && (*p == '*' || *p == '+' || *p == '-')) {
+            repeats++;
+            p++;
+        } else if (p < end && *p == '?') {
+            p++;
+        }
+    }
+    double cost = anchored ? 1 : n;
+    for (int i = 0; i < repeats; i++)
+        cost *= n;
+    return cost;
+}
+
+/* Wraps a string function whose arguments are (subject, pattern, ...). */
+static int guarded_pattern_call(lua_State *L)
+{
+    size_t n, len;
+    luaL_checklstring(L, 1, &n);
+    const char *pattern = luaL_checklstring(L, 2, &len);
+    bool plain = lua_toboolean(L, 4) && lua_toboolean(L, lua_upvalueindex(2)); /* find's 4th */
+    if (!plain && pattern_cost(pattern, len, (double)n + 1) > PATTERN_COST_MAX)
+        return luaL_error(L, "this pattern may backtrack too long on %d bytes: split the text "
+                             "or simplify the pattern (fewer '-', '*', '+')", (int)n);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces the pattern functions of the string library copy on top of the stack. */
+static void guard_patterns(lua_State *L)
+{
+    static const char *const names[] = {"find", "match", "gmatch", "gsub", NULL};
+    for (size_t i = 0; names[i]; i++) {
+        lua_getfield(L, -1, names[i]);
+        lua_pushboolean(L, strcmp(names[i], "find") == 0); /* only find has `plain` */
+        lua_pushcclosure(L, guarded_pattern_call, 2);
+        lua_setfield(L, -2, names[i]);
+    }
+}
+
 static int log_print(lua_State *L)
 {
     luaL_Buffer b;
@@ -212,6 +338,8 @@ static void add_library(lua_State *L, const char *name, lua_CFunction open,
 {
     luaL_requiref(L, name, open, 0);
     copy_library(L, denied);
+    if (open == luaopen_string)
+        guard_patterns(L);
     make_read_only(L);
     lua_setfield(L, -2, name);
 }
@@ -225,6 +353,11 @@ static int build_sandbox(lua_State *L, void *arg)
     copy_fields(L, base, base_allowed);
     lua_pushcfunction(L, safe_load);
     lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, safe_xpcall);
+    lua_setfield(L, -2, "xpcall");
+    lua_getfield(L, base, "setmetatable");
+    lua_pushcclosure(L, safe_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_pushcfunction(L, log_print);
     lua_setfield(L, -2, "print");
     add_library(L, LUA_STRLIBNAME, luaopen_string, string_denied);

@@ -133,6 +133,28 @@ static int run_chunk(lua_State *L, void *arg)
     return 0;
 }
 
+/*
+ * "path:line: message". Lua's own messages start with the file and line already, but shorten a
+ * long file name ("...ins/29-finistere.lua:4: ..."): the file is then named in full.
+ */
+static void format_load_error(const char *path, const char *message, char *err, size_t errlen)
+{
+    size_t len = strlen(path);
+    const char *rest = NULL;
+    if (strncmp(message, path, len) == 0 && message[len] == ':') {
+        rest = message + len;
+    } else if (strncmp(message, "...", 3) == 0) {
+        const char *colon = strchr(message + 3, ':');
+        size_t tail = colon ? (size_t)(colon - (message + 3)) : 0;
+        if (colon && tail <= len && memcmp(path + len - tail, message + 3, tail) == 0)
+            rest = colon;
+    }
+    if (rest)
+        snprintf(err, errlen, "%s%s", path, rest);
+    else
+        snprintf(err, errlen, "%s: %s", path, message);
+}
+
 static int load_file(struct plugins *p, const char *path, char *err, size_t errlen)
 {
     size_t len;
@@ -149,10 +171,8 @@ static int load_file(struct plugins *p, const char *path, char *err, size_t errl
     int rc = lua_runtime_call(p->reg.rt, run_chunk, &c, message, sizeof message);
     p->reg.loading_file = p->reg.loading_hash = NULL;
     free(text);
-    if (rc < 0 && strncmp(message, path, strlen(path)) == 0)
-        snprintf(err, errlen, "%s", message); /* Lua names the file and line already */
-    else if (rc < 0)
-        snprintf(err, errlen, "%s: %s", path, message);
+    if (rc < 0)
+        format_load_error(path, message, err, errlen);
     else if (p->reg.n_plugins == before)
         snprintf(err, errlen, "%s: declares no plugin (ctg.plugin{name = ...})", path);
     return rc < 0 || p->reg.n_plugins == before ? -1 : 0;

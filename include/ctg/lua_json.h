@@ -8,8 +8,12 @@
  *   integer         integer (math.type(x) == "integer")
  *   real            float   (2.0 stays a float and is written back as 2.0)
  *   string          string (UTF-8 bytes)
- *   array           table with the metatable ctg.json.array_mt, items at 1..n
- *   object          table with the metatable ctg.json.object_mt
+ *   array           table with the array metatable, items at 1..n
+ *   object          table with the object metatable
+ *
+ * The two metatables are shared by every document, so Lua code never gets them:
+ * getmetatable(t) answers ctg.json.array_mt or ctg.json.object_mt, markers that refuse writes;
+ * ctg.json.array(t) and ctg.json.object(t) set them.
  *
  * Lua to JSON: a table with one of the two metatables is written as that kind, even empty; a
  * plain table whose keys are exactly 1..n (n >= 1) is an array, one whose keys are all strings
@@ -45,7 +49,8 @@ json_t *lua_json_to(lua_State *L, int index, char *err, size_t errlen);
 /*
  * Pushes the table that plugins see as ctg.json: encode(value) -> string,
  * decode(string) -> value, null, array(t) and object(t) (set the metatable and return t),
- * array_mt and object_mt. encode and decode raise a Lua error with a clear message on bad input.
+ * array_mt and object_mt (the markers getmetatable() answers). encode and decode raise a Lua
+ * error with a clear message on bad input.
  */
 void lua_json_push_module(lua_State *L);
 

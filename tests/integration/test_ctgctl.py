@@ -28,7 +28,7 @@ from ctgd_harness import (SANITIZER_MARKS, CtgdTestCase, client_view,  # noqa: E
                           conv_path, convention, ctgctl_binary, free_port, main,
                           minimal_convention, new_id, repo_root, standard_tokens)
 
-FIXTURES = os.path.join(repo_root(), "tests", "plugins", "fixtures")
+FIXTURES = os.path.join(repo_root(), "conf", "demo")
 GENERATOR = os.path.join(repo_root(), "scripts", "bench", "gen_conventions.py")
 RUN_TIMEOUT = 120
 

@@ -33,6 +33,8 @@ p:validate(function(conv)
   if has(conv, "boom-validate") then error("validator exploded") end
   if has(conv, "shape-validate") then return { 1, 2, 3 } end
   if has(conv, "number-validate") then return 7 end
+  -- ctg.store is not for validators: they run inside the write's transaction
+  if has(conv, "store-validate") then return ctg.store.get(conv.id) and nil end
   return nil
 end)
 

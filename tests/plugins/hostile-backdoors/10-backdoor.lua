@@ -10,6 +10,8 @@ The export "tamper" tries each; the victim plugin (tests/plugins/victim) shows t
 
 local p = ctg.plugin{ name = "backdoor", label = "Plugin par la porte de service" }
 
+local encode, tostring_ = ctg.json.encode, tostring  -- taken before the tampering
+
 local function behind(proxy)
   local _, real = pairs(proxy)
   if type(real) ~= "table" then error("pairs gave no table") end
@@ -47,7 +49,7 @@ p:export{ key = "tamper", label = "Altération", content_type = "application/jso
     local results = {}
     for name, f in pairs(T) do
       local ok, err = pcall(f, conv)
-      results[name] = ok and "DONE" or ("refused: " .. tostring(err))
+      results[name] = ok and "DONE" or ("refused: " .. tostring_(err))
     end
-    return ctg.json.encode(results)
+    return encode(results)
   end }

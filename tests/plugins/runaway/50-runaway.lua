@@ -5,6 +5,8 @@ holds one runaway only:
   01 "runaway"         indicator "loop": while true do end
   02 "runaway-pcall"   indicator "pcall-loop": the loop inside pcall, inside a loop
   03 "runaway-xpcall"  indicator "xpcall-loop": the same with xpcall and a handler that loops
+                       (once the budget is spent, Lua calls the handler from inside the
+                       budget hook, where hooks are off: the tests run it with a deadline)
   04 "memory"          exports that exhaust the memory cap, and "ok"
 ]]
 
@@ -38,7 +40,7 @@ memory:export{ key = "bomb-table", label = "Table qui grossit", render = functio
   local t, i = {}, 0
   while true do
     i = i + 1
-    t[i] = { i, tostring(i) }
+    t[i] = { i, string.rep("x", 16384) .. i }  -- 16 KiB an item: the cap comes before the budget
   end
 end }
 memory:export{ key = "bomb-pcall", label = "Mémoire sous pcall", render = function()
@@ -46,7 +48,7 @@ memory:export{ key = "bomb-pcall", label = "Mémoire sous pcall", render = funct
   return "survived, pcall said " .. tostring(ok)
 end }
 memory:export{ key = "bomb-rep", label = "string.rep", render = function()
-  return string.rep("x", 1 << 40)
+  return string.rep("x", 1 << 30)
 end }
 memory:export{ key = "ok", label = "OK", render = function() return "fine" end }
 memory:indicator{ key = "ok", label = "OK", compute = function() return 1 end }

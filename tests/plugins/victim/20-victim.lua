@@ -7,10 +7,13 @@ expected value is written in the test.
 
 local p = ctg.plugin{ name = "victim", label = "Plugin témoin" }
 
+-- taken at load, so that the answer stays JSON whatever another plugin did since
+local encode = ctg.json.encode
+
 p:export{ key = "observe", label = "Observation", content_type = "application/json",
   render = function(conv)
     local wrote = pcall(function() conv.written_key = 5 end)
-    return ctg.json.encode{
+    return encode{
       method_upper = ("abc"):upper(),
       string_upper = string.upper("abc"),
       format = string.format("%d-%s", 7, "x"),
