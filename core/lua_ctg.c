@@ -72,11 +72,17 @@ struct field_spec {
     bool required;
 };
 
-/* Checks the table at `index` against `specs`; raises an error naming the plugin otherwise. */
+/*
+ * Checks the table at `index` against `specs`; raises an error naming the plugin otherwise.
+ * The table must be plain (no metatable): an __index could answer the check and the copy
+ * differently.
+ */
 static void check_fields(lua_State *L, int index, const struct field_spec specs[],
                          const char *plugin, const char *what)
 {
     luaL_checktype(L, index, LUA_TTABLE);
+    if (lua_getmetatable(L, index))
+        luaL_error(L, "plugin '%s': %s: give a plain table (without a metatable)", plugin, what);
     lua_pushnil(L);
     while (lua_next(L, index)) {
         lua_pop(L, 1);
@@ -89,7 +95,8 @@ static void check_fields(lua_State *L, int index, const struct field_spec specs[
                        name ? name : luaL_typename(L, -1));
     }
     for (size_t i = 0; specs[i].name; i++) {
-        int type = lua_getfield(L, index, specs[i].name);
+        lua_pushstring(L, specs[i].name);
+        int type = lua_rawget(L, index);
         lua_pop(L, 1);
         if (type == LUA_TNIL && specs[i].required)
             luaL_error(L, "plugin '%s': %s: field '%s' is required", plugin, what, specs[i].name);
@@ -99,10 +106,14 @@ static void check_fields(lua_State *L, int index, const struct field_spec specs[
     }
 }
 
+/*
+ * The string field `name` of the plain table at `index`, or NULL when it is not a string. The
+ * string stays anchored in the table, which stays on the stack.
+ */
 static const char *string_field(lua_State *L, int index, const char *name)
 {
-    lua_getfield(L, index, name);
-    const char *value = lua_tostring(L, -1); /* anchored in the table, which stays on the stack */
+    lua_pushstring(L, name);
+    const char *value = lua_rawget(L, index) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_pop(L, 1);
     return value;
 }
@@ -122,10 +133,10 @@ static int ctg_plugin(lua_State *L)
     };
     struct plugin_registry *reg = registry_of(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *name = string_field(L, 1, "name");
     if (!reg->loading_file)
         return luaL_error(L, "ctg.plugin: plugins are declared when their file loads");
-    check_fields(L, 1, specs, name ? name : "?", "ctg.plugin");
+    check_fields(L, 1, specs, "?", "ctg.plugin");
+    const char *name = string_field(L, 1, "name");
     const char *department = string_field(L, 1, "department");
     if (!key_valid(name, ""))
         return luaL_error(L, "ctg.plugin: name '%s' must match ^[a-z0-9][a-z0-9-]*$", name);
@@ -194,7 +205,8 @@ static int register_entry(lua_State *L, enum entry_kind kind, const struct field
     e->detail = dup_or_die(L, detail);
     e->description = dup_or_die(L, kind == ENTRY_INDICATOR ? string_field(L, 2, "description") : NULL);
     if (fn_field) {
-        lua_getfield(L, 2, fn_field);
+        lua_pushstring(L, fn_field);
+        lua_rawget(L, 2);
         e->fn = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     return 0;
@@ -312,6 +324,7 @@ static int ctg_log(lua_State *L)
 {
     luaL_Buffer b;
     int n = lua_gettop(L);
+    luaL_checkstack(L, n + LUA_MINSTACK, "ctg.log: too many arguments");
     for (int i = 1; i <= n; i++)
         luaL_tolstring(L, i, NULL); /* every piece first: the buffer wants a balanced stack */
     luaL_buffinit(L, &b);
@@ -336,8 +349,9 @@ static int ctg_publish(lua_State *L)
     char err[256];
     if (!key_valid(name, "_"))
         return luaL_error(L, "ctg.publish: name '%s' must match ^[a-z0-9][a-z0-9_-]*$", name);
-    if (!reg->call_department)
-        return luaL_error(L, "ctg.publish: only while handling a convention or a change");
+    if (!reg->call_department || reg->validating)
+        return luaL_error(L, "ctg.publish: only while handling a convention or a change (not "
+                             "from validate: the write may still be refused)");
     json_t *value = lua_json_to(L, 2, err, sizeof err);
     if (!value)
         return luaL_error(L, "ctg.publish: %s", err);
@@ -421,17 +435,18 @@ static int ctg_store_list(lua_State *L)
     if (lua_isnone(L, 1))
         lua_newtable(L);
     check_fields(L, 1, specs, "?", "ctg.store.list");
-    lua_getfield(L, 1, "limit");
+    lua_pushliteral(L, "limit");
+    lua_rawget(L, 1);
     lua_Integer limit = luaL_optinteger(L, -1, STORE_LIST_DEFAULT);
     lua_pop(L, 1);
     if (limit < 1 || limit > STORE_LIST_MAX)
         return luaL_error(L, "ctg.store.list: limit must be from 1 to %d", STORE_LIST_MAX);
-    json_t *docs = json_array();
     struct store_query q = {
         .department = string_field(L, 1, "department"), .status = string_field(L, 1, "status"),
         .champ = string_field(L, 1, "champ"), .limit = (size_t)limit, .accept = collect_doc,
-        .arg = docs,
     };
+    json_t *docs = json_array(); /* from here on, nothing raises before it is handed over */
+    q.arg = docs;
     enum store_status status = store_read_begin(st);
     if (status == STORE_OK) {
         status = store_list(st, &q);

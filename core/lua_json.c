@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define ARRAY_MT_KEY  "ctg.json.array_mt"
@@ -568,6 +569,18 @@ static int lua_json_decode(lua_State *L)
 }
 
 /* Gives the table in argument 1 (a new one if there is none) the metatable under `key`. */
+/* True when the table at `index` has a metatable that is not one of the two kinds. */
+static bool has_foreign_metatable(lua_State *L, int index)
+{
+    if (!lua_getmetatable(L, index))
+        return false;
+    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    bool ours = lua_rawequal(L, -3, -2) || lua_rawequal(L, -3, -1);
+    lua_pop(L, 3);
+    return !ours;
+}
+
 static int mark_table(lua_State *L, const char *key)
 {
     lua_settop(L, 1);
@@ -576,6 +589,9 @@ static int mark_table(lua_State *L, const char *key)
         lua_replace(L, 1);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    /* A table with another metatable (a read-only proxy of the sandbox, say) keeps it. */
+    if (has_foreign_metatable(L, 1))
+        return luaL_error(L, "json.array/json.object: the table has a metatable of its own");
     luaL_setmetatable(L, key);
     return 1;
 }

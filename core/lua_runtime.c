@@ -235,9 +235,9 @@ static int safe_setmetatable(lua_State *L)
 /*
  * Lua's pattern matcher backtracks inside one C call, where the instruction budget cannot stop
  * it: ("a"):rep(20000):find(".-.-.-b") would run for hours. Before find, match, gmatch and gsub
- * run, the worst case is estimated as n^(q+1) steps (n the subject's length, q the items with
- * an unbounded repetition: * + -), or n^q when the pattern is anchored, and refused over
- * PATTERN_COST_MAX.
+ * run, the worst case is estimated as m × n^(q+1) steps (n the subject's length, m the items of
+ * the pattern, q those with a repetition: * + - ?), m × n^q when the pattern is anchored, n × m
+ * for a plain find, and refused over PATTERN_COST_MAX.
  */
 #define PATTERN_COST_MAX 1e9
 
@@ -264,8 +264,8 @@ static double pattern_cost(const char *p, size_t len, double n)
 {
     const char *end = p + len;
     bool anchored = p < end && *p == '^';
-    int repeats = 0;
-    for (p += anchored; p < end;) {
+    int repeats = 0, items = 0;
+    for (p += anchored; p < end; items++) {
         if (*p == '(' || *p == ')' || (*p == '$' && p + 1 == end)) {
             p++;
             continue;
@@ -275,17 +275,21 @@ static double pattern_cost(const char *p, size_t len, double n)
             continue;
         }
         p += skip_class(p, end);
-        if (p < end && (*p == '*' || *p == '+' || *p == '-')) {
-            repeats++;
-            p++;
-        } else if (p < end && *p == '?') {
+        if (p < end && (*p == '*' || *p == '+' || *p == '-' || *p == '?')) {
+            repeats++; /* '?' doubles the tries at worst: counted like the others */
             p++;
         }
     }
-    double cost = anchored ? 1 : n;
+    double cost = (anchored ? 1 : n) * (items ? items : 1);
     for (int i = 0; i < repeats; i++)
         cost *= n;
     return cost;
+}
+
+/* find(s, text, init, true) compares the text at every position: n × m at worst. */
+static double plain_cost(size_t len, double n)
+{
+    return n * (double)(len ? len : 1);
 }
 
 /* Wraps a string function whose arguments are (subject, pattern, ...). */
@@ -295,13 +299,84 @@ static int guarded_pattern_call(lua_State *L)
     luaL_checklstring(L, 1, &n);
     const char *pattern = luaL_checklstring(L, 2, &len);
     bool plain = lua_toboolean(L, 4) && lua_toboolean(L, lua_upvalueindex(2)); /* find's 4th */
-    if (!plain && pattern_cost(pattern, len, (double)n + 1) > PATTERN_COST_MAX)
+    double cost = plain ? plain_cost(len, (double)n + 1) : pattern_cost(pattern, len, (double)n + 1);
+    if (cost > PATTERN_COST_MAX)
         return luaL_error(L, "this pattern may backtrack too long on %d bytes: split the text "
                              "or simplify the pattern (fewer '-', '*', '+')", (int)n);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
+}
+
+/* string.rep of an empty string with an empty separator loops n times allocating nothing. */
+static int guarded_rep(lua_State *L)
+{
+    size_t len, sep_len = 0;
+    luaL_checklstring(L, 1, &len);
+    luaL_optlstring(L, 3, "", &sep_len);
+    if (len + sep_len == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* True when the table at `index` has metamethods the table library would call from C. */
+static bool has_table_metamethods(lua_State *L, int index)
+{
+    static const char *const names[] = {"__index", "__newindex", "__len", NULL};
+    bool found = false;
+    if (lua_type(L, index) != LUA_TTABLE || !lua_getmetatable(L, index))
+        return false;
+    for (size_t i = 0; names[i] && !found; i++) {
+        lua_pushstring(L, names[i]);
+        found = lua_rawget(L, -2) != LUA_TNIL;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+/*
+ * The table library loops in C over what a table claims: a __len of 2^50 or a table.move over a
+ * range of nils would run on out of the budget's reach. Its functions take plain tables, and
+ * move a range no larger than its source or TABLE_RANGE_MAX.
+ */
+#define TABLE_RANGE_MAX (1 << 20)
+
+static int guarded_table_call(lua_State *L)
+{
+    bool is_move = lua_toboolean(L, lua_upvalueindex(2));
+    if (has_table_metamethods(L, 1) || (is_move && has_table_metamethods(L, 5)))
+        return luaL_error(L, "the table library takes tables without __index, __newindex or "
+                             "__len in the sandbox");
+    if (is_move) {
+        lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (last >= first && (lua_Unsigned)last - (lua_Unsigned)first >= TABLE_RANGE_MAX &&
+            (lua_Unsigned)last - (lua_Unsigned)first >= lua_rawlen(L, 1))
+            return luaL_error(L, "table.move: the range is larger than the table");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void guard_table_library(lua_State *L)
+{
+    static const char *const names[] = {"concat", "insert", "move", "remove", "sort", "unpack",
+                                        NULL};
+    for (size_t i = 0; names[i]; i++) {
+        lua_getfield(L, -1, names[i]);
+        lua_pushboolean(L, strcmp(names[i], "move") == 0);
+        lua_pushcclosure(L, guarded_table_call, 2);
+        lua_setfield(L, -2, names[i]);
+    }
 }
 
 /* Replaces the pattern functions of the string library copy on top of the stack. */
@@ -314,6 +389,9 @@ static void guard_patterns(lua_State *L)
         lua_pushcclosure(L, guarded_pattern_call, 2);
         lua_setfield(L, -2, names[i]);
     }
+    lua_getfield(L, -1, "rep");
+    lua_pushcclosure(L, guarded_rep, 1);
+    lua_setfield(L, -2, "rep");
 }
 
 static int log_print(lua_State *L)
@@ -340,6 +418,8 @@ static void add_library(lua_State *L, const char *name, lua_CFunction open,
     copy_library(L, denied);
     if (open == luaopen_string)
         guard_patterns(L);
+    else if (open == luaopen_table)
+        guard_table_library(L);
     make_read_only(L);
     lua_setfield(L, -2, name);
 }

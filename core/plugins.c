@@ -547,7 +547,10 @@ long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, j
         for (size_t v = 0; v < plugin->n_validators && applies_to(plugin, department); v++) {
             struct plugin_call c = {.fn = plugin->validators[v], .args = {doc, old}, .nargs = 2,
                                     .want = RESULT_JSON};
-            if (call_plugin(p, i, "validate", department, &c, err, errlen) < 0)
+            p->reg.validating = true;
+            int rc = call_plugin(p, i, "validate", department, &c, err, errlen);
+            p->reg.validating = false;
+            if (rc < 0)
                 return -1;
             long refused = append_refusals(c.value, plugin->name, details);
             release_call(&c);

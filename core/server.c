@@ -28,7 +28,8 @@
 #define LOG_WATCH_INTERVAL_US 250000 /* how soon commits of another process are published */
 #define STOP_FLUSH_US 200000         /* time given to the last answers to leave at shutdown */
 
-#define CHANGE_HANDLER_BATCH 1000
+#define CHANGE_HANDLER_BATCH 64 /* events read at once; the slice is checked between reads */
+#define HANDLERS_SLICE 0.05 /* seconds of on_change handlers per turn of the loop */
 
 struct pending_events {
     json_t *events;
@@ -51,11 +52,18 @@ static int collect_event(uint64_t seq, const struct record_view *entry, void *ar
 
 /*
  * Gives the plugins' on_change handlers the changes they have not seen, in seq order. The
- * events are read first and the read ended: a handler may read the store itself.
+ * events are read first and the read ended: a handler may read the store itself. A pass stops
+ * after HANDLERS_SLICE seconds and goes on in the next turn of the loop, so that a thousand
+ * slow handlers after a bulk write do not hold every request back.
  */
 static void run_change_handlers(struct server *srv)
 {
+    double deadline = clock_monotonic() + HANDLERS_SLICE;
     while (srv->plugins && srv->plugins_seq < store_last_seq(srv->store)) {
+        if (clock_monotonic() > deadline) {
+            event_active(srv->handlers_more, 0, 0);
+            return;
+        }
         struct pending_events pending = {json_array(), srv->plugins_seq};
         if (store_read_begin(srv->store) == STORE_OK) {
             store_each_change(srv->store, srv->plugins_seq, collect_event, &pending);
@@ -70,6 +78,13 @@ static void run_change_handlers(struct server *srv)
             break; /* the log could not be read: try again at the next commit */
         srv->plugins_seq = pending.last;
     }
+}
+
+static void on_handlers_more(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_change_handlers(arg);
 }
 
 void server_changes_committed(struct server *srv)
@@ -215,7 +230,8 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
     srv->base = event_base_new();
     if (!srv->base || add_signal_handlers(srv) < 0 ||
         !(srv->heartbeat = add_timer(srv, cfg->events_heartbeat, on_heartbeat)) ||
-        !(srv->log_watch = add_timer(srv, LOG_WATCH_INTERVAL_US / 1e6, on_log_watch))) {
+        !(srv->log_watch = add_timer(srv, LOG_WATCH_INTERVAL_US / 1e6, on_log_watch)) ||
+        !(srv->handlers_more = event_new(srv->base, -1, 0, on_handlers_more, srv))) {
         snprintf(err, errlen, "cannot set up the event loop");
         return -1;
     }
@@ -244,7 +260,8 @@ void server_free(struct server *srv)
     events_close(srv->events);
     plugins_free(srv->plugins);
     struct event *timers[] = {srv->signal_events[0], srv->signal_events[1],
-                              srv->signal_events[2], srv->heartbeat, srv->log_watch};
+                              srv->signal_events[2], srv->heartbeat, srv->log_watch,
+                              srv->handlers_more};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         if (timers[i])
             event_free(timers[i]);

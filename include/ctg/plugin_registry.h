@@ -53,6 +53,7 @@ struct plugin_registry {
     struct store *store;
     struct plugin_publisher publisher;
     const char *call_department; /* the department of the document or event being handled */
+    bool validating;             /* inside validate: the write's transaction is open */
 };
 
 /* Makes the `ctg` table and adds it to the sandbox's globals. */

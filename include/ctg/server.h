@@ -29,6 +29,7 @@ struct server {
     struct event *signal_events[3];
     struct event *heartbeat;           /* every events.heartbeat seconds */
     struct event *log_watch;           /* notices commits of other processes */
+    struct event *handlers_more;       /* on_change handlers go on in the next loop turn */
     struct metrics metrics;
     double started;                    /* clock_monotonic() at start */
 };

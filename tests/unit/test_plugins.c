@@ -1253,6 +1253,38 @@ static void test_time_budget(void)
     plugins_free(p);
 }
 
+/*
+ * Work inside one C call is out of the instruction budget's reach: each attempt of the c-loops
+ * plugin must be refused (or, for string.rep of nothing, answered at once), and all of them
+ * together take well under a second.
+ */
+static void test_c_level_loops_are_refused(void)
+{
+    const char *rels[] = {"c-loops", NULL};
+    struct plugins *p = load_ok(rels, default_limits, NULL);
+    if (!p)
+        return;
+    json_t *doc = victim_doc();
+    double started = now();
+    json_t *attempts = export_json(p, doc, "attempts");
+    CHECK(now() - started < 2.0);
+    CHECK_INT(json_object_size(attempts), 9);
+    const char *name;
+    json_t *outcome;
+    json_object_foreach(attempts, name, outcome) {
+        bool refused = strncmp(json_string_value(outcome), "refused: ", 9) == 0;
+        if (!refused)
+            fprintf(stderr, "    %s: %s\n", name, json_string_value(outcome));
+        CHECK(refused);
+    }
+    char *sly = export_ok(p, doc, "sly-registration");
+    CHECK(sly && contains(sly, "refused: ") && contains(sly, "plain table"));
+    free(sly);
+    json_decref(attempts);
+    json_decref(doc);
+    plugins_free(p);
+}
+
 static void test_memory_cap(void)
 {
     const char *rels[] = {"runaway", NULL};
@@ -1694,6 +1726,7 @@ int main(void)
     test_on_change();
     test_sandbox_escapes();
     test_sandbox_backdoors();
+    test_c_level_loops_are_refused();
     test_instruction_budget();
     test_time_budget();
     test_memory_cap();
