@@ -12,18 +12,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 
 static char tmp_dir[4096];
 static char conf_path[4200];
 
 static void tmp_setup(void)
 {
-    const char *base = getenv("CTG_TEST_TMP");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_config.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
+    tmpdir_make(tmp_dir, sizeof tmp_dir, "test_config");
     snprintf(conf_path, sizeof conf_path, "%s/ctgd.conf", tmp_dir);
 }
 

@@ -23,7 +23,6 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 
 #define MiB ((size_t)1024 * 1024)
 
@@ -84,35 +84,7 @@ static void paths_setup(void)
         fprintf(stderr, "no %s: set CTG_SOURCE_DIR to the repository\n", probe);
         exit(2);
     }
-    const char *base = getenv("CTG_TEST_TMP");
-    snprintf(tmp_root, sizeof tmp_root, "%s/test_plugins.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *dir = opendir(path);
-        struct dirent *e;
-        while (dir && (e = readdir(dir))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[PATH_MAX + 256];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            rm_tree(child);
-        }
-        if (dir)
-            closedir(dir);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    tmpdir_make(tmp_root, sizeof tmp_root, "test_plugins");
 }
 
 /* tests/plugins/<rel> as an absolute path (one of a few rotating buffers). */
@@ -1739,6 +1711,6 @@ int main(void)
     test_pattern_bomb_is_bounded();
     published_clear();
     pool_free();
-    rm_tree(tmp_root);
+    tmpdir_remove(tmp_root);
     return check_summary("test_plugins");
 }

@@ -10,13 +10,12 @@
 #include "ctg/store.h"
 #include "ctg/writes.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 
 #define MiB ((size_t)1024 * 1024)
 
@@ -26,35 +25,7 @@ static char tmp_root[3000];
 
 static void tmp_setup(void)
 {
-    const char *base = getenv("CTG_TEST_TMP");
-    snprintf(tmp_root, sizeof tmp_root, "%s/test_store.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *dir = opendir(path);
-        struct dirent *e;
-        while (dir && (e = readdir(dir))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[4096];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            rm_tree(child);
-        }
-        if (dir)
-            closedir(dir);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    tmpdir_make(tmp_root, sizeof tmp_root, "test_store");
 }
 
 static struct store *open_store(const char *name, size_t map_size, size_t map_size_max)
@@ -1281,6 +1252,6 @@ int main(void)
     test_department_rights();
     test_delete_then_recreate_goes_on_with_revs();
     test_write_into_full_store_is_507();
-    rm_tree(tmp_root);
+    tmpdir_remove(tmp_root);
     return check_summary("test_store");
 }
