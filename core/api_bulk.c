@@ -10,11 +10,8 @@
 #include "ctg/server.h"
 #include "ctg/writes.h"
 
-#include <event2/buffer.h>
-
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define BULK_BATCH 1000
 
@@ -118,27 +115,11 @@ static bool is_blank(const char *s, size_t len)
 
 static void post_bulk(struct http_request *r)
 {
-    static const char *const no_params[] = {NULL};
-    const char *type = http_header(r, "Content-Type");
-    if (!http_query_only(r, no_params) || !api_require_writer(r))
+    size_t len;
+    const char *body;
+    if (!http_query_only(r, http_no_params) || !api_require_writer(r) ||
+        !(body = http_body(r, line_types, r->srv->cfg->limits.bulk_max, &len)))
         return;
-    size_t type_len = type ? strcspn(type, "; ") : 0;
-    bool accepted = false;
-    for (size_t i = 0; type && line_types[i] && !accepted; i++)
-        accepted = strlen(line_types[i]) == type_len && strncasecmp(type, line_types[i], type_len) == 0;
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
-    if (!accepted) {
-        http_error(r, 415, "unsupported_media_type",
-                   "send JSON lines as Content-Type: application/x-ndjson");
-        return;
-    }
-    if (len > r->srv->cfg->limits.bulk_max) {
-        http_error(r, 413, "body_too_large", "the body is %zu bytes; the bulk limit is %zu", len,
-                   r->srv->cfg->limits.bulk_max);
-        return;
-    }
-    const char *body = (const char *)evbuffer_pullup(in, -1);
     json_t *results = json_array();
     struct bulk_line *lines = calloc(BULK_BATCH, sizeof *lines);
     size_t n = 0, number = 0;

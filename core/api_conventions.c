@@ -20,7 +20,6 @@
 
 static const char *const json_types[] = {"application/json", NULL};
 static const char *const patch_types[] = {"application/merge-patch+json", "application/json", NULL};
-static const char *const no_params[] = {NULL};
 
 /* ---------- shared checks ---------- */
 
@@ -113,7 +112,7 @@ static bool etag_matches(const char *header, uint64_t rev)
 
 static void get_convention(struct http_request *r)
 {
-    const char *id = require_path_id(r, no_params);
+    const char *id = require_path_id(r, http_no_params);
     struct store *st = r->srv->store;
     struct record_view doc;
     if (!id || reply_store_failure(r, store_read_begin(st), NULL))
@@ -131,7 +130,7 @@ static void get_convention(struct http_request *r)
 
 json_t *api_load_convention(struct http_request *r)
 {
-    const char *id = require_path_id(r, no_params);
+    const char *id = require_path_id(r, http_no_params);
     struct store *st = r->srv->store;
     struct record_view doc;
     json_t *loaded = NULL;
@@ -271,7 +270,7 @@ static void collect_revision(const struct record_view *rev, void *arg)
 
 static void get_history(struct http_request *r)
 {
-    const char *id = require_path_id(r, no_params);
+    const char *id = require_path_id(r, http_no_params);
     struct store *st = r->srv->store;
     if (!id || reply_store_failure(r, store_read_begin(st), NULL))
         return;
@@ -290,7 +289,7 @@ static void get_history(struct http_request *r)
 
 static void get_revision(struct http_request *r)
 {
-    const char *id = require_path_id(r, no_params);
+    const char *id = require_path_id(r, http_no_params);
     uint64_t rev;
     if (!id)
         return;
@@ -457,7 +456,7 @@ static void write_with_body(struct http_request *r, enum write_kind kind,
 {
     const char *id = NULL;
     json_t *body;
-    if (kind != WRITE_CREATE && !(id = require_path_id(r, no_params)))
+    if (kind != WRITE_CREATE && !(id = require_path_id(r, http_no_params)))
         return;
     if (!api_require_writer(r) || !(body = http_json_body(r, media_types)))
         return;

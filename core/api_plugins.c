@@ -16,7 +16,6 @@
 
 #define REPORT_CONVENTIONS_MAX 1000000
 
-static const char *const no_params[] = {NULL};
 
 static void reply_rendered(struct http_request *r, enum plugin_result result,
                            struct rendered *out, const char *what, const char *err)
@@ -46,13 +45,13 @@ static json_t *plugins_answer(const struct server *srv)
 
 static void get_plugins(struct http_request *r)
 {
-    if (http_query_only(r, no_params))
+    if (http_query_only(r, http_no_params))
         http_reply_json(r, 200, plugins_answer(r->srv));
 }
 
 static void post_reload(struct http_request *r)
 {
-    if (!http_query_only(r, no_params))
+    if (!http_query_only(r, http_no_params))
         return;
     if (!auth_is_admin(r->who)) {
         http_error(r, 403, "forbidden", "only an admin token reloads the plugins");
@@ -72,7 +71,7 @@ static void post_reload(struct http_request *r)
 
 static void get_departments(struct http_request *r)
 {
-    if (http_query_only(r, no_params))
+    if (http_query_only(r, http_no_params))
         http_reply_json(r, 200, json_pack("{s:o}", "departments",
                                           plugins_departments(r->srv->plugins)));
 }
@@ -80,7 +79,7 @@ static void get_departments(struct http_request *r)
 /* The {code} of the route, checked; answers 400 and returns NULL otherwise. */
 static const char *require_department(struct http_request *r)
 {
-    if (!http_query_only(r, no_params))
+    if (!http_query_only(r, http_no_params))
         return NULL;
     if (model_department_valid(r->params[0]))
         return r->params[0];
@@ -95,26 +94,12 @@ static void get_department(struct http_request *r)
         http_reply_json(r, 200, plugins_department(r->srv->plugins, code));
 }
 
-static int collect_convention(const char *id, const struct record_view *doc, void *arg)
-{
-    (void)id;
-    json_t *parsed = json_loadb(doc->body, doc->body_len, 0, NULL);
-    return parsed && json_array_append_new(arg, parsed) == 0;
-}
-
 /* Every convention of the department, parsed; NULL once a 500 is answered. */
 static json_t *load_department(struct http_request *r, const char *code)
 {
-    struct store *st = r->srv->store;
     json_t *docs = json_array();
-    struct store_query q = {.department = code, .limit = REPORT_CONVENTIONS_MAX,
-                            .accept = collect_convention, .arg = docs};
-    enum store_status status = store_read_begin(st);
-    if (status == STORE_OK) {
-        status = store_list(st, &q);
-        store_read_end(st);
-    }
-    if (status == STORE_OK)
+    struct store_query q = {.department = code, .limit = REPORT_CONVENTIONS_MAX};
+    if (store_list_docs(r->srv->store, &q, docs) == STORE_OK)
         return docs;
     json_decref(docs);
     http_error(r, 500, "internal", "the store could not be read");

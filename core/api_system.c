@@ -9,12 +9,11 @@
 
 #include <event2/buffer.h>
 
-static const char *const no_params[] = {NULL};
 
 static void get_health(struct http_request *r)
 {
     struct server *srv = r->srv;
-    if (!http_query_only(r, no_params))
+    if (!http_query_only(r, http_no_params))
         return;
     size_t conventions = 0;
     if (store_read_begin(srv->store) == STORE_OK) {
@@ -34,7 +33,7 @@ static void get_health(struct http_request *r)
 static void get_metrics(struct http_request *r)
 {
     struct server *srv = r->srv;
-    if (!http_query_only(r, no_params))
+    if (!http_query_only(r, http_no_params))
         return;
     struct metrics_readings readings = {
         .last_seq = store_last_seq(srv->store),
@@ -60,7 +59,7 @@ extern const size_t openapi_yaml_len;
 
 static void get_openapi(struct http_request *r)
 {
-    if (!http_query_only(r, no_params))
+    if (!http_query_only(r, http_no_params))
         return;
     struct evbuffer *body = evbuffer_new();
     evbuffer_add_reference(body, openapi_yaml, openapi_yaml_len, NULL, NULL);

@@ -167,7 +167,10 @@ static bool media_type_accepted(const char *content_type, const char *const medi
     return false;
 }
 
-json_t *http_json_body(struct http_request *r, const char *const media_types[])
+const char *const http_no_params[] = {NULL};
+
+const char *http_body(struct http_request *r, const char *const media_types[], size_t limit,
+                      size_t *len)
 {
     if (!media_type_accepted(http_header(r, "Content-Type"), media_types)) {
         http_error(r, 415, "unsupported_media_type", "send the body as Content-Type: %s",
@@ -175,18 +178,27 @@ json_t *http_json_body(struct http_request *r, const char *const media_types[])
         return NULL;
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
-    if (len > r->srv->cfg->limits.body_max) {
-        http_error(r, 413, "body_too_large", "the body is %zu bytes; the limit is %zu", len,
-                   r->srv->cfg->limits.body_max);
+    *len = evbuffer_get_length(in);
+    if (*len > limit) {
+        http_error(r, 413, "body_too_large", "the body is %zu bytes; the limit is %zu", *len,
+                   limit);
         return NULL;
     }
+    return *len ? (const char *)evbuffer_pullup(in, -1) : "";
+}
+
+json_t *http_json_body(struct http_request *r, const char *const media_types[])
+{
+    size_t len;
+    const char *body = http_body(r, media_types, r->srv->cfg->limits.body_max, &len);
+    if (!body)
+        return NULL;
     if (len == 0) {
         http_error(r, 400, "malformed_json", "the body is empty: send a JSON object");
         return NULL;
     }
     json_error_t err;
-    json_t *doc = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &err);
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (!doc) {
         http_error(r, 400, "malformed_json", "invalid JSON at line %d, column %d: %s", err.line,
                    err.column, err.text);

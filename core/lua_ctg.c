@@ -382,11 +382,6 @@ static void push_owned_json(lua_State *L, json_t *value)
         lua_error(L);
 }
 
-static json_t *parse_body(const struct record_view *view)
-{
-    return json_loadb(view->body, view->body_len, 0, NULL);
-}
-
 /* The store, or an error when there is none (ctgd --check loads plugins without one). */
 static struct store *require_store(lua_State *L, const char *what)
 {
@@ -404,7 +399,7 @@ static int ctg_store_get(lua_State *L)
     if (store_read_begin(st) != STORE_OK)
         return luaL_error(L, "ctg.store.get: the store cannot be read now");
     enum store_status status = store_get_doc(st, id, &view);
-    json_t *doc = status == STORE_OK ? parse_body(&view) : NULL;
+    json_t *doc = status == STORE_OK ? json_loadb(view.body, view.body_len, 0, NULL) : NULL;
     store_read_end(st);
     if (status != STORE_OK && status != STORE_NOT_FOUND)
         return luaL_error(L, "ctg.store.get: the store cannot be read");
@@ -414,13 +409,6 @@ static int ctg_store_get(lua_State *L)
     }
     push_owned_json(L, doc);
     return 1;
-}
-
-static int collect_doc(const char *id, const struct record_view *doc, void *arg)
-{
-    (void)id;
-    json_t *doc_json = parse_body(doc);
-    return doc_json && json_array_append_new(arg, doc_json) == 0;
 }
 
 /* ctg.store.list{department, status, champ, limit}: documents in id order. */
@@ -443,16 +431,10 @@ static int ctg_store_list(lua_State *L)
         return luaL_error(L, "ctg.store.list: limit must be from 1 to %d", STORE_LIST_MAX);
     struct store_query q = {
         .department = string_field(L, 1, "department"), .status = string_field(L, 1, "status"),
-        .champ = string_field(L, 1, "champ"), .limit = (size_t)limit, .accept = collect_doc,
+        .champ = string_field(L, 1, "champ"), .limit = (size_t)limit,
     };
     json_t *docs = json_array(); /* from here on, nothing raises before it is handed over */
-    q.arg = docs;
-    enum store_status status = store_read_begin(st);
-    if (status == STORE_OK) {
-        status = store_list(st, &q);
-        store_read_end(st);
-    }
-    if (status != STORE_OK) {
+    if (store_list_docs(st, &q, docs) != STORE_OK) {
         json_decref(docs);
         return luaL_error(L, "ctg.store.list: the store cannot be read");
     }

@@ -457,6 +457,25 @@ enum store_status store_list(struct store *st, const struct store_query *q)
     return walk(&w, st->docs, NULL);
 }
 
+static int append_parsed_doc(const char *id, const struct record_view *doc, void *arg)
+{
+    (void)id;
+    json_t *parsed = json_loadb(doc->body, doc->body_len, 0, NULL);
+    return parsed && json_array_append_new(arg, parsed) == 0;
+}
+
+enum store_status store_list_docs(struct store *st, struct store_query *q, json_t *docs)
+{
+    q->accept = append_parsed_doc;
+    q->arg = docs;
+    enum store_status status = store_read_begin(st);
+    if (status == STORE_OK) {
+        status = store_list(st, q);
+        store_read_end(st);
+    }
+    return status;
+}
+
 /* ---------- writing ---------- */
 
 static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,

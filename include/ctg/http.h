@@ -86,11 +86,18 @@ bool http_require_readable(struct http_request *r, const char *department);
  * (415, 413, 400) and returns NULL.
  */
 json_t *http_json_body(struct http_request *r, const char *const media_types[]);
+/*
+ * The raw request body (`*len` bytes, contiguous), after the same content-type check and a
+ * size check against `limit`; answers 415 or 413 and returns NULL otherwise.
+ */
+const char *http_body(struct http_request *r, const char *const media_types[], size_t limit,
+                      size_t *len);
 /* The value of a request header, or NULL. */
 const char *http_header(struct http_request *r, const char *name);
 /* The value of query parameter `name`, or NULL. */
 const char *http_query(struct http_request *r, const char *name);
 /* Answers 400 and returns false when the query has a parameter not in `allowed`. */
+extern const char *const http_no_params[]; /* for routes that take none */
 bool http_query_only(struct http_request *r, const char *const allowed[]);
 
 #endif

@@ -84,6 +84,11 @@ struct store_query {
     void *arg;
 };
 enum store_status store_list(struct store *st, const struct store_query *q);
+/*
+ * In one read of its own: appends to the JSON array `docs` the documents the query finds,
+ * parsed (q->accept and q->arg are set here). Not inside another read or a write.
+ */
+enum store_status store_list_docs(struct store *st, struct store_query *q, json_t *docs);
 
 /* --- writing --- */
 struct store_change {
