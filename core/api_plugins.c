@@ -16,6 +16,13 @@
 
 #define REPORT_CONVENTIONS_MAX 1000000
 
+/*
+ * What a rendered export or report may do once a browser shows it: its own inline styles and
+ * data: images (the charts), nothing else. A plugin that forgets to escape a document's text
+ * cannot run a script in the dashboard's origin.
+ */
+static const char rendered_policy[] =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
 static void reply_rendered(struct http_request *r, enum plugin_result result,
                            struct rendered *out, const char *what, const char *err)
@@ -30,6 +37,8 @@ static void reply_rendered(struct http_request *r, enum plugin_result result,
     }
     struct evbuffer *body = evbuffer_new();
     evbuffer_add(body, out->body, out->len);
+    http_set_header(r, "Content-Security-Policy", rendered_policy);
+    http_set_header(r, "X-Content-Type-Options", "nosniff");
     http_reply_body(r, 200, out->content_type, body);
     evbuffer_free(body);
     free(out->body);

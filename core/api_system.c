@@ -3,6 +3,7 @@
  */
 #include "ctg/api.h"
 #include "ctg/clock.h"
+#include "ctg/embedded.h"
 #include "ctg/events.h"
 #include "ctg/plugins.h"
 #include "ctg/server.h"
@@ -53,18 +54,10 @@ static void get_metrics(struct http_request *r)
     evbuffer_free(body);
 }
 
-/* docs/openapi.yaml, compiled in (cmake/embed.cmake). */
-extern const unsigned char openapi_yaml[];
-extern const size_t openapi_yaml_len;
-
 static void get_openapi(struct http_request *r)
 {
-    if (!http_query_only(r, http_no_params))
-        return;
-    struct evbuffer *body = evbuffer_new();
-    evbuffer_add_reference(body, openapi_yaml, openapi_yaml_len, NULL, NULL);
-    http_reply_body(r, 200, "application/yaml; charset=utf-8", body);
-    evbuffer_free(body);
+    if (http_query_only(r, http_no_params))
+        http_reply_file(r, embedded_find(embedded_docs, "openapi.yaml"));
 }
 
 const struct http_route api_system_routes[] = {

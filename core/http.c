@@ -8,6 +8,7 @@
 #include "ctg/api.h"
 #include "ctg/auth.h"
 #include "ctg/clock.h"
+#include "ctg/embedded.h"
 #include "ctg/log.h"
 #include "ctg/server.h"
 
@@ -25,7 +26,7 @@
 
 static const struct http_route *const route_tables[] = {api_system_routes, api_bulk_routes,
                                                        api_conventions_routes, api_changes_routes,
-                                                       api_plugins_routes};
+                                                       api_plugins_routes, api_web_routes};
 
 static const struct {
     enum evhttp_cmd_type method;
@@ -95,6 +96,22 @@ void http_reply_json(struct http_request *r, int status, json_t *body)
 void http_reply_empty(struct http_request *r, int status)
 {
     send_reply(r, status, NULL);
+}
+
+void http_reply_file(struct http_request *r, const struct embedded_file *file)
+{
+    http_set_header(r, "ETag", file->etag);
+    http_set_header(r, "Cache-Control", "no-cache");
+    http_set_header(r, "X-Content-Type-Options", "nosniff");
+    const char *if_none_match = http_header(r, "If-None-Match");
+    if (if_none_match && strcmp(if_none_match, file->etag) == 0) {
+        http_reply_empty(r, 304);
+        return;
+    }
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_reference(body, file->bytes, file->len, NULL, NULL);
+    http_reply_body(r, 200, file->content_type, body);
+    evbuffer_free(body);
 }
 
 void http_error_with(struct http_request *r, int status, const char *code, json_t *extra,
@@ -251,13 +268,14 @@ static int path_split(const char *path, struct path *out)
     }
 }
 
-/* Matches `pattern` against the path; fills `params` when it matches. */
+/* Matches `pattern` against the path, segment by segment; fills `params` when it matches. */
 static bool route_matches(const char *pattern, const struct path *p, char **params)
 {
     const char *s = pattern + 1;
+    bool pattern_left = true;
     size_t n_params = 0;
     for (size_t i = 0; i < p->n; i++) {
-        if (*s == '\0')
+        if (!pattern_left)
             return false; /* the path is longer than the pattern */
         size_t len = strcspn(s, "/");
         if (*s == '{') {
@@ -270,8 +288,10 @@ static bool route_matches(const char *pattern, const struct path *p, char **para
         s += len;
         if (*s == '/')
             s++;
+        else
+            pattern_left = false;
     }
-    return *s == '\0';
+    return !pattern_left;
 }
 
 static unsigned method_mask(enum evhttp_cmd_type method)

@@ -14,6 +14,7 @@ extern const struct http_route api_conventions_routes[];
 extern const struct http_route api_changes_routes[];
 extern const struct http_route api_plugins_routes[];
 extern const struct http_route api_bulk_routes[];
+extern const struct http_route api_web_routes[];
 
 struct write_outcome;
 /* Answers 403 and returns false unless the token's role writes. */

@@ -38,7 +38,8 @@ API_MD_PATH = os.path.join(repo_root(), "docs", "api.md")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 # The routes that answer without a token (http_route.open in the code).
-OPEN_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.yaml")}
+OPEN_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.yaml"), ("GET", "/"),
+               ("GET", "/ui/{file}")}
 
 # What docs/api.md says each write route can answer (success and errors).
 WRITE_ROUTE_STATUSES = {
@@ -57,7 +58,7 @@ WRITE_ROUTE_STATUSES = {
 
 # Values for the {parameters} of a route pattern when a test calls every route.
 SAMPLE_PARAMS = {"id": "abc-000", "action_id": "act-1", "rev": "1", "code": "29",
-                 "key": "synthese"}
+                 "key": "synthese", "file": "app.js"}
 
 
 def read_file(path, mode="r"):
