@@ -10,13 +10,13 @@
 
 /*
  * What the dashboard may load: its own files and the API. Inline styles are allowed for the
- * HTML exports and reports of plugins, which the page opens as blob: documents (they inherit
- * this policy); scripts are never inline.
+ * HTML that plugins render, which the page shows in a sandboxed frame (that frame inherits this
+ * policy, and runs no script at all); scripts are never inline.
  */
 static const char content_security_policy[] =
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'";
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
 
 static void reply_web_file(struct http_request *r, const char *name)
 {

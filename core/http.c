@@ -98,13 +98,29 @@ void http_reply_empty(struct http_request *r, int status)
     send_reply(r, status, NULL);
 }
 
+bool http_etag_listed(const char *header, const char *etag)
+{
+    if (!header)
+        return false;
+    size_t etag_len = strlen(etag);
+    for (const char *p = header; *p;) {
+        p += strspn(p, " ,");
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2; /* If-None-Match compares weakly (RFC 9110, 13.1.2) */
+        size_t len = strcspn(p, " ,");
+        if ((len == 1 && *p == '*') || (len == etag_len && strncmp(p, etag, len) == 0))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 void http_reply_file(struct http_request *r, const struct embedded_file *file)
 {
     http_set_header(r, "ETag", file->etag);
     http_set_header(r, "Cache-Control", "no-cache");
     http_set_header(r, "X-Content-Type-Options", "nosniff");
-    const char *if_none_match = http_header(r, "If-None-Match");
-    if (if_none_match && strcmp(if_none_match, file->etag) == 0) {
+    if (http_etag_listed(http_header(r, "If-None-Match"), file->etag)) {
         http_reply_empty(r, 304);
         return;
     }

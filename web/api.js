@@ -85,23 +85,25 @@ export function enc(segment) {
 const MESSAGES = {
   0: 'Le serveur ne répond pas. Vérifiez la connexion, puis réessayez.',
   400: 'La demande est mal formée.',
-  401: 'Un jeton d’accès est nécessaire, ou le jeton saisi est inconnu du serveur.',
+  401: 'Un jeton d’accès est nécessaire pour ces données.',
   403: 'Votre jeton ne permet pas cette opération.',
   404: 'Introuvable.',
   409: 'Cette convention a été modifiée entre-temps.',
   412: 'Cette convention a été modifiée entre-temps.',
   413: 'La demande est trop volumineuse.',
   422: 'Le serveur a refusé ces valeurs.',
-  428: 'La révision lue manque à la demande.',
+  428: 'La demande ne précise pas la révision lue.',
   500: 'Erreur du serveur.',
   503: 'Le stockage est indisponible : rien n’a été enregistré.',
   507: 'Le stockage est plein : rien n’a été enregistré.',
 };
 
-// One sentence for the user, then the server's own message when it adds something.
+// One sentence for the user, then the server's own message (in English, as the API speaks),
+// which names the token, the rule or the plugin concerned.
 export function describeError(err) {
   if (!(err instanceof ApiError)) return `Erreur inattendue : ${err.message}`;
-  const sentence = MESSAGES[err.status] || `Erreur ${err.status}.`;
+  const sentence = err.status === 401 && token() ? 'Le jeton saisi est inconnu du serveur.'
+    : MESSAGES[err.status] || `Erreur ${err.status}.`;
   if (err.status === 0 || !err.message || err.message === `HTTP ${err.status}`) return sentence;
   return `${sentence} (${err.message})`;
 }

@@ -5,6 +5,7 @@ import { ApiError, describeError, getJSON, setToken, token } from './api.js';
 import * as catalog from './catalog.js';
 import { h } from './dom.js';
 import { LiveFeed } from './live.js';
+import { setUpPreview } from './rendered.js';
 import { conventionView } from './view-convention.js';
 import { departmentView, departmentsView } from './view-departments.js';
 import { listView } from './view-list.js';
@@ -19,6 +20,7 @@ const ROUTES = [
 const main = document.getElementById('main');
 let current = null; // the view on screen: {onEvent, dispose}
 let rendering = 0;  // increases with each navigation, so a slow view never paints over a new one
+let held = [];      // events that arrived while the view was loading, given to it once ready
 
 // "#/conventions/x?y=1" → {path: "/conventions/x", query: URLSearchParams("y=1")}
 function parseLocation() {
@@ -71,10 +73,12 @@ async function show(moveFocus) {
   const ticket = ++rendering;
   if (current && current.dispose) current.dispose();
   current = null;
+  held = [];
   const { path, query } = parseLocation();
   const route = ROUTES.find((r) => r.pattern.test(path));
   if (!route) {
-    main.replaceChildren(h('h1', null, 'Page introuvable'),
+    document.title = 'Page introuvable — ctgd';
+    main.replaceChildren(h('h1', { tabindex: -1 }, 'Page introuvable'),
       h('p', null, h('a', { href: '#/' }, 'Revenir à la liste des conventions')));
     return;
   }
@@ -85,9 +89,13 @@ async function show(moveFocus) {
     const controller = await route.view(view);
     if (ticket !== rendering) return;
     current = controller || {};
+    // The view read its data before these events were handled: it sees them now.
+    for (const event of held) if (current.onEvent) current.onEvent(event);
+    held = [];
   } catch (err) {
     if (ticket !== rendering) return;
-    view.main.replaceChildren(h('h1', null, 'Impossible d’afficher cette page'),
+    document.title = 'Erreur — ctgd';
+    view.main.replaceChildren(h('h1', { tabindex: -1 }, 'Impossible d’afficher cette page'),
       app.errorBlock(err));
     if (err instanceof ApiError && err.status === 401) {
       app.askToken('Ces données demandent un jeton d’accès.');
@@ -103,8 +111,12 @@ function showLiveState(state, text) {
   badge.textContent = text;
 }
 
-const live = new LiveFeed((event) => current && current.onEvent && current.onEvent(event),
-  showLiveState);
+function dispatchEvent(event) {
+  if (!current) held.push(event);
+  else if (current.onEvent) current.onEvent(event);
+}
+
+const live = new LiveFeed(dispatchEvent, showLiveState);
 
 function showTokenState() {
   document.getElementById('token-button').textContent =
@@ -127,8 +139,18 @@ function setUpTokenDialog() {
   showTokenState();
 }
 
+// The skip link moves the focus without changing the address (a fragment is a view here).
+function setUpSkipLink() {
+  document.querySelector('.skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+}
+
 async function boot() {
   setUpTokenDialog();
+  setUpSkipLink();
+  setUpPreview();
   window.addEventListener('hashchange', () => show(true));
   let since = null;
   try {

@@ -2,17 +2,8 @@
 // fiche action's status and progress. The page (view-convention.js) saves them; this file
 // builds them, says whether they differ from the document, and shows the server's messages.
 
-import { h } from './dom.js';
+import { h, selectOptions } from './dom.js';
 import { ACTION_STATUS, STATUS } from './labels.js';
-
-function options(labels, selected, emptyLabel) {
-  const list = Object.entries(labels).map(([value, label]) =>
-    h('option', { value, selected: value === selected }, label));
-  if (emptyLabel !== undefined) {
-    list.unshift(h('option', { value: '', selected: !selected }, emptyLabel));
-  }
-  return list;
-}
 
 function field(id, label, control, narrow = false) {
   return h('div', { class: narrow ? 'field field--narrow' : 'field' },
@@ -21,10 +12,11 @@ function field(id, label, control, narrow = false) {
 
 // A form whose fields are compared with `original` ({name: string value}) to know if it is
 // dirty. Under its fields and button: one message slot per field, then one for the form.
-function editForm(key, original, onSave, { fields, slots, button }) {
+function editForm(key, original, onSave, { fields, slots, button, buttonId }) {
   const form = h('form', { class: 'edit-form', novalidate: true, dataset: { formKey: key } },
     fields,
-    h('button', { type: 'submit', class: 'button' }, button),
+    h('button', { type: 'submit', class: 'button', id: buttonId }, button),
+    h('span', { class: 'dirty-note' }, 'Modifications non enregistrées'),
     slots.map((id) => h('p', { class: 'field-error', id: `${id}-error`, hidden: true })),
     h('p', { class: 'form-error', role: 'alert', hidden: true }));
   form.original = original;
@@ -40,9 +32,10 @@ export function statusEditForm(doc, onSave) {
   return editForm('status', { status: doc.status }, onSave, {
     fields: [field(id, 'Statut de la convention',
       h('select', { id, name: 'status', 'aria-describedby': `${id}-error` },
-        options(STATUS, doc.status)))],
+        selectOptions(Object.entries(STATUS), doc.status)))],
     slots: [id],
     button: 'Enregistrer le statut',
+    buttonId: `${id}-save`,
   });
 }
 
@@ -58,7 +51,7 @@ export function actionEditForm(action, index, onSave) {
     fields: [
       field(status, `Statut de la fiche ${number}`,
         h('select', { id: status, name: 'status', 'aria-describedby': `${status}-error` },
-          options(ACTION_STATUS, action.status, 'Non renseigné'))),
+          selectOptions(Object.entries(ACTION_STATUS), action.status, 'Non renseigné'))),
       field(progress, `Avancement de la fiche ${number} (%)`,
         h('input', { id: progress, name: 'progress', type: 'number', min: 0, max: 100, step: 1,
           inputmode: 'numeric', value: original.progress,
@@ -66,10 +59,11 @@ export function actionEditForm(action, index, onSave) {
     ],
     slots: [status, progress],
     button: 'Enregistrer',
+    buttonId: `action-${index}-save`,
   });
 }
 
-export function formValues(form) {
+function formValues(form) {
   return Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
 }
 
@@ -92,6 +86,12 @@ export function formPatch(form) {
   return patch;
 }
 
+// The fields whose text the browser could not read as their type (a "5-" in a number field):
+// their value reads as empty, which must not be taken for "remove it".
+export function unreadableFields(form) {
+  return [...form.elements].filter((field) => field.validity && field.validity.badInput);
+}
+
 export function clearErrors(form) {
   for (const slot of form.querySelectorAll('.field-error, .form-error')) {
     slot.hidden = true;
@@ -110,24 +110,36 @@ function detailText(detail) {
   return detail.plugin ? `${detail.message} (règle du plugin ${detail.plugin})` : detail.message;
 }
 
-// Puts each of the server's details next to its field (found by its JSON pointer through
-// `fieldFor`); the others go to the form's own message.
-export function showFieldErrors(form, message, details, fieldFor) {
+// Puts each message next to its field, marked invalid; messages without a field go, after
+// `message`, to the form's own slot. Focus goes to the first invalid field.
+function showMessages(form, message, items) {
   const loose = [];
-  for (const detail of details) {
-    const field = fieldFor(detail.path || '');
+  for (const { field, text } of items) {
     if (!field) {
-      loose.push(detail.path ? `${detail.path} : ${detailText(detail)}` : detailText(detail));
+      loose.push(text);
       continue;
     }
     field.setAttribute('aria-invalid', 'true');
     const slot = form.querySelector(`#${field.id}-error`);
     const label = field.labels.length ? field.labels[0].textContent : field.name;
-    slot.textContent = slot.textContent ? `${slot.textContent} ${detailText(detail)}`
-      : `${label} : ${detailText(detail)}`;
+    slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : `${label} : ${text}`;
     slot.hidden = false;
   }
-  if (loose.length || !details.length) showFormError(form, [message, ...loose].join(' '));
+  if (loose.length || !items.length) showFormError(form, [message, ...loose].join(' '));
   const first = form.querySelector('[aria-invalid="true"]');
   if (first) first.focus();
+}
+
+// The server's details (JSON pointers) next to their fields, found through `fieldFor`.
+export function showFieldErrors(form, message, details, fieldFor) {
+  showMessages(form, message, details.map((detail) => {
+    const field = fieldFor(detail.path || '');
+    const text = detailText(detail);
+    return { field, text: field || !detail.path ? text : `${detail.path} : ${text}` };
+  }));
+}
+
+export function showUnreadable(form, fields) {
+  showMessages(form, 'Rien n’a été envoyé.', fields.map((field) => ({
+    field, text: 'saisissez un nombre (par exemple 40).' })));
 }

@@ -1,12 +1,12 @@
 // convention-sections.js — the read-only parts of a convention's page, one function each.
 // Each takes the document (and what the plugins say of its department) and returns nodes.
 
-import { enc } from './api.js';
 import { facts, h, progressBar, section } from './dom.js';
 import {
   AMENDMENT_KIND, CHANGE_TYPE, SIGNATORY_ROLE, TERRITORY_KIND, actionStatusLabel, formatDate,
   formatDateTime, formatEuros, formatNumber, formatPeriod,
 } from './labels.js';
+import { renderedLinks } from './rendered.js';
 
 function champLabel(dept, key) {
   const champ = dept.champs.find((c) => c.key === key);
@@ -54,7 +54,7 @@ export function champsSection(doc, dept) {
 }
 
 // One fiche action: what it is, how far it went, and its form (built by the editor).
-export function actionCard(action, dept, form) {
+function actionCard(action, dept, form) {
   const about = [
     action.champ ? `Champ : ${champLabel(dept, action.champ)}` : null,
     action.lead ? `Pilote : ${action.lead}` : null,
@@ -183,14 +183,10 @@ export function historySection(history) {
       ` — ${CHANGE_TYPE[e.type] || e.type} le ${formatDateTime(e.at)} par ${e.actor}`))));
 }
 
-export function exportsSection(id, exports, open) {
+export function exportsSection(id, exports) {
   if (exports === null) return section('exports', 'Exports', h('p', null, 'Chargement…'));
   if (exports instanceof Error || !exports.length) {
     return section('exports', 'Exports', h('p', { class: 'muted' }, 'Aucun export disponible.'));
   }
-  return section('exports', 'Exports', h('ul', { class: 'links' }, exports.map((e) => {
-    const href = `/v1/conventions/${enc(id)}/exports/${enc(e.key)}`;
-    return h('li', null, h('a', { href, onclick: (ev) => { ev.preventDefault(); open(e, href); } },
-      e.label), h('span', { class: 'muted' }, ` — ${e.content_type.split(';')[0]}`));
-  })));
+  return section('exports', 'Exports', renderedLinks(exports, (e) => e.href, id));
 }

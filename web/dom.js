@@ -49,11 +49,27 @@ export function progressBar(value, label) {
     h('span', { class: 'progress__figure' }, `${value} %`));
 }
 
-// A short message in the live region at the top of the page; it goes away after a while.
+// <option>s from [value, label] pairs, `selected` chosen; `emptyLabel` adds a first, empty one.
+export function selectOptions(pairs, selected, emptyLabel) {
+  const list = pairs.map(([value, label]) => h('option', { value, selected: value === selected },
+    label));
+  if (emptyLabel !== undefined) {
+    list.unshift(h('option', { value: '', selected: !selected }, emptyLabel));
+  }
+  return list;
+}
+
+// A short message in the live region of the page. Information goes away after a while; an
+// error stays until the user closes it.
 export function notify(message, kind = 'info') {
   const area = document.getElementById('notices');
-  const note = h('p', { class: `notice notice--${kind}`, role: kind === 'error' ? 'alert' : null },
-    message);
+  const note = h('div', { class: `notice notice--${kind}`, role: kind === 'error' ? 'alert' : null },
+    h('p', null, message));
+  if (kind === 'error') {
+    note.append(h('button', { type: 'button', class: 'button button--quiet',
+      onclick: () => note.remove() }, 'Fermer'));
+  } else {
+    setTimeout(() => note.remove(), 8000);
+  }
   area.append(note);
-  setTimeout(() => note.remove(), kind === 'error' ? 12000 : 6000);
 }

@@ -32,8 +32,7 @@ export class LiveFeed {
   // Drops the connection and opens a new one (after a token change), from the same seq.
   restart() {
     this.stop();
-    const generation = ++this.generation;
-    this.run(generation);
+    this.run(this.generation);
   }
 
   stop() {
@@ -57,7 +56,7 @@ export class LiveFeed {
           headers: this.requestHeaders(), signal: this.controller.signal, cache: 'no-store',
         });
         refused = response.status === 401 || response.status === 403;
-        if (response.ok) {
+        if (response.ok && generation === this.generation) {
           this.setState('on');
           await this.read(response.body, generation);
         }

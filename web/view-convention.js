@@ -6,7 +6,7 @@ import { describeError, enc, getJSON, sendJSON } from './api.js';
 import * as catalog from './catalog.js';
 import {
   actionEditForm, clearErrors, formPatch, isDirty, showFieldErrors, showFormError,
-  statusEditForm,
+  showUnreadable, statusEditForm, unreadableFields,
 } from './convention-edit.js';
 import {
   champsSection, diagnosticSection, exportsSection, fundingSection, governanceSection,
@@ -15,7 +15,6 @@ import {
 } from './convention-sections.js';
 import { h, notify, section } from './dom.js';
 import { formatDateTime, statusLabel } from './labels.js';
-import { fileName, openRendered } from './rendered.js';
 
 class ConventionPage {
   constructor(main, doc, dept, app) {
@@ -59,7 +58,7 @@ class ConventionPage {
         h('div', { class: 'convention-side' },
           territorySection(doc), signatoriesSection(doc), periodSection(doc),
           champsSection(doc, this.dept),
-          exportsSection(doc.id, this.exports, (e, href) => this.openExport(e, href)),
+          exportsSection(doc.id, this.exports),
           historySection(this.history))));
     this.restoreDrafts(drafts);
     const again = focused && document.getElementById(focused);
@@ -88,7 +87,7 @@ class ConventionPage {
 
   restoreDrafts(drafts) {
     for (const [key, data] of drafts) {
-      const form = this.main.querySelector(`form[data-form-key="${CSS.escape(key)}"]`);
+      const form = this.formByKey(key);
       if (!form) continue;
       for (const [name, value] of data) form.elements[name].value = value;
     }
@@ -138,15 +137,7 @@ class ConventionPage {
     } catch (err) {
       this.exports = err;
     }
-    if (!this.disposed) {
-      this.repaintSection('exports', exportsSection(this.doc.id, this.exports,
-        (e, href) => this.openExport(e, href)));
-    }
-  }
-
-  openExport(e, href) {
-    openRendered(href, fileName(this.doc.id, e.key, e.content_type), e.content_type)
-      .catch((err) => notify(describeError(err), 'error'));
+    if (!this.disposed) this.repaintSection('exports', exportsSection(this.doc.id, this.exports));
   }
 
   async reload() {
@@ -167,59 +158,79 @@ class ConventionPage {
   // ---- saving ----
 
   saveStatus(form) {
-    return this.save(form, this.path, (p) => (p === '/status' ? form.elements.status : null));
+    return this.save(form, this.path, (f, p) => (p === '/status' ? f.elements.status : null));
   }
 
   saveAction(form, actionId) {
     const index = this.doc.actions.findIndex((a) => a.id === actionId);
     const prefix = `/actions/${index}/`;
-    return this.save(form, `${this.path}/actions/${enc(actionId)}`, (p) => {
+    return this.save(form, `${this.path}/actions/${enc(actionId)}`, (f, p) => {
       const name = p.startsWith(prefix) ? p.slice(prefix.length) : null;
-      return name && form.elements[name] ? form.elements[name] : null;
+      return name && f.elements[name] ? f.elements[name] : null;
     });
   }
 
+  // The form of `key` on screen now (a repaint replaces the forms).
+  formByKey(key) {
+    return this.main.querySelector(`form[data-form-key="${CSS.escape(key)}"]`);
+  }
+
+  setSaving(saving) {
+    this.saving = saving;
+    for (const button of this.main.querySelectorAll('form.edit-form button[type="submit"]')) {
+      button.disabled = saving;
+    }
+  }
+
   // Sends the form's merge patch with the rev on screen (If-Match): the server refuses it if
-  // someone else saved in between, and the user is told plainly.
+  // someone else saved in between, and the user is told plainly. One save at a time, so that
+  // a page never races itself.
   async save(form, path, fieldFor) {
+    if (this.saving) return;
     clearErrors(form);
+    const unreadable = unreadableFields(form);
+    if (unreadable.length) {
+      showUnreadable(form, unreadable);
+      return;
+    }
     const patch = formPatch(form);
     if (!Object.keys(patch).length) {
       showFormError(form, 'Rien à enregistrer : aucune valeur n’a changé.');
       return;
     }
-    const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
-    this.saving = true;
+    const key = form.dataset.formKey;
+    const before = this.doc;
+    let conflict = false;
+    this.setSaving(true);
     try {
-      const before = this.doc;
-      this.doc = await sendJSON('PATCH', path, patch, this.doc.rev);
+      this.doc = await sendJSON('PATCH', path, patch, before.rev);
       this.render();
       this.flashChanges(before);
       notify(`Enregistré : révision ${this.doc.rev}.`, 'success');
       this.loadSidecars();
     } catch (err) {
-      this.showSaveError(form, err, fieldFor);
+      conflict = Boolean(err.isConflict);
+      this.showSaveError(this.formByKey(key) || form, err, fieldFor, before.rev);
     } finally {
-      button.disabled = false;
-      this.saving = false;
+      this.setSaving(false);
       const pending = this.pending;
       this.pending = null;
-      if (pending) this.apply(pending);
+      // After a conflict the banner already says what to do; a later event must not hide it.
+      if (pending && !conflict) this.apply(pending);
     }
   }
 
-  showSaveError(form, err, fieldFor) {
+  showSaveError(form, err, fieldFor, sentRev) {
     if (err.isConflict) {
       showFormError(form, 'Non enregistré : la convention a changé entre-temps (voir plus haut).');
       const box = this.setBanner('conflict', 'Conflit de révision.',
-        `Vous avez modifié la révision ${this.doc.rev}, mais quelqu’un a enregistré depuis : `
+        `Vous avez modifié la révision ${sentRev}, mais quelqu’un a enregistré depuis : `
         + `la convention est maintenant à la révision ${err.currentRev ?? 'suivante'}. `
         + 'Vos changements n’ont pas été enregistrés. Rechargez la convention pour voir sa '
         + 'version actuelle, puis refaites vos changements.', true);
       box.querySelector('button').focus();
     } else if (err.status === 422) {
-      showFieldErrors(form, describeError(err), err.details, fieldFor);
+      showFieldErrors(form, describeError(err), err.details, (path) => fieldFor(form, path));
     } else {
       showFormError(form, describeError(err));
       if (err.status === 401) this.app.askToken('Enregistrer demande un jeton d’accès.');

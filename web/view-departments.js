@@ -3,9 +3,9 @@
 
 import { apiPath, enc, getJSON } from './api.js';
 import * as catalog from './catalog.js';
-import { h, notify, section } from './dom.js';
+import { h, section } from './dom.js';
 import { formatNumber, statusLabel } from './labels.js';
-import { fileName, openRendered } from './rendered.js';
+import { renderedLinks } from './rendered.js';
 
 const CONVENTIONS_SHOWN = 200;
 const PARALLEL_REQUESTS = 4;
@@ -31,20 +31,6 @@ function champsByGroup(champs) {
     h('h3', null, group),
     h('ul', { class: 'chips' }, list.map((c) => h('li', { class: 'chip', title: c.key },
       c.label)))));
-}
-
-function renderedList(items, hrefOf, owner, app) {
-  if (!items.length) return h('p', { class: 'muted' }, 'Aucun.');
-  return h('ul', { class: 'links' }, items.map((item) => h('li', null,
-    h('a', {
-      href: hrefOf(item),
-      onclick: (e) => {
-        e.preventDefault();
-        openRendered(hrefOf(item), fileName(owner, item.key, item.content_type), item.content_type)
-          .catch((err) => notify(app.errorBlock(err).textContent, 'error'));
-      },
-    }, item.label),
-    h('span', { class: 'muted' }, ` — ${item.content_type.split(';')[0]}, ${item.plugin}`))));
 }
 
 // Runs `work` over `items`, at most PARALLEL_REQUESTS at a time.
@@ -91,7 +77,7 @@ function indicatorTable(conventions, indicators) {
   return { table, fill };
 }
 
-export async function departmentView({ main, params, app }) {
+export async function departmentView({ main, params }) {
   const code = params[0];
   const [dept, list] = await Promise.all([catalog.department(code),
     getJSON(apiPath('/v1/conventions', { department: code, limit: CONVENTIONS_SHOWN }))]);
@@ -103,8 +89,10 @@ export async function departmentView({ main, params, app }) {
     h('p', null, h('a', { href: `#/?department=${enc(code)}` },
       `Voir les conventions du département (${list.items.length}${list.next ? '+' : ''})`)),
     section('champs', 'Champs d’intervention', champsByGroup(dept.champs)),
-    section('reports', 'Rapports', renderedList(dept.reports,
-      (r) => `/v1/departments/${enc(code)}/reports/${enc(r.key)}`, `departement-${code}`, app)),
+    section('reports', 'Rapports', dept.reports.length
+      ? renderedLinks(dept.reports, (r) => `/v1/departments/${enc(code)}/reports/${enc(r.key)}`,
+        `departement-${code}`)
+      : h('p', { class: 'muted' }, 'Aucun rapport.')),
     section('indicators', 'Indicateurs',
       list.items.length ? h('div', { class: 'table-wrap' }, matrix.table)
         : h('p', { class: 'muted' }, 'Aucune convention dans ce département.'),

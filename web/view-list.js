@@ -1,24 +1,18 @@
 // view-list.js — the conventions, filtered by department, status, champ and text (#/?…).
 
-import { apiPath, getJSON } from './api.js';
+import { apiPath, describeError, enc, getJSON } from './api.js';
 import * as catalog from './catalog.js';
-import { h, notify } from './dom.js';
+import { h, notify, selectOptions } from './dom.js';
 import { STATUS, formatDateTime, formatPeriod, statusLabel } from './labels.js';
 
 const PAGE = 50;
 const FILTERS = ['department', 'status', 'champ', 'q'];
 const REFRESH_DELAY_MS = 300;
 
-function option(value, label, selected) {
-  return h('option', { value, selected: value === selected }, label);
-}
-
-function select(id, label, options, selected, emptyLabel) {
+function select(id, label, pairs, selected, emptyLabel) {
   return h('div', { class: 'field' },
     h('label', { for: id }, label),
-    h('select', { id, name: id.replace('filter-', '') },
-      option('', emptyLabel, selected),
-      options.map(([value, text]) => option(value, text, selected))));
+    h('select', { id, name: id.replace('filter-', '') }, selectOptions(pairs, selected, emptyLabel)));
 }
 
 function filterForm(filters, departments, champs) {
@@ -44,9 +38,9 @@ function filterForm(filters, departments, champs) {
 function row(item, highlighted) {
   return h('tr', { class: highlighted ? 'changed' : null, dataset: { id: item.id } },
     h('td', { 'data-label': 'Convention' },
-      h('a', { href: `#/conventions/${encodeURIComponent(item.id)}` }, item.title)),
+      h('a', { href: `#/conventions/${enc(item.id)}` }, item.title)),
     h('td', { 'data-label': 'Département' },
-      h('a', { href: `#/departements/${encodeURIComponent(item.department)}` }, item.department)),
+      h('a', { href: `#/departements/${enc(item.department)}` }, item.department)),
     h('td', { 'data-label': 'Territoire' }, item.territory || ''),
     h('td', { 'data-label': 'Statut' },
       h('span', { class: `badge badge--${item.status}` }, statusLabel(item.status))),
@@ -93,11 +87,20 @@ export async function listView({ main, query, app }) {
     more.hidden = !next;
   }
 
+  // Only the answer to the latest request is shown: an older one may arrive after it.
+  let requests = 0;
   async function load({ cursor, limit = PAGE } = {}) {
-    const page = await getJSON(apiPath('/v1/conventions', { ...filters, limit, cursor }));
-    items = cursor ? items.concat(page.items) : page.items;
-    next = page.next;
-    paint();
+    const ticket = ++requests;
+    more.disabled = true;
+    try {
+      const page = await getJSON(apiPath('/v1/conventions', { ...filters, limit, cursor }));
+      if (ticket !== requests) return;
+      items = cursor ? items.concat(page.items) : page.items;
+      next = page.next;
+      paint();
+    } finally {
+      if (ticket === requests) more.disabled = false;
+    }
   }
 
   function applyFilters() {
@@ -118,7 +121,7 @@ export async function listView({ main, query, app }) {
     if (e.target.tagName === 'SELECT') applyFilters();
   });
   more.addEventListener('click', () => load({ cursor: next })
-    .catch((err) => notify(app.errorBlock(err).textContent, 'error')));
+    .catch((err) => notify(describeError(err), 'error')));
 
   // The champ filter offers the champs of the chosen department (or of all of them).
   async function refreshChamps() {
@@ -126,8 +129,8 @@ export async function listView({ main, query, app }) {
     const list = code ? (await catalog.department(code)).champs : await catalog.allChamps();
     const chosen = form.elements.champ.value;
     const known = list.some((c) => c.key === chosen);
-    form.elements.champ.replaceChildren(option('', 'Tous les champs', known ? chosen : ''),
-      ...list.map((c) => option(c.key, c.label, chosen)));
+    form.elements.champ.replaceChildren(...selectOptions(list.map((c) => [c.key, c.label]),
+      known ? chosen : '', 'Tous les champs'));
   }
 
   await load();

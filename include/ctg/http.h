@@ -60,7 +60,9 @@ void http_reply_body(struct http_request *r, int status, const char *content_typ
 /* Sends `len` bytes of JSON text as they are. */
 void http_reply_json_text(struct http_request *r, int status, const char *text, size_t len);
 void http_reply_empty(struct http_request *r, int status);
-/* Sends a compiled-in file with its ETag (304 when If-None-Match names it), to revalidate. */
+/* True when an If-None-Match `header` (may be NULL) lists `etag` ("\"...\""), weakly, or is *. */
+bool http_etag_listed(const char *header, const char *etag);
+/* Sends a compiled-in file with its ETag (304 when If-None-Match lists it), to revalidate. */
 void http_reply_file(struct http_request *r, const struct embedded_file *file);
 void http_set_header(struct http_request *r, const char *name, const char *value);
 void http_set_etag(struct http_request *r, uint64_t rev);

@@ -76,6 +76,9 @@ class DashboardFilesTests(CtgdTestCase):
         self.assertRegex(etag, r'^"[0-9a-f]{16}"$')
         again = self.request("GET", "/ui/app.js", headers={"If-None-Match": etag})
         self.assertEqual((again.status, again.body), (304, b""))
+        for listed in ("W/" + etag, '"0000000000000000", ' + etag, "*"):
+            r = self.request("GET", "/ui/app.js", headers={"If-None-Match": listed})
+            self.assertEqual(r.status, 304, listed)
         other = self.request("GET", "/ui/style.css", headers={"If-None-Match": etag})
         self.assertEqual(other.status, 200)
         self.assertNotEqual(header(other, "ETag"), etag)
@@ -83,8 +86,9 @@ class DashboardFilesTests(CtgdTestCase):
         self.assertEqual((head.status, head.body), (200, b""))
 
     def test_unknown_and_outside_paths_are_json_404s(self):
-        for path in ("/ui/nope.js", "/ui/..%2FCMakeLists.txt", "/ui/%2e%2e", "/ui/",
-                     "/ui/app.js/x", "/index.html", "/ui/app.js%00"):
+        for path in ("/ui/nope.js", "/ui/..%2FCMakeLists.txt", "/ui/%2e%2e", "/ui/", "/ui",
+                     "/ui/app.js/x", "/ui/app.js/", "/ui//app.js", "//", "/%2F", "/index.html",
+                     "/ui/app.js%00"):
             with self.subTest(path=path):
                 r = self.request("GET", path)
                 self.assertIn(r.status, (400, 404), r.body)

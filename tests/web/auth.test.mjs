@@ -42,9 +42,10 @@ describe('dashboard with tokens', () => {
     assert.match(await page.textContent('#token-reason'), /jeton/);
     await page.screenshot({ path: screenshotPath('20-token-asked') });
 
+    assert.match(await page.textContent('.error-block'), /jeton d’accès est nécessaire/);
     await useToken(page, 'not-a-token');
-    await page.locator('.error-block').waitFor();
-    assert.match(await page.textContent('.error-block'), /jeton saisi est inconnu/);
+    await page.locator('.error-block').filter({ hasText: 'Le jeton saisi est inconnu' }).waitFor();
+    assert.match(await page.textContent('.error-block'), /unknown token/);
     await page.screenshot({ path: screenshotPath('21-token-unknown') });
 
     await useToken(page, reader29.secret);

@@ -216,6 +216,15 @@ describe('dashboard', () => {
         .getAttribute('aria-invalid'), 'true');
       await page.screenshot({ path: screenshotPath('07-validation'), fullPage: true });
 
+      // A number the browser cannot read is not sent (it would read as "remove it").
+      const progressInput = card(page, 'fiche-9').locator('input[name="progress"]');
+      await progressInput.fill('');
+      await progressInput.focus();
+      await page.keyboard.type('5-');
+      await card(page, 'fiche-9').getByRole('button', { name: 'Enregistrer' }).click();
+      await card(page, 'fiche-9').locator('.field-error').filter({ hasText: 'saisissez un nombre' })
+        .waitFor();
+
       const afterwards = await storedAction(CONVENTION, 'fiche-9');
       assert.equal(afterwards.rev, before.rev, 'a refused write must change nothing');
       assertNoProblems(page);
@@ -252,17 +261,24 @@ describe('dashboard', () => {
       await page.context().close();
     });
 
-  it('opens the HTML export in a tab and downloads the CSV export', async () => {
+  it('shows the HTML export in a sandboxed frame and saves the CSV export', async () => {
     const page = await openPage(browser, `${server.url}/`);
     await openConvention(page);
     await page.waitForSelector('#exports a');
-    const [tab] = await Promise.all([page.context().waitForEvent('page'),
-      page.getByRole('link', { name: 'Rapport (HTML)' }).click()]);
-    await tab.waitForFunction(() => location.protocol === 'blob:' && document.body
-      && document.body.textContent.length > 0);
+    await page.getByRole('link', { name: 'Rapport (HTML)' }).click();
+    const dialog = page.locator('#preview-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    // No script and an origin of its own: the sandbox attribute is present and empty.
+    assert.equal(await page.getAttribute('#preview-frame', 'sandbox'), '');
     const doc = demo.find((d) => d.id === CONVENTION);
-    assert.ok((await tab.textContent('body')).includes(doc.title));
-    await tab.screenshot({ path: screenshotPath('09-export-rapport'), fullPage: false });
+    const frame = page.frameLocator('#preview-frame');
+    await frame.locator('h1').filter({ hasText: doc.title }).waitFor();
+    await page.screenshot({ path: screenshotPath('09-export-rapport'), fullPage: false });
+    const [saved] = await Promise.all([page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Enregistrer le fichier' }).click()]);
+    assert.equal(saved.suggestedFilename(), `${CONVENTION}-rapport.html`);
+    await page.getByRole('button', { name: 'Fermer' }).click();
+    await dialog.waitFor({ state: 'hidden' });
 
     const [download] = await Promise.all([page.waitForEvent('download'),
       page.getByRole('link', { name: 'Fiches actions (CSV)' }).click()]);
@@ -272,6 +288,34 @@ describe('dashboard', () => {
     assertNoProblems(page);
     await page.context().close();
   });
+
+  it('follows changes made elsewhere on the list, and says when a convention is deleted',
+    async () => {
+      const list = await openPage(browser, `${server.url}/`);
+      await list.waitForSelector('#live-status[data-state="on"]');
+      const viewer = await openPage(browser, `${server.url}/`);
+      await openConvention(viewer, '88-ccpvm');
+      const { body: doc } = await api(server, 'GET', '/v1/conventions/88-ccpvm');
+
+      const renamed = `${doc.title} (avenant)`;
+      const patched = await api(server, 'PATCH', '/v1/conventions/88-ccpvm',
+        { body: { title: renamed }, headers: { 'If-Match': `"${doc.rev}"` } });
+      assert.equal(patched.status, 200);
+      await list.getByRole('link', { name: renamed }).waitFor();
+      await viewer.locator('h1').filter({ hasText: renamed }).waitFor();
+
+      const deleted = await api(server, 'DELETE', '/v1/conventions/88-ccpvm',
+        { headers: { 'If-Match': `"${patched.body.rev}"` } });
+      assert.equal(deleted.status, 200);
+      await viewer.locator('.banner--conflict').filter({ hasText: 'Convention supprimée' }).waitFor();
+      assert.equal(await viewer.locator('form.edit-form button[type="submit"]:not([disabled])')
+        .count(), 0);
+      await list.waitForFunction(() => !document.querySelector('tr[data-id="88-ccpvm"]'));
+      await viewer.screenshot({ path: screenshotPath('12-deleted-elsewhere') });
+      assertNoProblems(list, viewer);
+      await list.context().close();
+      await viewer.context().close();
+    });
 
   it('fits a phone screen and labels every control', async () => {
     const phone = { width: 390, height: 844 };
@@ -284,18 +328,25 @@ describe('dashboard', () => {
       document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
 
-    const unlabelled = await page.$$eval('input, select, button, a', (controls) =>
+    // Fields are named by their <label>; buttons and links by their text.
+    const unlabelled = (p) => p.$$eval('input, select, textarea, button, a', (controls) =>
       controls.filter((c) => c.offsetParent !== null)
-        .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
-          && !c.textContent.trim())
+        .filter((c) => (['INPUT', 'SELECT', 'TEXTAREA'].includes(c.tagName)
+          ? !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+          : !c.textContent.trim() && !c.getAttribute('aria-label')))
         .map((c) => c.outerHTML));
-    assert.deepEqual(unlabelled, []);
+    assert.deepEqual(await unlabelled(page), []);
+    const list = await openPage(browser, `${server.url}/`, { viewport: phone });
+    await list.waitForSelector('table.list tbody tr');
+    assert.deepEqual(await unlabelled(list), []);
+    await list.context().close();
 
-    // The keyboard reaches the status form and saves with Enter.
+    // The keyboard reaches the status form's button and submits it with Enter.
     await page.focus('#convention-status');
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement.textContent),
-      'Enregistrer le statut');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'convention-status-save');
+    await page.keyboard.press('Enter');
+    await page.locator('#status .form-error').filter({ hasText: 'Rien à enregistrer' }).waitFor();
     assertNoProblems(page);
     await page.context().close();
   });
