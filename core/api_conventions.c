@@ -4,6 +4,7 @@
  */
 #include "ctg/api.h"
 #include "ctg/auth.h"
+#include "ctg/list_query.h"
 #include "ctg/model.h"
 #include "ctg/server.h"
 #include "ctg/writes.h"
@@ -13,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define LIST_LIMIT_DEFAULT 50
-#define LIST_LIMIT_MAX 1000
-#define QUERY_TEXT_MAX 200
 
 static const char *const json_types[] = {"application/json", NULL};
 static const char *const patch_types[] = {"application/merge-patch+json", "application/json", NULL};
@@ -91,25 +88,6 @@ static bool reply_store_failure(struct http_request *r, enum store_status status
 
 /* ---------- GET /v1/conventions/{id} ---------- */
 
-/* True when If-None-Match names `rev` (or is *). */
-static bool etag_matches(const char *header, uint64_t rev)
-{
-    if (!header)
-        return false;
-    char etag[32];
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)rev);
-    for (const char *p = header; *p; ) {
-        p += strspn(p, " ,");
-        if (strncmp(p, "W/", 2) == 0)
-            p += 2;
-        size_t len = strcspn(p, " ,");
-        if ((len == 1 && *p == '*') || (len == strlen(etag) && strncmp(p, etag, len) == 0))
-            return true;
-        p += len;
-    }
-    return false;
-}
-
 static void get_convention(struct http_request *r)
 {
     const char *id = require_path_id(r, http_no_params);
@@ -120,7 +98,7 @@ static void get_convention(struct http_request *r)
     if (!reply_store_failure(r, store_get_doc(st, id, &doc), id) &&
         require_record_readable(r, doc.meta, doc.meta_len)) {
         http_set_etag(r, doc.rev);
-        if (etag_matches(http_header(r, "If-None-Match"), doc.rev))
+        if (http_rev_not_modified(r, doc.rev))
             http_reply_empty(r, 304);
         else
             http_reply_json_text(r, 200, doc.body, doc.body_len);
@@ -187,35 +165,20 @@ static int accept_summary(const char *id, const struct record_view *doc, void *a
 /* Reads and checks the list's query; answers 400 and returns false on a bad one. */
 static bool read_list_query(struct http_request *r, struct store_query *q, const char **text)
 {
-    static const char *const allowed[] = {"department", "status", "champ", "q", "limit", "cursor", NULL};
-    if (!http_query_only(r, allowed))
+    struct list_query list;
+    if (!http_query_only(r, list_query_params))
         return false;
-    q->department = http_query(r, "department");
-    q->status = http_query(r, "status");
-    q->champ = http_query(r, "champ");
-    q->after = http_query(r, "cursor");
-    *text = http_query(r, "q");
-    const char *limit = http_query(r, "limit");
-    char *end = NULL;
-    long n = limit ? strtol(limit, &end, 10) : LIST_LIMIT_DEFAULT;
-    const char *bad = NULL;
-    if (limit && (!*limit || *end || n < 1 || n > LIST_LIMIT_MAX))
-        bad = "limit must be an integer from 1 to 1000";
-    else if (q->department && !model_department_valid(q->department))
-        bad = "department must be an INSEE department code (01..19, 2A, 2B, 21..95, 971..976)";
-    else if (q->status && !model_status_valid(q->status))
-        bad = "status must be one of preparation, diagnostic, action_plan, monitoring, evaluation, closed";
-    else if (q->champ && (!*q->champ || strlen(q->champ) > MODEL_KEY_MAX))
-        bad = "champ must be a champ key";
-    else if (q->after && !model_id_valid(q->after))
-        bad = "cursor must be the `next` of a previous page";
-    else if (*text && (!**text || strlen(*text) > QUERY_TEXT_MAX))
-        bad = "q must be 1 to 200 bytes";
+    const char *bad = list_query_read(&r->query, &list);
     if (bad) {
         http_error(r, 400, "bad_parameter", "%s", bad);
         return false;
     }
-    q->limit = (size_t)n + 1; /* one more than asked tells whether a next page exists */
+    q->department = list.department;
+    q->status = list.status;
+    q->champ = list.champ;
+    q->after = list.cursor;
+    q->limit = list.limit + 1; /* one more than asked tells whether a next page exists */
+    *text = list.text;
     return true;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "ctg/api.h"
 #include "ctg/clock.h"
+#include "ctg/conn_limit.h"
 #include "ctg/embedded.h"
 #include "ctg/events.h"
 #include "ctg/plugins.h"
@@ -44,6 +45,7 @@ static void get_metrics(struct http_request *r)
     api_changes_count(srv, &readings.long_polls, &readings.streams);
     readings.plugin_generation = plugins_generation(srv->plugins);
     readings.plugin_errors = plugins_error_count(srv->plugins);
+    readings.connections_refused = conn_limit_refused(srv->conn_limit);
     if (store_read_begin(srv->store) == STORE_OK) {
         readings.conventions = store_count(srv->store);
         store_read_end(srv->store);

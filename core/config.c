@@ -366,13 +366,14 @@ static int read_events(struct reader *r, struct config *cfg)
 
 static int read_limits(struct reader *r, struct config *cfg)
 {
-    static const char *const keys[] = {"body_max", "bulk_max", "timeout", "lua_instructions",
-                                       "lua_seconds", "lua_memory", NULL};
+    static const char *const keys[] = {"body_max", "bulk_max", "timeout", "connections",
+                                       "lua_instructions", "lua_seconds", "lua_memory", NULL};
     double timeout = cfg->limits.timeout, instructions = (double)cfg->limits.lua_instructions;
     if (check_known_keys(r, "limits", keys) < 0 ||
         read_size(r, "body_max", "limits.", 1024, 1024.0 * 1024 * 1024, &cfg->limits.body_max) < 0 ||
         read_size(r, "bulk_max", "limits.", 1024, 4096.0 * 1024 * 1024, &cfg->limits.bulk_max) < 0 ||
         read_number(r, "timeout", "limits.", 1, 3600, &timeout) < 0 ||
+        read_size(r, "connections", "limits.", 8, 1e6, &cfg->limits.connections) < 0 ||
         read_number(r, "lua_instructions", "limits.", 1e4, 1e12, &instructions) < 0 ||
         read_number(r, "lua_seconds", "limits.", 0.01, 3600, &cfg->limits.lua_seconds) < 0 ||
         read_size(r, "lua_memory", "limits.", 1024.0 * 1024, 64.0 * 1024 * 1024 * 1024,
@@ -414,6 +415,7 @@ static void set_defaults(struct config *cfg)
     cfg->limits.body_max = (size_t)1 << 20;
     cfg->limits.bulk_max = (size_t)64 << 20;
     cfg->limits.timeout = 30;
+    cfg->limits.connections = 1024;
     cfg->limits.lua_instructions = 100000000;
     cfg->limits.lua_seconds = 5;
     cfg->limits.lua_memory = (size_t)512 << 20;

@@ -32,9 +32,9 @@ static const struct {
     enum evhttp_cmd_type method;
     const char *name;
 } method_names[] = {
-    {EVHTTP_REQ_GET, "GET"},       {EVHTTP_REQ_HEAD, "HEAD"},   {EVHTTP_REQ_POST, "POST"},
-    {EVHTTP_REQ_PUT, "PUT"},       {EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_DELETE, "DELETE"},
-    {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_GET, "GET"},         {EVHTTP_REQ_HEAD, "HEAD"},   {EVHTTP_REQ_POST, "POST"},
+    {EVHTTP_REQ_PUT, "PUT"},         {EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_DELETE, "DELETE"},
+    {EVHTTP_REQ_OPTIONS, "OPTIONS"}, {EVHTTP_REQ_TRACE, "TRACE"}, {EVHTTP_REQ_CONNECT, "CONNECT"},
 };
 
 static const char *method_name(enum evhttp_cmd_type method)
@@ -58,10 +58,15 @@ void http_set_header(struct http_request *r, const char *name, const char *value
     evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
+static void format_etag(char *out, size_t size, uint64_t rev)
+{
+    snprintf(out, size, "\"%llu\"", (unsigned long long)rev);
+}
+
 void http_set_etag(struct http_request *r, uint64_t rev)
 {
     char etag[32];
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)rev);
+    format_etag(etag, sizeof etag, rev);
     http_set_header(r, "ETag", etag);
 }
 
@@ -113,6 +118,13 @@ bool http_etag_listed(const char *header, const char *etag)
         p += len;
     }
     return false;
+}
+
+bool http_rev_not_modified(struct http_request *r, uint64_t rev)
+{
+    char etag[32];
+    format_etag(etag, sizeof etag, rev);
+    return http_etag_listed(http_header(r, "If-None-Match"), etag);
 }
 
 void http_reply_file(struct http_request *r, const struct embedded_file *file)
@@ -438,7 +450,8 @@ void http_dispatch(struct evhttp_request *req, void *server)
     struct path p = {0};
     if (!uri || path_split(evhttp_uri_get_path(uri), &p) < 0)
         http_error(&r, 400, "bad_parameter", "the request path cannot be read");
-    else if (query && evhttp_parse_query_str(query, &r.query) < 0)
+    else if (query && (strstr(query, "%00") || evhttp_parse_query_str(query, &r.query) < 0))
+        /* %00 would end the decoded value early: "29%00x" must not read as "29" */
         http_error(&r, 400, "bad_parameter", "the query string cannot be read");
     else
         route_request(&r, &p);

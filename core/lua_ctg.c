@@ -66,6 +66,39 @@ static bool key_valid(const char *key, const char *extra_chars)
 
 /* ---------- fields of a registration table ---------- */
 
+/* True when `s` is text that may be written as a JSON string (jansson checks the UTF-8). */
+static bool utf8_valid(const char *s, size_t len)
+{
+    json_t *text = json_stringn(s, len);
+    json_decref(text);
+    return text != NULL;
+}
+
+/* True when every byte of `s` is printable ASCII: what an HTTP header value may hold. */
+static bool header_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7E)
+            return false;
+    return true;
+}
+
+/*
+ * The text of a registration ends up in JSON answers, and a content type in a header: the
+ * string field `name` of the plain table at `index` must be UTF-8, a content type printable
+ * ASCII (no CR or LF that would end the header).
+ */
+static bool text_field_valid(lua_State *L, int index, const char *name)
+{
+    size_t len;
+    lua_pushstring(L, name);
+    lua_rawget(L, index);
+    const char *s = lua_tolstring(L, -1, &len);
+    bool valid = strcmp(name, "content_type") == 0 ? header_valid(s, len) : utf8_valid(s, len);
+    lua_pop(L, 1);
+    return valid;
+}
+
 struct field_spec {
     const char *name;
     int type;
@@ -103,6 +136,10 @@ static void check_fields(lua_State *L, int index, const struct field_spec specs[
         if (type != LUA_TNIL && type != specs[i].type)
             luaL_error(L, "plugin '%s': %s: field '%s' must be a %s", plugin, what, specs[i].name,
                        lua_typename(L, specs[i].type));
+        if (type == LUA_TSTRING && !text_field_valid(L, index, specs[i].name))
+            luaL_error(L, "plugin '%s': %s: field '%s' must be %s", plugin, what, specs[i].name,
+                       strcmp(specs[i].name, "content_type") == 0
+                           ? "printable ASCII (a header value)" : "UTF-8 text");
     }
 }
 

@@ -29,9 +29,15 @@
 #define MIXED_KEYS "mixed keys: a table with both string and integer keys is neither an array " \
                    "nor an object"
 
+/* About what jansson takes for one value beyond its text: the node, its slot, a key's entry. */
+#define JSON_VALUE_COST 64
+
 /* json.null is the address of this byte as a light userdata: unique, equal in every state, and
  * pushed without allocating. */
 static char null_sentinel;
+
+/* The address of this byte is the registry key of the size bound (lua_json_set_size_max). */
+static char size_max_key;
 
 /* ---- the registry ---------------------------------------------------------------------- */
 
@@ -112,6 +118,21 @@ void lua_json_init(lua_State *L)
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
+}
+
+void lua_json_set_size_max(lua_State *L, size_t bytes)
+{
+    lua_pushinteger(L, bytes > (size_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)bytes);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &size_max_key);
+}
+
+/* The bound set for L, or SIZE_MAX. Reads the registry without allocating. */
+static size_t size_max(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &size_max_key);
+    size_t bytes = lua_isinteger(L, -1) ? (size_t)lua_tointeger(L, -1) : SIZE_MAX;
+    lua_pop(L, 1);
+    return bytes;
 }
 
 /* ---- JSON to Lua ----------------------------------------------------------------------- */
@@ -291,6 +312,8 @@ struct to_json {
     lua_State *L;
     int array_mt, object_mt; /* stack indices of the two metatables */
     int depth;               /* tables entered on the way to the current value */
+    size_t room;             /* bytes the JSON may still take (lua_json_set_size_max) */
+    size_t size_max;
     char *err;
     size_t errlen;
 };
@@ -333,6 +356,24 @@ static json_t *allocated(struct to_json *c, const struct path *p, json_t *value)
 }
 
 static json_t *value_to_json(struct to_json *c, int index, const struct path *p);
+
+/*
+ * Counts one more value of `bytes` of text against the bound. The same table or string may be
+ * reached many times: it is counted each time, as jansson copies it each time.
+ */
+static bool charge(struct to_json *c, size_t bytes)
+{
+    if (bytes > c->room)
+        return false;
+    c->room -= bytes;
+    return true;
+}
+
+static json_t *refuse_size(struct to_json *c, const struct path *p)
+{
+    return refuse(c, p, "the JSON would take more than %zu MiB (is a table or a string reached "
+                        "many times?)", c->size_max >> 20);
+}
 
 static json_t *number_to_json(struct to_json *c, int index, const struct path *p)
 {
@@ -402,7 +443,8 @@ static json_t *object_to_json(struct to_json *c, int index, const struct path *p
         size_t key_len;
         const char *key = lua_tolstring(L, -2, &key_len);
         struct path at = at_key(p, key, key_len);
-        json_t *item = value_to_json(c, lua_gettop(L), &at);
+        json_t *item = charge(c, key_len) ? value_to_json(c, lua_gettop(L), &at)
+                                          : refuse_size(c, &at);
         if (!item) {
             json_decref(object);
             return NULL;
@@ -494,6 +536,11 @@ static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
 static json_t *value_to_json(struct to_json *c, int index, const struct path *p)
 {
     lua_State *L = c->L;
+    size_t len = 0;
+    if (lua_type(L, index) == LUA_TSTRING)
+        lua_tolstring(L, index, &len);
+    if (!charge(c, JSON_VALUE_COST + len))
+        return refuse_size(c, p);
     switch (lua_type(L, index)) {
     case LUA_TBOOLEAN:
         return json_boolean(lua_toboolean(L, index));
@@ -518,7 +565,7 @@ json_t *lua_json_to(lua_State *L, int index, char *err, size_t errlen)
     int top = lua_gettop(L);
     struct to_json c = {.L = L, .array_mt = top + 2, .object_mt = top + 3, .err = err,
                         .errlen = errlen};
-    if (!lua_checkstack(L, 3)) {
+    if (!lua_checkstack(L, 4)) {
         write_refusal(err, errlen, NULL, "out of Lua stack");
         return NULL;
     }
@@ -528,6 +575,7 @@ json_t *lua_json_to(lua_State *L, int index, char *err, size_t errlen)
     lua_pushvalue(L, index);
     lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
     lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    c.room = c.size_max = size_max(L);
     json_t *value = value_to_json(&c, top + 1, NULL);
     lua_settop(L, top);
     return value;
@@ -552,11 +600,35 @@ static int lua_json_encode(lua_State *L)
     return 1;
 }
 
+/*
+ * About the memory jansson takes to decode `text`: the text, and a value for each ',', '[' and
+ * '{' outside strings. "[0,0,0,...]" takes some twenty times its length.
+ */
+static size_t decoded_size(const char *text, size_t len)
+{
+    size_t values = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_string && ch == '\\')
+            i++;
+        else if (ch == '"')
+            in_string = !in_string;
+        else if (!in_string && (ch == ',' || ch == '[' || ch == '{'))
+            values++;
+    }
+    return len + values * JSON_VALUE_COST;
+}
+
 /* json.decode(text) -> value: any JSON value, objects with a duplicate key refused. */
 static int lua_json_decode(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
+    size_t bound = size_max(L);
+    if (decoded_size(text, len) > bound)
+        return luaL_error(L, "json.decode: the text would take more than %d MiB once decoded",
+                          (int)(bound >> 20));
     json_error_t error;
     struct held *h = push_held(L);
     h->value = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);

@@ -7,6 +7,11 @@
  * another plugin. The runaway-script guard is Redis's too: a count hook checks the budget, and
  * once it is spent switches to firing at every instruction, so the error comes back after any
  * pcall that caught it.
+ *
+ * The clock is read every HOOK_STEP instructions, at every function call and on every large
+ * allocation: one instruction that calls a C function (utf8.len, string.find, s:upper()) or
+ * concatenates long strings may take milliseconds, and a loop of them would otherwise run a
+ * thousand of them between two looks at the clock, far past the deadline.
  */
 #include "ctg/lua_runtime.h"
 #include "ctg/clock.h"
@@ -18,14 +23,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HOOK_STEP 1000 /* instructions between two looks at the budget */
+#define HOOK_MASK (LUA_MASKCOUNT | LUA_MASKCALL)
+#define LARGE_ALLOCATION (1024 * 1024) /* bytes from which an allocation looks at the clock */
 
 struct lua_runtime {
     lua_State *L;
     struct lua_limits limits;
     size_t used;          /* bytes the state holds */
     bool over_memory;     /* an allocation was refused during the current call */
+    struct {              /* the last refused request, which Lua asks again after a collection */
+        void *ptr;
+        size_t osize, nsize;
+        bool pending;
+    } refused;
+    bool in_call;         /* a call runs under the budgets */
     long steps;           /* instructions run by the current call, to HOOK_STEP */
     double deadline;      /* clock_monotonic() after which the current call stops */
     const char *exhausted; /* which budget ran out, or NULL */
@@ -40,6 +54,21 @@ static const char *const base_allowed[] = {
 static const char *const os_allowed[] = {"time", "date", "clock", NULL};
 static const char *const string_denied[] = {"dump", NULL}; /* bytecode out, then back in */
 
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/*
+ * Marks the current call's time budget spent once its deadline is past. The hook then fires
+ * at the next instruction and raises the error: lua_sethook only sets fields of the state, so
+ * this is safe from inside the allocator, where no error may be raised.
+ */
+static void check_deadline(struct lua_runtime *rt)
+{
+    if (rt->in_call && !rt->exhausted && clock_monotonic() > rt->deadline) {
+        rt->exhausted = "time budget";
+        lua_sethook(rt->L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+}
+
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct lua_runtime *rt = ud;
@@ -50,9 +79,24 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old && rt->used - old + nsize > rt->limits.memory) {
-        rt->over_memory = true;
+        /*
+         * Lua's core answers a refusal with an emergency collection and asks once more, at
+         * once: a request that fits then is no failure. Any other refusal is the cap reached,
+         * and fails the call even if a pcall catches the error (see lua_runtime_call).
+         */
+        if (rt->refused.pending)
+            rt->over_memory = true;
+        rt->refused.ptr = ptr;
+        rt->refused.osize = osize;
+        rt->refused.nsize = nsize;
+        rt->refused.pending = true;
         return NULL;
     }
+    if (rt->refused.pending && rt->refused.ptr == ptr && rt->refused.osize == osize &&
+        rt->refused.nsize == nsize)
+        rt->refused.pending = false; /* granted after the collection */
+    if (nsize >= LARGE_ALLOCATION)
+        check_deadline(rt); /* copying that much takes time: a loop of such copies is caught */
     void *p = realloc(ptr, nsize);
     if (p)
         rt->used = rt->used - old + nsize;
@@ -66,15 +110,32 @@ static struct lua_runtime *runtime_of(lua_State *L)
     return ud;
 }
 
+/*
+ * The clock of the checks at every function call: CLOCK_MONOTONIC at the resolution of a tick
+ * (a few ms), read in a few nanoseconds where clock_monotonic() takes about twenty. It never
+ * runs ahead of clock_monotonic(), which sets the deadline: a check is at most a tick late.
+ */
+static double coarse_now(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
+    return clock_monotonic();
+}
+
+/* Called every HOOK_STEP instructions and at every function call, until a budget is spent. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     struct lua_runtime *rt = runtime_of(L);
     if (!rt->exhausted) {
-        rt->steps += HOOK_STEP;
+        bool counted = ar->event == LUA_HOOKCOUNT;
+        if (counted)
+            rt->steps += HOOK_STEP;
         if (rt->steps > rt->limits.instructions)
             rt->exhausted = "instruction budget";
-        else if (clock_monotonic() > rt->deadline)
+        else if ((counted ? clock_monotonic() : coarse_now()) > rt->deadline)
             rt->exhausted = "time budget";
         else
             return;
@@ -550,12 +611,18 @@ int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg),
     rt->steps = 0;
     rt->exhausted = NULL;
     rt->over_memory = false;
+    rt->refused.pending = false;
+    if (rt->used > rt->limits.memory / 2)
+        lua_gc(L, LUA_GCCOLLECT); /* the call gets the cap, not what the last one left over */
     rt->deadline = clock_monotonic() + rt->limits.seconds;
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
+    rt->in_call = true;
+    lua_sethook(L, budget_hook, HOOK_MASK, HOOK_STEP);
     lua_pushcfunction(L, run_protected);
     lua_pushlightuserdata(L, &call);
     int rc = lua_pcall(L, 1, 0, 0);
     lua_sethook(L, NULL, 0, 0);
+    rt->in_call = false;
+    rt->over_memory |= rt->refused.pending; /* a refusal that was not granted after all */
     if (rt->exhausted)
         snprintf(err, errlen, "the %s of this call is spent (a loop that does not end?)",
                  rt->exhausted);

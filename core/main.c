@@ -1,11 +1,13 @@
 /*
- * main.c — the ctgd command: read the configuration, then check it (--check) or serve.
+ * main.c — the ctgd command: read the configuration, then check it (--check), check its store
+ * (--verify) or serve.
  */
 #include "ctg/config.h"
 #include "ctg/http.h"
 #include "ctg/log.h"
 #include "ctg/plugins.h"
 #include "ctg/server.h"
+#include "ctg/verify.h"
 
 #include <event2/event.h>
 
@@ -17,6 +19,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: ctgd -c FILE          serve with the configuration FILE\n"
                  "       ctgd --check -c FILE  check the configuration FILE and exit\n"
+                 "       ctgd --verify -c FILE check the store of FILE (read-only; may run\n"
+                 "                             beside the server): 0 when sound, 1 if not\n"
                  "       ctgd --routes         list the HTTP routes (METHOD /pattern)\n"
                  "       ctgd --version\n");
 }
@@ -49,6 +53,27 @@ static int check_only(const struct config *cfg, const char *path)
     return 0;
 }
 
+/* Checks the store's invariants, printing each violation, then counts and a verdict. */
+static int verify_only(const struct config *cfg)
+{
+    struct verify_counts n;
+    char err[1024];
+    if (verify_store(cfg->data_dir, stdout, &n, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("%s: %llu documents, %llu revisions of %llu ids, %llu changes (seq 1..%llu), "
+           "%llu index entries: ", cfg->data_dir, (unsigned long long)n.documents,
+           (unsigned long long)n.revisions, (unsigned long long)n.ids,
+           (unsigned long long)n.changes, (unsigned long long)n.last_seq,
+           (unsigned long long)n.index_entries);
+    if (n.violations == 0)
+        printf("sound\n");
+    else
+        printf("%llu violation%s\n", (unsigned long long)n.violations, n.violations > 1 ? "s" : "");
+    return n.violations == 0 ? 0 : 1;
+}
+
 static int serve(const struct config *cfg)
 {
     struct server srv;
@@ -70,15 +95,17 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-        {"routes", no_argument, NULL, 'r'},
+        {"routes", no_argument, NULL, 'r'},       {"verify", no_argument, NULL, 'y'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
-    int check = 0, opt;
+    enum { SERVE, CHECK, VERIFY } mode = SERVE;
+    int opt;
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
-        case 'k': check = 1; break;
+        case 'k': mode = CHECK; break;
+        case 'y': mode = VERIFY; break;
         case 'V': printf("ctgd %s\n", CTG_VERSION); return 0;
         case 'r': http_print_routes(stdout); return 0;
         case 'h': usage(stdout); return 0;
@@ -96,7 +123,9 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level(cfg.log_level);
-    int rc = check ? check_only(&cfg, path) : serve(&cfg);
+    int rc = mode == CHECK    ? check_only(&cfg, path)
+             : mode == VERIFY ? verify_only(&cfg)
+                              : serve(&cfg);
     config_free(&cfg);
     return rc;
 }

@@ -27,6 +27,46 @@ struct plugins {
 
 static const char *const kind_names[ENTRY_KINDS] = {"champ", "indicator", "export", "report"};
 
+/* ---------- messages ---------- */
+
+/* The length of the well-formed UTF-8 sequence at `s`, or 0 (a NUL ends any sequence). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/*
+ * Makes a message valid UTF-8 in place: each byte that starts no well-formed sequence becomes
+ * '?'. A plugin's error may carry any bytes, and a message cut to its buffer may end in the
+ * middle of a character; the message goes into JSON answers, which must be UTF-8.
+ */
+static void make_utf8(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p;) {
+        size_t n = utf8_sequence(p);
+        if (n == 0)
+            *p = '?';
+        p += n ? n : 1;
+    }
+}
+
 /* ---------- loading ---------- */
 
 static int compare_basenames(const void *a, const void *b)
@@ -171,16 +211,24 @@ static int load_file(struct plugins *p, const char *path, char *err, size_t errl
     int rc = lua_runtime_call(p->reg.rt, run_chunk, &c, message, sizeof message);
     p->reg.loading_file = p->reg.loading_hash = NULL;
     free(text);
-    if (rc < 0)
+    if (rc < 0) {
         format_load_error(path, message, err, errlen);
-    else if (p->reg.n_plugins == before)
+        make_utf8(err);
+    } else if (p->reg.n_plugins == before)
         snprintf(err, errlen, "%s: declares no plugin (ctg.plugin{name = ...})", path);
     return rc < 0 || p->reg.n_plugins == before ? -1 : 0;
 }
 
+struct api_setup {
+    struct plugin_registry *reg;
+    size_t memory; /* the state's memory cap, also the bound of the JSON plugins make */
+};
+
 static int open_api(lua_State *L, void *arg)
 {
-    return lua_ctg_open(L, arg);
+    struct api_setup *setup = arg;
+    lua_json_set_size_max(L, setup->memory);
+    return lua_ctg_open(L, setup->reg);
 }
 
 struct plugins *plugins_load(const struct plugins_options *opt, char *err, size_t errlen)
@@ -196,7 +244,8 @@ struct plugins *plugins_load(const struct plugins_options *opt, char *err, size_
     p->reg.publisher = opt->publisher;
     p->reg.rt = lua_runtime_new(&opt->limits);
     char message[256];
-    int rc = p->reg.rt ? lua_runtime_call(p->reg.rt, open_api, &p->reg, message, sizeof message) : -1;
+    struct api_setup setup = {&p->reg, opt->limits.memory};
+    int rc = p->reg.rt ? lua_runtime_call(p->reg.rt, open_api, &setup, message, sizeof message) : -1;
     if (rc < 0)
         snprintf(err, errlen, "cannot start the Lua runtime");
     for (size_t i = 0; rc == 0 && files[i]; i++)
@@ -418,6 +467,7 @@ static int record_failure(struct plugins *p, size_t index, const char *what, con
 {
     struct plugin_info *plugin = &p->reg.plugins[index];
     snprintf(err, errlen, "plugin '%s' (%s): %s: %s", plugin->name, plugin->file, what, why);
+    make_utf8(err);
     plugin->errors++;
     free(plugin->last_error);
     plugin->last_error = strdup(err);

@@ -1,4 +1,4 @@
-/* record.c — encoding of store values: header, meta JSON, body JSON (see record.h). */
+/* record.c — encoding of store values (header, meta JSON, body JSON) and keys (see record.h). */
 #include "ctg/record.h"
 
 #include <string.h>
@@ -38,5 +38,41 @@ int record_decode(const void *data, size_t len, struct record_view *out)
     out->meta_len = meta_len;
     out->body = out->meta + meta_len;
     out->body_len = len - RECORD_HEADER_SIZE - meta_len;
+    return 0;
+}
+
+void record_put_u64_be(uint64_t v, unsigned char out[8])
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (unsigned char)(v & 0xff);
+}
+
+uint64_t record_get_u64_be(const unsigned char in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+size_t record_revision_key(unsigned char *out, const char *id, uint64_t rev)
+{
+    size_t n = strlen(id);
+    memcpy(out, id, n);
+    out[n] = '\0';
+    record_put_u64_be(rev, out + n + 1);
+    return n + RECORD_REVISION_KEY_EXTRA;
+}
+
+int record_revision_key_split(const void *key, size_t len, size_t *id_len, uint64_t *rev)
+{
+    const unsigned char *p = key;
+    if (len <= RECORD_REVISION_KEY_EXTRA)
+        return -1;
+    size_t n = len - RECORD_REVISION_KEY_EXTRA;
+    if (p[n] != '\0' || memchr(p, '\0', n))
+        return -1;
+    *id_len = n;
+    *rev = record_get_u64_be(p + n + 1);
     return 0;
 }

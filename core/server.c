@@ -6,6 +6,7 @@
 #include "ctg/api.h"
 #include "ctg/clock.h"
 #include "ctg/changes.h"
+#include "ctg/conn_limit.h"
 #include "ctg/events.h"
 #include "ctg/http.h"
 #include "ctg/log.h"
@@ -14,9 +15,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /*
  * evhttp refuses bodies over the configured limit plus this margin with its own (HTML) 413;
@@ -51,17 +55,39 @@ static int collect_event(uint64_t seq, const struct record_view *entry, void *ar
 }
 
 /*
+ * Schedules the handlers after the loop's next look at the sockets (a timer of 0 s: an event
+ * made active would run before any socket is served), so that requests go in between.
+ */
+static void run_handlers_later(struct server *srv)
+{
+    static const struct timeval now = {0, 0};
+    event_add(srv->handlers_more, &now);
+}
+
+/* Runs the handlers on `events` in order until `deadline`; returns how many events were done. */
+static size_t run_handlers_until(struct server *srv, json_t *events, double deadline)
+{
+    size_t n = json_array_size(events);
+    for (size_t i = 0; i < n; i++) {
+        plugins_on_change(srv->plugins, json_array_get(events, i));
+        if (clock_monotonic() > deadline)
+            return i + 1;
+    }
+    return n;
+}
+
+/*
  * Gives the plugins' on_change handlers the changes they have not seen, in seq order. The
  * events are read first and the read ended: a handler may read the store itself. A pass stops
- * after HANDLERS_SLICE seconds and goes on in the next turn of the loop, so that a thousand
- * slow handlers after a bulk write do not hold every request back.
+ * after HANDLERS_SLICE seconds (checked after each event) and goes on in the next turn of the
+ * loop, so that a thousand slow handlers after a bulk write do not hold every request back.
  */
 static void run_change_handlers(struct server *srv)
 {
     double deadline = clock_monotonic() + HANDLERS_SLICE;
     while (srv->plugins && srv->plugins_seq < store_last_seq(srv->store)) {
         if (clock_monotonic() > deadline) {
-            event_active(srv->handlers_more, 0, 0);
+            run_handlers_later(srv);
             return;
         }
         struct pending_events pending = {json_array(), srv->plugins_seq};
@@ -69,14 +95,15 @@ static void run_change_handlers(struct server *srv)
             store_each_change(srv->store, srv->plugins_seq, collect_event, &pending);
             store_read_end(srv->store);
         }
-        size_t i;
-        json_t *event;
-        json_array_foreach(pending.events, i, event)
-            plugins_on_change(srv->plugins, event);
+        size_t done = run_handlers_until(srv, pending.events, deadline);
+        uint64_t reached = pending.last; /* past any entry that could not be read as JSON */
+        if (done < json_array_size(pending.events))
+            reached = (uint64_t)json_integer_value(
+                json_object_get(json_array_get(pending.events, done - 1), "seq"));
         json_decref(pending.events);
         if (pending.last == srv->plugins_seq)
             break; /* the log could not be read: try again at the next commit */
-        srv->plugins_seq = pending.last;
+        srv->plugins_seq = reached;
     }
 }
 
@@ -91,7 +118,8 @@ void server_changes_committed(struct server *srv)
 {
     events_publish_pending(srv->events);
     api_changes_notify(srv);
-    run_change_handlers(srv);
+    /* The handlers run in the next turn of the loop: the write is answered first. */
+    run_handlers_later(srv);
 }
 
 static void publish_plugin_event(void *arg, const char *department, const char *name,
@@ -188,6 +216,19 @@ static int add_signal_handlers(struct server *srv)
     return 0;
 }
 
+/* The address a name such as "localhost" resolved to: the API is open only on loopback. */
+static bool bound_to_loopback(evutil_socket_t fd)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+        return false;
+    if (addr.ss_family == AF_INET)
+        return ntohl(((struct sockaddr_in *)&addr)->sin_addr.s_addr) >> 24 == 127;
+    return addr.ss_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&addr)->sin6_addr);
+}
+
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = srv->cfg;
@@ -196,21 +237,34 @@ static int start_http(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the HTTP server");
         return -1;
     }
+    /* Every method evhttp knows reaches the router, which answers 405 in JSON. */
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                              EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     size_t largest = cfg->limits.bulk_max > cfg->limits.body_max ? cfg->limits.bulk_max
                                                                   : cfg->limits.body_max;
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)(largest + EVHTTP_BODY_MARGIN));
     evhttp_set_max_headers_size(srv->http, HEADERS_MAX);
     evhttp_set_timeout(srv->http, cfg->limits.timeout);
     evhttp_set_gencb(srv->http, http_dispatch, srv);
-    if (!evhttp_bind_socket_with_handle(srv->http, cfg->listen_host, (ev_uint16_t)cfg->listen_port)) {
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(srv->http, cfg->listen_host, (ev_uint16_t)cfg->listen_port);
+    if (!bound) {
         snprintf(err, errlen, "cannot listen on %s port %d (address in use, or not an address of "
                               "this machine?)", cfg->listen_host, cfg->listen_port);
         return -1;
     }
-    return 0;
+    if (cfg->n_tokens == 0 && !bound_to_loopback(evhttp_bound_socket_get_fd(bound))) {
+        snprintf(err, errlen, "no token is configured, and %s is not a loopback address once "
+                              "resolved: listen on 127.0.0.1 or ::1, or configure tokens",
+                 cfg->listen_host);
+        return -1;
+    }
+    /* Last: the cap counts the descriptors that ctgd holds once started. */
+    srv->conn_limit = conn_limit_start(evhttp_bound_socket_get_listener(bound),
+                                       cfg->limits.connections, err, errlen);
+    return srv->conn_limit ? 0 : -1;
 }
 
 int server_init(struct server *srv, const struct config *cfg, char *err, size_t errlen)
@@ -257,6 +311,7 @@ void server_free(struct server *srv)
 {
     if (srv->http)
         evhttp_free(srv->http);
+    conn_limit_free(srv->conn_limit);
     events_close(srv->events);
     plugins_free(srv->plugins);
     struct event *timers[] = {srv->signal_events[0], srv->signal_events[1],

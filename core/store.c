@@ -13,22 +13,21 @@
 #include <lmdb.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #define ID_MAX 64 /* bytes of an id: SPEC §2 allows 64; longer ones are never stored */
-#define REV_KEY_MAX (ID_MAX + 1 + 8)
+#define REV_KEY_MAX (ID_MAX + RECORD_REVISION_KEY_EXTRA)
 #define DISK_FULL_MARGIN (16u << 20) /* free bytes below which an I/O error means "disk full" */
-
-enum index_field { INDEX_DEPARTMENT, INDEX_STATUS, INDEX_CHAMP, INDEX_COUNT };
-static const char *const index_names[INDEX_COUNT] = {"idx_department", "idx_status", "idx_champ"};
 
 struct store {
     MDB_env *env;
-    MDB_dbi docs, revs, changes, index[INDEX_COUNT];
+    MDB_dbi docs, revs, changes, index[STORE_INDEX_COUNT];
     MDB_txn *read_txn; /* reset between reads; NULL until first needed */
     bool reading;
     bool writing;      /* inside store_write(): this thread's one transaction is the write */
@@ -49,20 +48,6 @@ const char *change_type_name(enum change_type type)
     return names[type];
 }
 
-static void encode_u64_be(uint64_t v, unsigned char out[8])
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (unsigned char)(v & 0xff);
-}
-
-static uint64_t decode_u64_be(const unsigned char in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
 static MDB_val string_val(const char *s)
 {
     return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
@@ -73,17 +58,10 @@ static bool id_fits(const char *id)
     return strnlen(id, ID_MAX + 1) <= ID_MAX;
 }
 
-/*
- * revs key: id NUL rev(big-endian), so one id's revisions are contiguous and in order.
- * The id must fit (id_fits), which every caller checks first.
- */
+/* The revs key of `id` at `rev`; the id must fit (id_fits), which every caller checks first. */
 static MDB_val rev_key(unsigned char buf[REV_KEY_MAX], const char *id, uint64_t rev)
 {
-    size_t n = strlen(id);
-    memcpy(buf, id, n);
-    buf[n] = '\0';
-    encode_u64_be(rev, buf + n + 1);
-    return (MDB_val){.mv_size = n + 9, .mv_data = buf};
+    return (MDB_val){.mv_size = record_revision_key(buf, id, rev), .mv_data = buf};
 }
 
 static enum store_status decode_value(const MDB_val *val, struct record_view *out)
@@ -113,6 +91,40 @@ static int make_dir(const char *dir)
     return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int sync_folder(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/*
+ * fsync(2) of a file does not make its name durable, nor the name of a folder just made: the
+ * folders must be synced too, or a crash could take away a store created just before it (and
+ * the writes it acknowledged). Syncs the data folder (data.mdb, lock.mdb) and its parent; a
+ * file system that cannot is only warned about.
+ */
+static void sync_data_folder(const char *dir)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0'; /* "/data": the root */
+    else
+        *slash = '\0';
+    if (sync_folder(dir) < 0 || sync_folder(parent) < 0)
+        log_warn("store", "cannot sync the data folder %s or its parent: %s", dir, strerror(errno));
+}
+
 static int open_databases(struct store *st, MDB_txn *txn)
 {
     int rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &st->docs);
@@ -120,8 +132,8 @@ static int open_databases(struct store *st, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "revs", MDB_CREATE, &st->revs);
     if (!rc)
         rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &st->changes);
-    for (int i = 0; i < INDEX_COUNT && !rc; i++)
-        rc = mdb_dbi_open(txn, index_names[i], MDB_CREATE | MDB_DUPSORT, &st->index[i]);
+    for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
+        rc = mdb_dbi_open(txn, store_index_name(i), MDB_CREATE | MDB_DUPSORT, &st->index[i]);
     return rc;
 }
 
@@ -133,7 +145,7 @@ static int read_last_seq(struct store *st, MDB_txn *txn)
     if (rc)
         return rc;
     rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-    st->last_seq = rc == 0 && key.mv_size == 8 ? decode_u64_be(key.mv_data) : 0;
+    st->last_seq = rc == 0 && key.mv_size == 8 ? record_get_u64_be(key.mv_data) : 0;
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -185,6 +197,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
         store_close(st);
         return NULL;
     }
+    sync_data_folder(opt->dir);
     return st;
 }
 
@@ -342,7 +355,7 @@ enum store_status store_each_change(struct store *st, uint64_t since,
     unsigned char start[8];
     if (since == UINT64_MAX || mdb_cursor_open(st->read_txn, st->changes, &cur))
         return since == UINT64_MAX ? STORE_OK : STORE_ERROR;
-    encode_u64_be(since + 1, start);
+    record_put_u64_be(since + 1, start);
     MDB_val key = {.mv_size = 8, .mv_data = start}, val;
     enum store_status status = STORE_OK;
     int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
@@ -352,7 +365,7 @@ enum store_status store_each_change(struct store *st, uint64_t since,
             status = STORE_ERROR;
             break;
         }
-        if (fn(decode_u64_be(key.mv_data), &view, arg))
+        if (fn(record_get_u64_be(key.mv_data), &view, arg))
             break;
     }
     mdb_cursor_close(cur);
@@ -400,9 +413,9 @@ static int offer_candidate(struct list_walk *w, const char *id, size_t id_len)
     memcpy(buf, id, id_len);
     buf[id_len] = '\0';
     MDB_txn *txn = w->st->read_txn;
-    if (!index_holds(txn, w->st->index[INDEX_DEPARTMENT], w->q->department, buf) ||
-        !index_holds(txn, w->st->index[INDEX_STATUS], w->q->status, buf) ||
-        !index_holds(txn, w->st->index[INDEX_CHAMP], w->q->champ, buf))
+    if (!index_holds(txn, w->st->index[STORE_INDEX_DEPARTMENT], w->q->department, buf) ||
+        !index_holds(txn, w->st->index[STORE_INDEX_STATUS], w->q->status, buf) ||
+        !index_holds(txn, w->st->index[STORE_INDEX_CHAMP], w->q->champ, buf))
         return 0;
     struct record_view doc;
     if (get_doc_in(txn, w->st->docs, buf, &doc) != STORE_OK)
@@ -449,11 +462,11 @@ enum store_status store_list(struct store *st, const struct store_query *q)
         return STORE_OK;
     /* Drive the walk from the most selective index given; the others are checked per id. */
     if (q->champ)
-        return walk(&w, st->index[INDEX_CHAMP], q->champ);
+        return walk(&w, st->index[STORE_INDEX_CHAMP], q->champ);
     if (q->department)
-        return walk(&w, st->index[INDEX_DEPARTMENT], q->department);
+        return walk(&w, st->index[STORE_INDEX_DEPARTMENT], q->department);
     if (q->status)
-        return walk(&w, st->index[INDEX_STATUS], q->status);
+        return walk(&w, st->index[STORE_INDEX_STATUS], q->status);
     return walk(&w, st->docs, NULL);
 }
 
@@ -521,22 +534,30 @@ enum store_status store_txn_last_revision(struct store_txn *t, const char *id,
     return status;
 }
 
-/* Collects the index values (department, status, champs) of a document. */
-static void index_values(const json_t *doc, int field, const char **values, size_t *n, size_t max)
+const char *store_index_name(enum store_index index)
 {
-    static const char *const keys[INDEX_COUNT] = {"department", "status", "champs"};
-    json_t *v = doc ? json_object_get(doc, keys[field]) : NULL;
-    *n = 0;
+    static const char *const names[STORE_INDEX_COUNT] = {"idx_department", "idx_status",
+                                                         "idx_champ"};
+    return names[index];
+}
+
+size_t store_index_values(const json_t *doc, enum store_index index, const char **values,
+                          size_t max)
+{
+    static const char *const keys[STORE_INDEX_COUNT] = {"department", "status", "champs"};
+    json_t *v = doc ? json_object_get(doc, keys[index]) : NULL;
+    size_t n = 0;
     if (json_is_string(v)) {
-        values[(*n)++] = json_string_value(v);
-        return;
+        values[n++] = json_string_value(v);
+        return n;
     }
     size_t i;
     json_t *item;
     json_array_foreach(v, i, item) {
-        if (json_is_string(item) && *n < max)
-            values[(*n)++] = json_string_value(item);
+        if (json_is_string(item) && n < max)
+            values[n++] = json_string_value(item);
     }
+    return n;
 }
 
 static bool contains(const char **values, size_t n, const char *s)
@@ -548,13 +569,12 @@ static bool contains(const char **values, size_t n, const char *s)
 }
 
 /* Removes the entries of the old document that the new one lacks, adds the new ones. */
-static int update_index(struct store_txn *t, int field, const char *id, const json_t *old_doc,
-                        const json_t *new_doc)
+static int update_index(struct store_txn *t, enum store_index field, const char *id,
+                        const json_t *old_doc, const json_t *new_doc)
 {
     const char *old_vals[MODEL_ARRAY_MAX], *new_vals[MODEL_ARRAY_MAX];
-    size_t n_old, n_new;
-    index_values(old_doc, field, old_vals, &n_old, MODEL_ARRAY_MAX);
-    index_values(new_doc, field, new_vals, &n_new, MODEL_ARRAY_MAX);
+    size_t n_old = store_index_values(old_doc, field, old_vals, MODEL_ARRAY_MAX);
+    size_t n_new = store_index_values(new_doc, field, new_vals, MODEL_ARRAY_MAX);
     MDB_val data = string_val(id);
     for (size_t i = 0; i < n_old; i++) {
         if (contains(new_vals, n_new, old_vals[i]))
@@ -635,7 +655,7 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     if (rc)
         return rc;
     rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-    uint64_t last = rc == 0 && key.mv_size == 8 ? decode_u64_be(key.mv_data) : 0;
+    uint64_t last = rc == 0 && key.mv_size == 8 ? record_get_u64_be(key.mv_data) : 0;
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
@@ -647,7 +667,7 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
                              c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array());
     char *meta_text = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    encode_u64_be(t->seq, seq_key);
+    record_put_u64_be(t->seq, seq_key);
     key = (MDB_val){.mv_size = 8, .mv_data = seq_key};
     rc = put_record(t, t->st->changes, &key, c->rev, meta_text, body, MDB_APPEND);
     free(meta_text);
@@ -702,7 +722,7 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         return STORE_ERROR;
     }
     int rc = put_current(t, c, body);
-    for (int i = 0; i < INDEX_COUNT && !rc; i++)
+    for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
         rc = put_revision(t, c, department, body);

@@ -279,8 +279,10 @@ static int write_document(struct write_ctx *c, struct store_txn *txn)
     json_t *candidate = build_candidate(c);
     if (!candidate)
         return -1;
+    /* Rights first: a token learns nothing of the rules of a department it may not write in,
+     * whose plugins do not even run for it (docs/api.md, "Conventions"). */
     const char *department = json_string_value(json_object_get(candidate, "department"));
-    if (validate(c, candidate) < 0 || check_department(c, department) < 0) {
+    if (check_department(c, department) < 0 || validate(c, candidate) < 0) {
         json_decref(candidate);
         return -1;
     }

@@ -66,9 +66,11 @@ static struct curl_slist *request_headers(const struct client *c, const struct r
     const char *fixed[] = {c->authorization, "Accept: application/json, */*;q=0.5",
                            "Expect:" /* no 100-continue wait for large bodies */};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        if (fixed[i] && !(next = curl_slist_append(list, fixed[i])))
+        if (!fixed[i])
+            continue;
+        if (!(next = curl_slist_append(list, fixed[i])))
             goto fail;
-        list = fixed[i] ? next : list;
+        list = next;
     }
     if (req->content_type)
         snprintf(line, sizeof line, "Content-Type: %s", req->content_type);

@@ -261,7 +261,12 @@ int cmd_watch(struct ctl *ctl, int argc, char **argv)
         return a.rc;
     if (w.department && !ctl_is_word(w.department))
         return args_fail(&a, "watch: --department wants a department code");
-    struct sigaction stop = {.sa_handler = on_stop};
+    /*
+     * SA_RESTART: a stop signal must not cut a write to stdout short, or stdio drops the line
+     * of an event that the state file then counts as printed. The receive loop's timeout (and
+     * nn_recv's EINTR) is what notices `stopping`.
+     */
+    struct sigaction stop = {.sa_handler = on_stop, .sa_flags = SA_RESTART};
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGTERM, &stop, NULL);
     int rc = find_start(&w, since);

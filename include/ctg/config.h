@@ -25,6 +25,7 @@ struct limits {
     size_t body_max;      /* bytes of a request body (default 1 MiB) */
     size_t bulk_max;      /* bytes of a POST /v1/conventions/_bulk body (default 64 MiB) */
     int timeout;          /* seconds a connection may stay idle or slow (default 30) */
+    size_t connections;   /* client connections at once (default 1024; conn_limit.h) */
     long lua_instructions; /* per call into a plugin (default 100 million) */
     double lua_seconds;   /* per call into a plugin, wall clock (default 5) */
     size_t lua_memory;    /* bytes of the plugins' Lua state (default 512 MiB) */

@@ -62,6 +62,8 @@ void http_reply_json_text(struct http_request *r, int status, const char *text, 
 void http_reply_empty(struct http_request *r, int status);
 /* True when an If-None-Match `header` (may be NULL) lists `etag` ("\"...\""), weakly, or is *. */
 bool http_etag_listed(const char *header, const char *etag);
+/* True when If-None-Match lists the ETag of `rev` (or is *). */
+bool http_rev_not_modified(struct http_request *r, uint64_t rev);
 /* Sends a compiled-in file with its ETag (304 when If-None-Match lists it), to revalidate. */
 void http_reply_file(struct http_request *r, const struct embedded_file *file);
 void http_set_header(struct http_request *r, const char *name, const char *value);

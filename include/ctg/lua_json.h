@@ -34,6 +34,15 @@
 void lua_json_init(lua_State *L);
 
 /*
+ * Bounds the JSON that Lua values of this state become (lua_json_to, json.encode, json.decode)
+ * to about `bytes` of memory: a table or a string reached many times is small in Lua and huge
+ * as JSON, and jansson's memory is out of the reach of the state's memory cap. Over the bound,
+ * a conversion is refused like any other. Without a call, there is no bound. Raises a Lua error
+ * (memory) only.
+ */
+void lua_json_set_size_max(lua_State *L, size_t bytes);
+
+/*
  * Pushes `value` as a Lua value. Raises a Lua error (memory) only: call it in protected mode
  * or where a memory error may unwind.
  */

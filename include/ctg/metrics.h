@@ -49,6 +49,7 @@ struct metrics_readings {
     struct events_stats events;
     size_t long_polls, streams;
     uint64_t plugin_generation, plugin_errors;
+    uint64_t connections_refused;
 };
 void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out);
 

@@ -1,5 +1,5 @@
 /*
- * record.h — the layout of a value in the store.
+ * record.h — the layout of a value in the store, and of its keys.
  *
  * Each value is a fixed header (magic, meta length, rev) followed by two JSON texts: a small
  * "meta" part (a summary, or who/when/what of a revision or change) and the "body" (the
@@ -28,5 +28,19 @@ void record_encode(void *dst, uint64_t rev, const char *meta, size_t meta_len, c
                    size_t body_len);
 /* Reads a record in place; -1 when `data` is not a record (a corrupt or foreign value). */
 int record_decode(const void *data, size_t len, struct record_view *out);
+
+/* Numbers in keys (a seq, a rev) are 8 bytes big-endian, so that keys sort as the numbers do. */
+void record_put_u64_be(uint64_t v, unsigned char out[8]);
+uint64_t record_get_u64_be(const unsigned char in[8]);
+
+/*
+ * A key of the revisions is the id, a NUL, then the rev: the revisions of an id are contiguous
+ * and in order. record_revision_key() writes strlen(id) + RECORD_REVISION_KEY_EXTRA bytes into
+ * `out` and returns their count; record_revision_key_split() reads one back (the id is the first
+ * `*id_len` bytes of `key`), -1 when `key` is not such a key.
+ */
+#define RECORD_REVISION_KEY_EXTRA 9
+size_t record_revision_key(unsigned char *out, const char *id, uint64_t rev);
+int record_revision_key_split(const void *key, size_t len, size_t *id_len, uint64_t *rev);
 
 #endif

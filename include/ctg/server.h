@@ -26,6 +26,7 @@ struct server {
     struct feed_client *feed_clients;  /* long-polls and event streams (api_changes.c) */
     struct event_base *base;
     struct evhttp *http;
+    struct conn_limit *conn_limit;     /* the cap on client connections */
     struct event *signal_events[3];
     struct event *heartbeat;           /* every events.heartbeat seconds */
     struct event *log_watch;           /* notices commits of other processes */

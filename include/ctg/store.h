@@ -47,6 +47,21 @@ struct store_txn;
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* The secondary indexes: DUPSORT databases from a value of the document to its id. */
+enum store_index {
+    STORE_INDEX_DEPARTMENT,
+    STORE_INDEX_STATUS,
+    STORE_INDEX_CHAMP,
+    STORE_INDEX_COUNT,
+};
+const char *store_index_name(enum store_index index); /* its database: "idx_department", … */
+/*
+ * Puts into `values` (at most `max`) the values under which `doc` is indexed in `index`: its
+ * department, its status, each of its champs. They point into `doc`. Returns their count.
+ */
+size_t store_index_values(const json_t *doc, enum store_index index, const char **values,
+                          size_t max);
+
 uint64_t store_last_seq(const struct store *st);
 size_t store_map_size(const struct store *st);
 const char *change_type_name(enum change_type type); /* "created", "updated", "deleted" */

@@ -5,9 +5,12 @@ What it owns:
   * finding the binary (`--ctgd PATH` on the command line, or the CTGD_BIN environment variable);
   * `Server`: a ctgd process in its own temporary directory, with a generated Lua configuration,
     a free loopback port, its stdout/stderr captured to files, started until `GET /v1/health`
-    answers 200 and stopped with SIGTERM, checking a clean exit (code 0, no sanitizer report);
+    answers 200 and stopped with SIGTERM, checking a clean exit (code 0, no sanitizer report),
+    or killed with SIGKILL (`crash()`); `verify()` runs `ctgd --verify` on its store;
   * `Server.request()`: a tiny HTTP client (one http.client connection per request) that checks
     the shape of every error answer (SPEC §3, docs/api.md "Errors");
+  * `sse_first_event()`: the status and the first event of a /v1/events stream;
+  * `ctgd_routes()`: the routes of the binary under test (`ctgd --routes`);
   * `CtgdTestCase`: a TestCase with a server per class and the assertions the suites share;
   * builders for realistic convention documents;
   * `main()`: the command line of every test module.
@@ -23,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -34,8 +38,11 @@ import unittest
 import urllib.parse
 from collections import namedtuple
 
-START_TIMEOUT = 10.0   # seconds for ctgd to answer its health check
-STOP_TIMEOUT = 10.0    # seconds for ctgd to exit after SIGTERM
+# CTGD_WRAPPER: a command that runs ctgd (e.g. "valgrind --error-exitcode=97"), which then
+# gets more time to start (tests/CMakeLists.txt runs some suites so).
+WRAPPER = shlex.split(os.environ.get("CTGD_WRAPPER", ""))
+START_TIMEOUT = 60.0 if WRAPPER else 10.0   # seconds for ctgd to answer its health check
+STOP_TIMEOUT = 60.0 if WRAPPER else 10.0    # seconds for ctgd to exit after SIGTERM
 SANITIZER_MARKS = ("AddressSanitizer", "runtime error", "LeakSanitizer")
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -50,6 +57,13 @@ def ctgd_binary():
     if not path:
         raise unittest.SkipTest("no ctgd binary: pass --ctgd PATH or set CTGD_BIN")
     return path
+
+
+def ctgd_routes():
+    """Every route of the ctgd under test, as "METHOD /pattern" lines (`ctgd --routes`)."""
+    out = subprocess.run([ctgd_binary(), "--routes"], stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=10, check=True)
+    return [line for line in out.stdout.decode("utf-8").splitlines() if line.strip()]
 
 
 def tool_binary(env_name, *build_relative):
@@ -233,17 +247,30 @@ def http_request(host, port, method, path, body=None, headers=None, token=None, 
             else:
                 conn.request(method, path, body=data, headers=hdrs)
         except (BrokenPipeError, ConnectionResetError):
-            pass   # the server may answer (413) before reading the whole body: read its answer
+            # The server may answer (413) before reading the whole body: read its answer,
+            # unless the connection is gone (a server killed mid-request).
+            if conn.sock is None:
+                raise
         resp = conn.getresponse()
         payload = resp.read()
-        rheaders = {}
-        for name, value in resp.getheaders():
-            name = name.lower()
-            rheaders[name] = rheaders[name] + ", " + value if name in rheaders else value
+        rheaders = _response_headers(resp)
         status = resp.status
     finally:
         conn.close()
+    return _answer(method, path, status, rheaders, payload, check_errors)
 
+
+def _response_headers(resp):
+    """The headers of an http.client response, names in lower case, repeated ones joined."""
+    rheaders = {}
+    for name, value in resp.getheaders():
+        name = name.lower()
+        rheaders[name] = rheaders[name] + ", " + value if name in rheaders else value
+    return rheaders
+
+
+def _answer(method, path, status, rheaders, payload, check_errors=True):
+    """Response(status, headers, body): JSON parsed (strictly), error shapes checked."""
     parsed = payload
     if payload and media_type(rheaders) == "application/json":
         try:
@@ -256,6 +283,44 @@ def http_request(host, port, method, path, body=None, headers=None, token=None, 
     return Response(status, rheaders, parsed)
 
 
+def sse_first_event(host, port, path, token=None, timeout=10.0):
+    """
+    GET `path` as Server-Sent Events, reading the status, the headers and the first event only
+    (the first block with a data: field; retry: and comments are skipped), then closing.
+    Returns Response: on 200 the body is {"id": int, "event": str, "data": parsed JSON}; on an
+    error the JSON error, checked like any other.
+    """
+    hdrs = {"Accept": "text/event-stream"}
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=hdrs)
+        resp = conn.getresponse()
+        rheaders = _response_headers(resp)
+        if resp.status != 200:
+            return _answer("GET", path, resp.status, rheaders, resp.read())
+        fields = {}
+        while True:
+            raw = resp.readline()
+            if not raw:
+                raise AssertionError("GET %s: the stream ended before its first event" % path)
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line:
+                if not line.startswith(":"):
+                    name, _, value = line.partition(":")
+                    fields[name] = value[1:] if value.startswith(" ") else value
+            elif "data" in fields:
+                break
+            else:
+                fields = {}       # the end of a block without data (retry:, a comment)
+        event = {"id": int(fields["id"]), "event": fields.get("event"),
+                 "data": json.loads(fields["data"])}
+        return Response(200, rheaders, event)
+    finally:
+        conn.close()
+
+
 def qs(**params):
     """A query string (with its '?') from keyword arguments; None values are left out."""
     items = [(k, v) for k, v in params.items() if v is not None]
@@ -264,6 +329,11 @@ def qs(**params):
 
 def conv_path(conv_id, *rest):
     return "/v1/conventions/" + "/".join([conv_id] + [str(r) for r in rest])
+
+
+def if_match(rev, **more):
+    """The headers of a write that names the rev it read (and any `more` headers)."""
+    return dict({"If-Match": '"%d"' % rev}, **more)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +413,7 @@ class Server:
         out = open(self.stdout_path, "ab")
         err = open(self.stderr_path, "ab")
         try:
-            self.proc = subprocess.Popen([ctgd_binary(), "-c", self.config_path],
+            self.proc = subprocess.Popen(WRAPPER + [ctgd_binary(), "-c", self.config_path],
                                          stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=self.workdir)
         finally:
@@ -416,6 +486,27 @@ class Server:
         if self.proc is not None:
             self.returncode = self.proc.returncode
 
+    def crash(self):
+        """SIGKILL, as a power cut would stop it: no shutdown, nothing checked; start() again."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise ServerError("crash() of a ctgd that does not run\n%s" % self.output_report())
+        self._kill()
+        self.proc = None
+
+    def verify(self, timeout=60.0):
+        """
+        `ctgd --verify` on this server's store (running or not): (exit code, output). Fails on a
+        sanitizer report.
+        """
+        proc = subprocess.run([ctgd_binary(), "--verify", "-c", self.config_path],
+                              cwd=self.workdir, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout)
+        out = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
+        for mark in SANITIZER_MARKS:
+            if mark in out:
+                raise ServerError("ctgd --verify reported %r:\n%s" % (mark, out[-4000:]))
+        return proc.returncode, out
+
     def stop(self):
         """SIGTERM; asserts exit code 0 within STOP_TIMEOUT and no sanitizer report."""
         if self.proc is None:
@@ -478,6 +569,9 @@ class Server:
     def request(self, method, path, body=None, headers=None, token=None, raw=None, **kw):
         return http_request(self.host, self.port, method, path, body=body, headers=headers,
                             token=token, raw=raw, **kw)
+
+    def sse_first_event(self, path, token=None, timeout=10.0):
+        return sse_first_event(self.host, self.port, path, token=token, timeout=timeout)
 
 
 def _read(path):
@@ -694,6 +788,18 @@ class CtgdTestCase(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.body
 
+    def change_log(self, since=0):
+        """Every change-log entry after `since`, in seq order, read page by page."""
+        changes = []
+        while True:
+            r = self.request("GET", "/v1/changes" + qs(since=since, limit=1000),
+                             token=self.server.admin_token)
+            self.assertEqual(r.status, 200, r.body)
+            changes += r.body["changes"]
+            if r.body["last_seq"] == since:
+                return changes
+            since = r.body["last_seq"]
+
     def snapshot(self, ids):
         """What a refused write must not change: last_seq and the GET answer of each id."""
         token = self.server.admin_token
@@ -732,8 +838,24 @@ class CtgdTestCase(unittest.TestCase):
         self.assertIsInstance(value, str)
         self.assertRegex(value, RFC3339_UTC)
 
+    def assertStoreSound(self, server=None):
+        """`ctgd --verify` finds every invariant of the store kept; returns its report."""
+        return self.assertSoundReport(*(server or self.server).verify())
+
+    def assertSoundReport(self, rc, out):
+        """What Server.verify() returned says that the store is sound."""
+        self.assertEqual(rc, 0, "ctgd --verify found the store unsound:\n%s" % out[-6000:])
+        self.assertRegex(out, r": sound\n$")
+        return out
+
     def assertETag(self, resp, rev):
         self.assertEqual(resp.headers.get("etag"), '"%d"' % rev, resp.headers)
+
+    def assertNoPieceOf(self, secret, text, width=8):
+        """No `width` consecutive characters of `secret` (a token) appear in `text`."""
+        for i in range(len(secret) - width + 1):
+            self.assertNotIn(secret[i:i + width], text, "%d characters of a token's secret (from "
+                             "its character %d) appear" % (width, i))
 
 
 # --------------------------------------------------------------------------------------------

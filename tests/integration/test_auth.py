@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """
 test_auth.py — tokens, roles and department scopes (SPEC §3 "Auth", docs/api.md
-"Authentication"), and that token secrets never reach ctgd's logs.
+"Authentication"): the rules case by case. The whole role × department matrix of every route,
+and that token secrets never reach ctgd's logs, its metrics or an answer: test_access.py.
 
     python3 tests/integration/test_auth.py --ctgd build/ctgd [unittest options]
 
@@ -15,8 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ctgd_harness import (CtgdTestCase, Server, conv_path, convention, main,  # noqa: E402
-                          new_id, qs, standard_tokens)
+from ctgd_harness import (CtgdTestCase, conv_path, convention, main, new_id,  # noqa: E402
+                          qs, standard_tokens)
 
 
 def if_match(rev):
@@ -306,36 +307,6 @@ class AuthTests(CtgdTestCase):
         r = self.request("GET", conv_path(conv_id, "history"), token=self.tok("rd29"))
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual([h["actor"] for h in r.body["history"]], ["ed29", "admin"])
-
-
-class TokenSecrecyTests(CtgdTestCase):
-    start_class_server = False
-
-    def test_tokens_never_reach_the_log(self):
-        tokens = list(standard_tokens().values())
-        server = Server(tokens=tokens, label="ctgd for token secrecy")
-        self.addCleanup(server.cleanup)
-        server.start()
-        stray = "ctgtest-unknown-" + os.urandom(8).hex()
-        try:
-            for t in tokens:
-                server.request("GET", "/v1/conventions", token=t.secret)
-                server.request("GET", conv_path("absent-" + t.name), token=t.secret)
-                server.request("POST", "/v1/conventions", convention(id=new_id("sec")),
-                               token=t.secret)
-                server.request("POST", "/v1/conventions", raw=b"{oops", token=t.secret)
-                server.request("GET", "/v1/nope", token=t.secret)
-                server.request("GET", "/v1/conventions" + qs(department="20"), token=t.secret)
-                server.request("GET", "/v1/conventions", token=t.secret + "x")
-            server.request("GET", "/v1/conventions", token=stray)
-            server.request("GET", "/v1/conventions?token=" + stray)  # a token in a URL
-        finally:
-            server.stop()
-        output = server.output()
-        for t in tokens:
-            self.assertNotIn(t.secret, output, "token %s appears in ctgd's output" % t.name)
-        self.assertNotIn(stray, output.replace("token=" + stray, ""),
-                         "an unknown bearer token appears in ctgd's output")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """
-test_config.py — `ctgd --check -c FILE` and the listen policy (SPEC §3 "Auth", §6).
+test_config.py — `ctgd --check -c FILE` and the listen policy (SPEC §3 "Auth", §6): a token is
+configured by its SHA-256 only, under one name, with a known role and "*" or a list of department
+codes, and a refusal never repeats a secret; without tokens, only a loopback address is listened
+on. (What the tokens then allow: test_access.py and test_auth.py.)
 
     python3 tests/integration/test_config.py --ctgd build/ctgd [unittest options]
 """
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -14,7 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (SANITIZER_MARKS, CtgdTestCase, Server, config_text,  # noqa: E402
-                          ctgd_binary, free_port, main, standard_tokens)
+                          ctgd_binary, free_port, lua_string, main, standard_tokens)
 
 CHECK_TIMEOUT = 10
 
@@ -29,8 +33,8 @@ class ConfigCheckTests(CtgdTestCase):
         os.makedirs(self.data_dir)
         self.tokens = list(standard_tokens().values())
 
-    def good_config(self, tokens=None, open_api=False):
-        return config_text("127.0.0.1:%d" % free_port(), self.data_dir,
+    def good_config(self, tokens=None, open_api=False, host="127.0.0.1"):
+        return config_text("%s:%d" % (host, free_port()), self.data_dir,
                            None if open_api else (tokens or self.tokens),
                            events_bind="ipc://" + os.path.join(self.dir.name, "events.ipc"))
 
@@ -96,6 +100,55 @@ class ConfigCheckTests(CtgdTestCase):
                 self.assertIn(bad, text)
                 self.assertRefused(text, r"sha256")
 
+    def with_token_entry(self, token, entry):
+        """The good configuration where the entry of `token` is `{ entry }` (Lua fields)."""
+        text = self.good_config()
+        [line] = [l for l in text.splitlines() if "name = %s," % lua_string(token.name) in l]
+        return text.replace(line, "  { %s }," % entry)
+
+    def test_a_plaintext_token_is_refused_and_not_repeated(self):
+        t = self.tokens[1]
+        t.secret = secrets.token_urlsafe(24)
+        for label, field in (("token = the token", "token"), ("secret = the token", "secret"),
+                             ("sha256 = the token", "sha256")):
+            with self.subTest(label):
+                entry = 'name = "ed29", %s = %s, role = "editor", departments = { "29" }' % (
+                    field, lua_string(t.secret))
+                out = self.assertRefused(self.with_token_entry(t, entry),
+                                         r"tokens\[2\]\.(%s: unknown key|sha256: .*64 hex)" % field)
+                self.assertNoPieceOf(t.secret, out)
+
+    def test_a_token_name_or_hash_given_twice(self):
+        self.tokens[2].name = self.tokens[1].name
+        self.assertRefused(self.good_config(), r'tokens\[3\]\.name: "ed29" is used twice')
+        self.tokens[2] = standard_tokens()["rd29"]
+        self.tokens[2].secret = self.tokens[1].secret
+        self.assertRefused(self.good_config(), r"tokens\[3\]\.sha256: .*tokens\[2\]")
+
+    def test_departments_are_star_or_a_list_of_codes(self):
+        t = self.tokens[2]
+        for departments, pattern in (('"29"', r'departments: required, "\*" or a list'),
+                                     ('"all"', r'departments: required, "\*" or a list'),
+                                     ("42", r'departments: required, "\*" or a list'),
+                                     ('{ "*" }', r'departments\[1\]: "\*" is not a department'),
+                                     ('{ "29", "20" }', r'departments\[2\]: "20" is not a'),
+                                     ("{ 29 }", r"departments\[1\]: must be a string"),
+                                     ('{ "29", x = "49" }', r"departments: must be a list")):
+            with self.subTest(departments):
+                entry = 'name = "rd29", sha256 = "%s", role = "reader", departments = %s' % (
+                    t.sha256, departments)
+                self.assertRefused(self.with_token_entry(t, entry), r"tokens\[3\]\." + pattern)
+
+    def test_without_tokens_only_a_loopback_listen_passes(self):
+        for host in ("0.0.0.0", "192.168.1.10", "[::]", "ctgd.example.org"):
+            with self.subTest(host):
+                self.assertRefused(self.good_config(open_api=True, host=host),
+                                   r": listen: no token is configured, so only a loopback")
+        for host in ("127.0.0.1", "127.0.0.2", "[::1]", "localhost"):
+            with self.subTest(host):
+                rc, out = self.check(self.good_config(open_api=True, host=host))
+                self.assertEqual(rc, 0, out)
+
     def test_missing_config_file(self):
         path = os.path.join(self.dir.name, "absent.conf")
         rc, out = self.check_path(path)
@@ -107,14 +160,16 @@ class ListenPolicyTests(CtgdTestCase):
     start_class_server = False
 
     def test_open_api_refuses_a_non_loopback_listen(self):
-        server = Server(listen_host="0.0.0.0", label="open ctgd on 0.0.0.0")
-        self.addCleanup(server.cleanup)
-        rc, out = server.run_until_exit()
-        self.assertGreater(rc, 0, "ctgd without tokens started on 0.0.0.0 (rc %s)\n%s"
-                           % (rc, out))
-        self.assertIn("loopback", out.lower())
-        for mark in SANITIZER_MARKS:
-            self.assertNotIn(mark, out)
+        for host in ("0.0.0.0", "192.168.1.10", "[::]"):
+            with self.subTest(host):
+                server = Server(listen_host=host, label="open ctgd on " + host)
+                self.addCleanup(server.cleanup)
+                rc, out = server.run_until_exit()
+                self.assertGreater(rc, 0, "ctgd without tokens started on %s (rc %s)\n%s"
+                                   % (host, rc, out))
+                self.assertIn("loopback", out.lower())
+                for mark in SANITIZER_MARKS:
+                    self.assertNotIn(mark, out)
 
     def test_with_tokens_a_non_loopback_listen_is_allowed(self):
         server = Server(listen_host="0.0.0.0", tokens=list(standard_tokens().values()),

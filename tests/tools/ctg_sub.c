@@ -1,7 +1,7 @@
 /*
  * ctg_sub.c — a raw nanomsg SUB subscriber of ctgd's change events, for the event tests.
  *
- *     ctg_sub ENDPOINT [--topic PREFIX]... [--count N] [--timeout SECONDS]
+ *     ctg_sub ENDPOINT [--topic PREFIX]... [--count N] [--timeout SECONDS] [--stall]
  *
  * It connects an NN_SUB socket to ENDPOINT (tcp:// or ipc://), subscribes to every PREFIX
  * (default "ctg.", which includes the heartbeats), prints "ready" once subscribed, then one line
@@ -14,6 +14,10 @@
  * wait for ever), or on SIGINT/SIGTERM. nanomsg connects asynchronously and reconnects by itself
  * when the publisher goes away and comes back: "ready" does not mean that the subscription has
  * reached ctgd yet — wait for a first message (a heartbeat) for that.
+ *
+ * With --stall it is the subscriber that never reads: connected and subscribed, it receives
+ * nothing until SIGINT or SIGTERM, then prints what its socket holds (without waiting for
+ * more) and exits 0. Meanwhile the buffers between ctgd and it fill up.
  *
  * It deliberately knows nothing of ctgd (no JSON parsing, no seq checks): the tests judge what
  * it prints. Exit codes: 0 as above, 1 a nanomsg error, 2 bad usage.
@@ -39,9 +43,23 @@ static void on_stop(int sig)
     stopping = 1;
 }
 
+/* Sleeps until SIGINT or SIGTERM (blocked but in sigsuspend, so that none is missed). */
+static void wait_for_stop(void)
+{
+    sigset_t stop_signals, others;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_signals, &others);
+    while (!stopping)
+        sigsuspend(&others);
+    sigprocmask(SIG_SETMASK, &others, NULL);
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: ctg_sub ENDPOINT [--topic PREFIX]... [--count N] [--timeout SECONDS]\n");
+    fprintf(stderr, "usage: ctg_sub ENDPOINT [--topic PREFIX]... [--count N] [--timeout SECONDS] "
+                    "[--stall]\n");
 }
 
 static long long monotonic_ns(void)
@@ -69,6 +87,7 @@ int main(int argc, char **argv)
     int n_topics = 0;
     long count = 0;          /* 0: no end */
     double timeout = -1;     /* seconds; < 0: wait for ever */
+    int stall = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -88,6 +107,8 @@ int main(int argc, char **argv)
                 usage();
                 return 2;
             }
+        } else if (strcmp(arg, "--stall") == 0) {
+            stall = 1;
         } else if (arg[0] != '-' && !endpoint) {
             endpoint = arg;
         } else {
@@ -137,17 +158,19 @@ int main(int argc, char **argv)
     }
     printf("ready\n");
     fflush(stdout);
+    if (stall)
+        wait_for_stop();
 
     int rc = 0;
     long received = 0;
-    while (!stopping && (count == 0 || received < count)) {
+    while ((stall || !stopping) && (count == 0 || received < count)) {
         char *msg = NULL;
-        int len = nn_recv(sock, &msg, NN_MSG, 0);
+        int len = nn_recv(sock, &msg, NN_MSG, stall ? NN_DONTWAIT : 0);
         if (len < 0) {
             if (errno == EINTR)
                 continue;          /* `stopping` says whether to go on */
             if (errno == ETIMEDOUT || errno == EAGAIN)
-                break;             /* silence for --timeout seconds: done */
+                break;             /* silence for --timeout seconds, or stalled and drained */
             fprintf(stderr, "ctg_sub: receive: %s\n", nn_strerror(errno));
             rc = 1;
             break;

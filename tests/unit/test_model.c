@@ -400,6 +400,18 @@ static void test_champs(void)
     RUN(cases);
     expect_string("/champs/0", "a", MODEL_KEY_MAX, 0);
     expect_string("/champs/0", "a", MODEL_KEY_MAX + 1, 1);
+    /* each repeat names the first use */
+    json_t *doc = with(valid_doc(), "/champs", json_pack("[ssss]", "a", "b", "a", "a"));
+    json_t *details = json_array();
+    CHECK_INT(model_validate(doc, details), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *item = json_array_get(details, i);
+        CHECK_STR(json_string_value(json_object_get(item, "path")), i ? "/champs/3" : "/champs/2");
+        CHECK_STR(json_string_value(json_object_get(item, "message")),
+                  "duplicate 'a': already used at index 0");
+    }
+    json_decref(details);
+    json_decref(doc);
 }
 
 static void test_objectives(void)
@@ -611,6 +623,17 @@ static void test_array_limit(void)
     expect(with(valid_doc(), "/funding", lines), 1, "/funding", "1001 lines, not descended");
 }
 
+/* An objectives list refused for its size is reported once: the actions' objectives are not
+ * searched in it (1000 actions × 500 000 objectives, a 1 MiB body, took 4 s). */
+static void test_oversized_objectives(void)
+{
+    json_t *objectives = json_array();
+    for (int i = 0; i <= MODEL_ARRAY_MAX; i++)
+        json_array_append_new(objectives, json_integer(i));
+    expect(with(valid_doc(), "/objectives", objectives), 1, "/objectives",
+           "1001 objectives, none of them axe-1 or axe-2");
+}
+
 static void test_several_problems_at_once(void)
 {
     json_t *doc = valid_doc();
@@ -698,6 +721,7 @@ int main(void)
     test_amendments();
     test_extra();
     test_array_limit();
+    test_oversized_objectives();
     test_several_problems_at_once();
     test_normalize();
     test_helpers();

@@ -1,4 +1,4 @@
-/* test_record.c — store values survive encoding, and foreign bytes are recognised. */
+/* test_record.c — store values and keys survive encoding, and foreign bytes are recognised. */
 #include "check.h"
 #include "ctg/record.h"
 
@@ -40,10 +40,35 @@ static void test_rejects_foreign_bytes(void)
     CHECK_INT(record_decode(buf, RECORD_HEADER_SIZE + 1, &view), -1); /* meta cut short */
 }
 
+static void test_revision_keys_sort_by_id_then_rev(void)
+{
+    unsigned char a[32], b[32];
+    size_t id_len;
+    uint64_t rev;
+    size_t n = record_revision_key(a, "pbs-2020", 258);
+    CHECK_INT(n, strlen("pbs-2020") + RECORD_REVISION_KEY_EXTRA);
+    CHECK_INT(record_revision_key_split(a, n, &id_len, &rev), 0);
+    CHECK_INT(id_len, strlen("pbs-2020"));
+    CHECK(memcmp(a, "pbs-2020", id_len) == 0);
+    CHECK_INT(rev, 258);
+    record_revision_key(b, "pbs-2020", 3);
+    CHECK(memcmp(b, a, n) < 0);                           /* rev 3 before rev 258 */
+    size_t m = record_revision_key(b, "pbs-2020-bis", 1); /* every rev of an id comes first */
+    CHECK(memcmp(a, b, n < m ? n : m) < 0);
+    CHECK_INT(record_revision_key_split(a, RECORD_REVISION_KEY_EXTRA, &id_len, &rev), -1);
+    CHECK_INT(record_revision_key_split(a, n - 1, &id_len, &rev), -1); /* no NUL before the rev */
+    unsigned char seq[8];
+    record_put_u64_be(0x0102030405060708u, seq);
+    CHECK_INT(seq[0], 1);
+    CHECK_INT(seq[7], 8);
+    CHECK(record_get_u64_be(seq) == 0x0102030405060708u);
+}
+
 int main(void)
 {
     test_round_trip();
     test_empty_body();
     test_rejects_foreign_bytes();
+    test_revision_keys_sort_by_id_then_rev();
     return check_summary("test_record");
 }

@@ -40,7 +40,8 @@ memory:export{ key = "bomb-table", label = "Table qui grossit", render = functio
   local t, i = {}, 0
   while true do
     i = i + 1
-    t[i] = { i, string.rep("x", 16384) .. i }  -- 16 KiB an item: the cap comes before the budget
+    -- 256 KiB an item: the cap comes long before the budgets, even on a slow, loaded machine
+    t[i] = { i, string.rep("x", 262144) .. i }
   end
 end }
 memory:export{ key = "bomb-pcall", label = "Mémoire sous pcall", render = function()

@@ -1,0 +1,335 @@
+/*
+ * test_verify.c — the store checker (core/verify.c) behind `ctgd --verify`.
+ *
+ * A sound store, written through the real write pipeline (creates, a patch, a deletion and a
+ * re-creation), must verify with no violation and the right counts. Then each kind of damage
+ * is made with raw LMDB writes on a fresh copy of that store, and must be reported: by the line
+ * that names it, and by the count.
+ */
+#include "ctg/record.h"
+#include "ctg/store.h"
+#include "ctg/verify.h"
+#include "ctg/writes.h"
+
+#include <lmdb.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tmpdir.h"
+
+#define MiB ((size_t)1024 * 1024)
+
+static char tmp_root[3000];
+
+static char name_ops[] = "ops";
+static const struct token admin = {.name = name_ops, .role = ROLE_ADMIN, .all_departments = true};
+
+/* ---------- a sound store ---------- */
+
+static void write_ok(struct store *st, enum write_kind kind, const char *id, const char *body,
+                     uint64_t rev)
+{
+    json_t *parsed = json_loads(body, 0, NULL);
+    struct write_request w = {
+        .kind = kind, .id = id, .body = parsed, .who = &admin,
+        .claim = {.given = rev > 0, .rev = rev},
+    };
+    struct write_outcome out;
+    write_convention(st, &w, &out);
+    if (out.status != 200 && out.status != 201)
+        fprintf(stderr, "write of %s: %d %s\n", id ? id : "(new)", out.status, out.message);
+    CHECK(out.status == 200 || out.status == 201);
+    write_outcome_clear(&out);
+    json_decref(parsed);
+}
+
+/*
+ * Three ids, six changes: a (created, patched), b (created, deleted, created again at rev 3),
+ * c (created). Live: a, b, c; index entries: 3 departments, 3 statuses, 2 champs (c has none).
+ */
+static void build_sound_store(const char *dir)
+{
+    char err[512] = "";
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store *st = store_open(&opt, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "store_open(%s): %s\n", dir, err);
+        exit(2);
+    }
+    write_ok(st, WRITE_CREATE, NULL,
+             "{\"id\": \"a-conv\", \"department\": \"29\", \"title\": \"CTG du Pays Bigouden Sud\","
+             " \"status\": \"action_plan\", \"champs\": [\"jeunesse\"],"
+             " \"period\": {\"start\": \"2020-01-01\", \"end\": \"2023-12-31\"}}", 0);
+    write_ok(st, WRITE_CREATE, NULL,
+             "{\"id\": \"b-conv\", \"department\": \"49\", \"title\": \"CTG de Saumur\","
+             " \"status\": \"preparation\", \"champs\": [\"logement\"],"
+             " \"period\": {\"start\": \"2022-01-01\", \"end\": \"2025-12-31\"}}", 0);
+    write_ok(st, WRITE_PATCH, "a-conv", "{\"status\": \"monitoring\", \"champs\": [\"logement\"]}",
+             1);
+    write_ok(st, WRITE_DELETE, "b-conv", "{}", 1);
+    write_ok(st, WRITE_REPLACE, "b-conv",
+             "{\"department\": \"49\", \"title\": \"CTG de Saumur Agglo\", \"status\": \"closed\","
+             " \"champs\": [\"jeunesse\"],"
+             " \"period\": {\"start\": \"2022-01-01\", \"end\": \"2025-12-31\"}}", 0);
+    write_ok(st, WRITE_CREATE, NULL,
+             "{\"id\": \"c-conv\", \"department\": \"2A\", \"title\": \"CTG du Grand Ajaccio\","
+             " \"status\": \"diagnostic\", \"period\": {\"start\": \"2021-01-01\","
+             " \"end\": \"2024-12-31\"}}", 0);
+    store_close(st);
+}
+
+/* ---------- running the checker ---------- */
+
+struct report {
+    int rc;
+    struct verify_counts counts;
+    char *text; /* every violation line */
+};
+
+static struct report run_verify(const char *dir)
+{
+    struct report r = {0};
+    size_t len;
+    char err[1024] = "";
+    FILE *out = open_memstream(&r.text, &len);
+    r.rc = verify_store(dir, out, &r.counts, err, sizeof err);
+    fclose(out);
+    if (r.rc < 0)
+        fprintf(stderr, "verify_store(%s): %s\n", dir, err);
+    return r;
+}
+
+/* The report has `violations` lines, one of them containing `line`. */
+static void check_reported(const struct report *r, uint64_t violations, const char *line)
+{
+    CHECK_INT(r->rc, 0);
+    CHECK_INT(r->counts.violations, violations);
+    bool found = r->text && strstr(r->text, line);
+    if (!found || r->counts.violations != violations)
+        fprintf(stderr, "want %llu violations, with \"%s\"; the report:\n%s",
+                (unsigned long long)violations, line, r->text ? r->text : "");
+    CHECK(found);
+}
+
+static void make_dir_name(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", tmp_root, name);
+}
+
+static void test_sound_store_verifies(void)
+{
+    char dir[3100];
+    make_dir_name(dir, sizeof dir, "sound");
+    build_sound_store(dir);
+    struct report r = run_verify(dir);
+    CHECK_INT(r.rc, 0);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
+    CHECK_INT(r.counts.ids, 3);
+    CHECK_INT(r.counts.documents, 3);
+    CHECK_INT(r.counts.revisions, 6);
+    CHECK_INT(r.counts.changes, 6);
+    CHECK_INT(r.counts.last_seq, 6);
+    CHECK_INT(r.counts.index_entries, 8);
+    free(r.text);
+}
+
+static void test_missing_store_is_an_error(void)
+{
+    char dir[3100], err[512] = "";
+    struct verify_counts counts;
+    make_dir_name(dir, sizeof dir, "never-made");
+    CHECK_INT(verify_store(dir, stdout, &counts, err, sizeof err), -1);
+    CHECK(strstr(err, "never-made") != NULL);
+}
+
+/* ---------- damage, made with raw LMDB writes ---------- */
+
+struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+};
+
+static MDB_dbi raw_db(struct raw *r, const char *name)
+{
+    MDB_dbi dbi = 0;
+    unsigned flags = strncmp(name, "idx_", 4) == 0 ? MDB_DUPSORT : 0;
+    CHECK_INT(mdb_dbi_open(r->txn, name, flags, &dbi), 0);
+    return dbi;
+}
+
+static MDB_val text_val(const char *s)
+{
+    return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};
+}
+
+static MDB_val seq_key(uint64_t seq, unsigned char buf[8])
+{
+    record_put_u64_be(seq, buf);
+    return (MDB_val){.mv_size = 8, .mv_data = buf};
+}
+
+static MDB_val revision_key(const char *id, uint64_t rev, unsigned char *buf)
+{
+    return (MDB_val){.mv_size = record_revision_key(buf, id, rev), .mv_data = buf};
+}
+
+static void raw_del(struct raw *r, const char *db, MDB_val key, const char *dup)
+{
+    MDB_val data = dup ? text_val(dup) : (MDB_val){0};
+    CHECK_INT(mdb_del(r->txn, raw_db(r, db), &key, dup ? &data : NULL), 0);
+}
+
+static void raw_put(struct raw *r, const char *db, MDB_val key, MDB_val val)
+{
+    CHECK_INT(mdb_put(r->txn, raw_db(r, db), &key, &val, 0), 0);
+}
+
+/* Rewrites the record under `key` with another rev in its header and/or another body. */
+static void raw_rewrite(struct raw *r, const char *db, MDB_val key, uint64_t rev_delta,
+                        const char *from, const char *to)
+{
+    MDB_val val;
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *body = strndup(v.body, v.body_len), *meta = strndup(v.meta, v.meta_len);
+    char *at = from ? strstr(body, from) : NULL;
+    if (from) {
+        CHECK(at != NULL && strlen(from) == strlen(to));
+        if (at)
+            memcpy(at, to, strlen(to));
+    }
+    size_t size = record_size(v.meta_len, v.body_len);
+    unsigned char *buf = malloc(size);
+    record_encode(buf, v.rev + rev_delta, meta, v.meta_len, body, v.body_len);
+    raw_put(r, db, key, (MDB_val){.mv_size = size, .mv_data = buf});
+    free(buf);
+    free(body);
+    free(meta);
+}
+
+/* Builds a sound store in its own folder, damages it with `damage`, verifies it. */
+static struct report verify_damaged(const char *name, void (*damage)(struct raw *r))
+{
+    char dir[3100];
+    struct raw r;
+    make_dir_name(dir, sizeof dir, name);
+    build_sound_store(dir);
+    CHECK_INT(mdb_env_create(&r.env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
+    CHECK_INT(mdb_env_set_mapsize(r.env, 64 * MiB), 0);
+    CHECK_INT(mdb_env_open(r.env, dir, 0, 0600), 0);
+    CHECK_INT(mdb_txn_begin(r.env, NULL, 0, &r.txn), 0);
+    damage(&r);
+    CHECK_INT(mdb_txn_commit(r.txn), 0);
+    mdb_env_close(r.env);
+    return run_verify(dir);
+}
+
+static void drop_index_entry(struct raw *r)
+{
+    raw_del(r, "idx_status", text_val("monitoring"), "a-conv");
+}
+
+static void add_stray_index_entries(struct raw *r)
+{
+    raw_put(r, "idx_champ", text_val("sport"), text_val("a-conv"));
+    raw_put(r, "idx_department", text_val("29"), text_val("z-gone"));
+}
+
+static void drop_change(struct raw *r)
+{
+    unsigned char buf[8];
+    raw_del(r, "changes", seq_key(3, buf), NULL); /* the patch of a-conv */
+}
+
+static void bump_doc_rev(struct raw *r)
+{
+    raw_rewrite(r, "docs", text_val("a-conv"), 1, NULL, NULL);
+}
+
+static void change_doc_body(struct raw *r)
+{
+    raw_rewrite(r, "docs", text_val("c-conv"), 0, "Grand Ajaccio", "Grand Ajacciu");
+}
+
+static void drop_first_revision(struct raw *r)
+{
+    unsigned char buf[64];
+    raw_del(r, "revs", revision_key("a-conv", 1, buf), NULL);
+}
+
+static void drop_live_doc(struct raw *r)
+{
+    raw_del(r, "docs", text_val("c-conv"), NULL);
+}
+
+static void garble_doc(struct raw *r)
+{
+    raw_put(r, "docs", text_val("b-conv"), text_val("not a record at all"));
+}
+
+static void change_logged_doc(struct raw *r)
+{
+    unsigned char buf[8];
+    raw_rewrite(r, "changes", seq_key(6, buf), 0, "Grand Ajaccio", "Grand Ajacciu");
+}
+
+static void test_damage_is_reported(void)
+{
+    struct {
+        const char *name;
+        void (*damage)(struct raw *r);
+        uint64_t violations;
+        const char *line;
+    } cases[] = {
+        {"drop-index-entry", drop_index_entry, 1,
+         "docs[a-conv]: idx_status lacks it under 'monitoring'"},
+        {"stray-index-entries", add_stray_index_entries, 2,
+         "idx_department[29 -> z-gone]: names no live document"},
+        {"stray-index-entries", add_stray_index_entries, 2,
+         "idx_champ[sport -> a-conv]: the document does not have this value"},
+        /* the gap, and the log of a-conv ends below its last revision */
+        {"change-log-gap", drop_change, 2,
+         "changes[seq 4]: follows seq 2: the change log has a gap"},
+        {"change-log-gap", drop_change, 2,
+         "changes: the log of a-conv ends at rev 1, its revisions at 2"},
+        /* the header disagrees with the document, and with the last revision */
+        {"doc-rev-mismatch", bump_doc_rev, 2, "docs[a-conv]: is at rev 3, its last revision is 2"},
+        {"doc-body-mismatch", change_doc_body, 2,
+         "docs[c-conv]: differs from its last revision (1)"},
+        /* the gap, an update that follows nothing, and the change of the lost revision */
+        {"revision-gap", drop_first_revision, 3,
+         "revs[a-conv rev 2]: follows rev 0: the revisions of an id go 1, 2, 3"},
+        {"revision-gap", drop_first_revision, 3,
+         "revs[a-conv rev 2]: a revision 'updated' cannot follow nothing"},
+        {"revision-gap", drop_first_revision, 3,
+         "changes[seq 1]: names rev 1 of a-conv, which is not among its revisions"},
+        /* and its two index entries name it */
+        {"live-doc-lost", drop_live_doc, 3,
+         "docs[c-conv]: is absent, but its last revision (1) is not a deletion"},
+        {"garbled-doc", garble_doc, 1, "docs[b-conv]: the value is not a record (bad header)"},
+        {"logged-doc-differs", change_logged_doc, 1,
+         "changes[seq 6]: its document differs from rev 1 of c-conv"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s-%zu", cases[i].name, i);
+        struct report r = verify_damaged(name, cases[i].damage);
+        check_reported(&r, cases[i].violations, cases[i].line);
+        free(r.text);
+    }
+}
+
+int main(void)
+{
+    tmpdir_make(tmp_root, sizeof tmp_root, "test_verify");
+    test_sound_store_verifies();
+    test_missing_store_is_an_error();
+    test_damage_is_reported();
+    tmpdir_remove(tmp_root);
+    return check_summary("test_verify");
+}
