@@ -28,15 +28,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (CtgdTestCase, Server, config_text, conv_path, convention,  # noqa: E402
-                          ctg_sub_binary, ctgd_binary, free_port, lua_string, main,
+                          ctgd_binary, free_port, lua_string, main,
                           media_type, metric_sum, minimal_convention, new_id, repo_root,
                           standard_tokens)
+from event_clients import Subscriber  # noqa: E402
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 SHIPPED = {   # file -> (name, department, label)
@@ -770,56 +770,10 @@ class SandboxTests(PluginsTestCase):
 # ctg.publish on the PUB socket
 # --------------------------------------------------------------------------------------------
 
-class Subscriber:
-    """tests/tools/ctg_sub on an endpoint: (topic, json) of every message, read by a thread."""
-
-    def __init__(self, testcase, endpoint, topics=("ctg.",)):
-        argv = [ctg_sub_binary(), endpoint]
-        for t in topics:
-            argv += ["--topic", t]
-        self.messages = []
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        testcase.addCleanup(self.close)
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if line == "ready":
-                continue
-            _, _, message = line.partition(" ")
-            topic, _, payload = message.partition(" ")
-            with self.cond:
-                self.messages.append((topic, json.loads(payload)))
-                self.cond.notify_all()
-
-    def wait_for(self, predicate, timeout=10.0, since=0):
-        """The messages (from index `since` on) that match, once there is one."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [m for m in self.messages[since:] if predicate(m)]
-                if found:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("no such message within %.0f s; got topics %r"
-                                         % (timeout, [t for t, _ in self.messages]))
-                self.cond.wait(min(left, 0.1))
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.thread.join(5)
-        self.proc.stdout.close()
+def wait_messages(sub, predicate):
+    """The messages of `sub` that match, once there is one."""
+    sub.wait_until(lambda s: any(predicate(m) for m in s.messages()), what="such message")
+    return [m for m in sub.messages() if predicate(m)]
 
 
 class PublishTests(PluginsTestCase):
@@ -827,34 +781,37 @@ class PublishTests(PluginsTestCase):
 
     def test_on_change_publishes_on_the_pub_socket(self):
         sub = Subscriber(self, self.server.events_endpoint)
-        sub.wait_for(lambda m: m[0] == "ctg._heartbeat")   # the subscription is live
+        sub.wait_heartbeat()   # the subscription is live
         doc = convention(department="29", id=new_id("pub29"))
         self.create(doc)
-        (topic, body), = sub.wait_for(lambda m: m[0] == "ctg.29.plugin.statut"
-                                      and m[1].get("id") == doc["id"])
-        self.assertEqual(body, {"id": doc["id"], "rev": 1, "status": "action_plan",
-                                "label": "Plan d'action"})
+        (message,) = wait_messages(sub, lambda m: m.topic == "ctg.29.plugin.statut"
+                                   and m.body.get("id") == doc["id"])
+        self.assertEqual(message.body, {"id": doc["id"], "rev": 1, "status": "action_plan",
+                                        "label": "Plan d'action"})
         r = self.request("PATCH", conv_path(doc["id"]), {"status": "monitoring"},
                          headers=dict({"If-Match": '"1"'}, **MERGE_PATCH))
         self.assertEqual(r.status, 200, r.body)
-        found = sub.wait_for(lambda m: m[0] == "ctg.29.plugin.statut" and m[1].get("rev") == 2)
-        self.assertEqual(found[0][1], {"id": doc["id"], "rev": 2, "status": "monitoring",
-                                       "label": "Pilotage et suivi"})
+        found = wait_messages(sub, lambda m: m.topic == "ctg.29.plugin.statut"
+                              and m.body.get("rev") == 2)
+        self.assertEqual(found[0].body, {"id": doc["id"], "rev": 2, "status": "monitoring",
+                                         "label": "Pilotage et suivi"})
         # no status change, no statut event: wait for the change event, then a heartbeat
         r = self.request("PATCH", conv_path(doc["id"]), {"title": "Nouveau titre"},
                          headers=dict({"If-Match": '"2"'}, **MERGE_PATCH))
         self.assertEqual(r.status, 200, r.body)
-        sub.wait_for(lambda m: m[0] == "ctg.29.convention.updated" and m[1]["rev"] == 3)
-        sub.wait_for(lambda m: m[0] == "ctg._heartbeat", since=len(sub.messages))
-        self.assertEqual([b["rev"] for t, b in sub.messages if t == "ctg.29.plugin.statut"
-                          and b["id"] == doc["id"]], [1, 2])
+        wait_messages(sub, lambda m: m.topic == "ctg.29.convention.updated"
+                      and m.body["rev"] == 3)
+        sub.wait_heartbeat()
+        self.assertEqual([m.body["rev"] for m in sub.messages()
+                          if m.topic == "ctg.29.plugin.statut" and m.body["id"] == doc["id"]],
+                         [1, 2])
         # another department's topic
         doc30 = minimal_convention(department="30", id=new_id("pub30"))
         self.create(doc30)
-        (topic, body), = sub.wait_for(lambda m: m[1].get("id") == doc30["id"]
-                                      and ".plugin." in m[0])
-        self.assertEqual(topic, "ctg.30.plugin.statut")
-        self.assertEqual(body["status"], "preparation")
+        (message,) = wait_messages(sub, lambda m: m.body.get("id") == doc30["id"]
+                                   and ".plugin." in m.topic)
+        self.assertEqual(message.topic, "ctg.30.plugin.statut")
+        self.assertEqual(message.body["status"], "preparation")
 
 
 # --------------------------------------------------------------------------------------------
