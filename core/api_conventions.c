@@ -7,6 +7,7 @@
 #include "ctg/list_query.h"
 #include "ctg/model.h"
 #include "ctg/server.h"
+#include "ctg/write_queue.h"
 #include "ctg/writes.h"
 
 #include <ctype.h>
@@ -364,7 +365,7 @@ void api_count_outcome(struct server *srv, const struct write_outcome *out)
     srv->metrics.write_failures[reason]++;
 }
 
-static void reply_outcome(struct http_request *r, struct write_outcome *out)
+void api_reply_write_outcome(struct http_request *r, struct write_outcome *out)
 {
     api_count_outcome(r->srv, out);
     if (out->status >= 400) {
@@ -372,7 +373,6 @@ static void reply_outcome(struct http_request *r, struct write_outcome *out)
         out->extra = NULL;
         return;
     }
-    server_changes_committed(r->srv);
     http_set_etag(r, out->rev);
     if (out->type == CHANGE_DELETED) {
         http_reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "id", out->id, "rev",
@@ -397,7 +397,7 @@ bool api_require_writer(struct http_request *r)
     return false;
 }
 
-/* Runs one write for the route's id (NULL on POST) with the given body. */
+/* Queues one write for the route's id (NULL on POST) with the given body (group commit). */
 static void write_and_reply(struct http_request *r, enum write_kind kind, const char *id,
                             json_t *body)
 {
@@ -407,10 +407,7 @@ static void write_and_reply(struct http_request *r, enum write_kind kind, const 
         w.action_id = r->params[1];
     if (kind != WRITE_CREATE && !read_rev_claim(r, body, &w.claim))
         return;
-    struct write_outcome out;
-    write_convention(r->srv->store, &w, &out);
-    reply_outcome(r, &out);
-    write_outcome_clear(&out);
+    write_queue_submit(r->srv->writes, r, &w);
 }
 
 /* The routes whose body is a document or a merge patch. */

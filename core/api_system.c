@@ -40,6 +40,7 @@ static void get_metrics(struct http_request *r)
     struct metrics_readings readings = {
         .last_seq = store_last_seq(srv->store),
         .map_size = store_map_size(srv->store),
+        .commits = store_commits(srv->store),
     };
     events_get_stats(srv->events, &readings.events);
     api_changes_count(srv, &readings.long_polls, &readings.streams);

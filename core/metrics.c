@@ -155,6 +155,9 @@ void metrics_render(const struct metrics *m, const struct metrics_readings *g, s
     render_single(out, "gauge", "ctgd_conventions", "Conventions in the store.", g->conventions);
     render_single(out, "gauge", "ctgd_last_seq", "Seq of the last change-log entry.", g->last_seq);
     render_single(out, "gauge", "ctgd_store_map_size_bytes", "Size of the LMDB map.", g->map_size);
+    render_single(out, "counter", "ctgd_store_commits_total",
+                  "Write transactions committed, one sync each (writes of one loop turn share one).",
+                  g->commits);
     render_single(out, "counter", "ctgd_http_connections_refused_total",
                   "Connections answered 503 because limits.connections was reached.",
                   g->connections_refused);

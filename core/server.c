@@ -11,6 +11,7 @@
 #include "ctg/http.h"
 #include "ctg/log.h"
 #include "ctg/plugins.h"
+#include "ctg/write_queue.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -166,6 +167,7 @@ static void on_stop_signal(evutil_socket_t sig, short events, void *arg)
     struct server *srv = arg;
     struct timeval flush = {0, STOP_FLUSH_US};
     log_info("server", "signal %d: stopping", (int)sig);
+    write_queue_flush(srv->writes); /* what is queued is written and answered before the stop */
     api_changes_end_all(srv);
     event_base_loopexit(srv->base, &flush);
 }
@@ -285,7 +287,8 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
     if (!srv->base || add_signal_handlers(srv) < 0 ||
         !(srv->heartbeat = add_timer(srv, cfg->events_heartbeat, on_heartbeat)) ||
         !(srv->log_watch = add_timer(srv, LOG_WATCH_INTERVAL_US / 1e6, on_log_watch)) ||
-        !(srv->handlers_more = event_new(srv->base, -1, 0, on_handlers_more, srv))) {
+        !(srv->handlers_more = event_new(srv->base, -1, 0, on_handlers_more, srv)) ||
+        !(srv->writes = write_queue_new(srv, api_reply_write_outcome))) {
         snprintf(err, errlen, "cannot set up the event loop");
         return -1;
     }
@@ -309,6 +312,7 @@ int server_run(struct server *srv)
 
 void server_free(struct server *srv)
 {
+    write_queue_free(srv->writes); /* answers what is still queued, while evhttp is there */
     if (srv->http)
         evhttp_free(srv->http);
     conn_limit_free(srv->conn_limit);

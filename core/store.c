@@ -33,6 +33,7 @@ struct store {
     bool writing;      /* inside store_write(): this thread's one transaction is the write */
     size_t map_size, map_size_max;
     uint64_t last_seq;
+    uint64_t commits;  /* write transactions committed (each one sync) */
 };
 
 struct store_txn {
@@ -210,6 +211,11 @@ void store_close(struct store *st)
     if (st->env)
         mdb_env_close(st->env);
     free(st);
+}
+
+uint64_t store_commits(const struct store *st)
+{
+    return st->commits;
 }
 
 uint64_t store_last_seq(const struct store *st)
@@ -787,6 +793,8 @@ static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), v
         return t.failure ? t.failure : -1;
     }
     rc = mdb_txn_commit(t.txn);
+    if (rc == 0)
+        st->commits++;
     if (rc == 0 && t.seq)
         st->last_seq = t.seq;
     return rc;

@@ -21,6 +21,8 @@ struct write_outcome;
 bool api_require_writer(struct http_request *r);
 /* Counts a write's outcome in the metrics. */
 void api_count_outcome(struct server *srv, const struct write_outcome *out);
+/* Counts and answers one write of a committed batch (write_queue.h). */
+void api_reply_write_outcome(struct http_request *r, struct write_outcome *out);
 
 /*
  * The convention of the route's {id}, parsed, for the token that asks; NULL once the error

@@ -50,6 +50,7 @@ struct metrics_readings {
     size_t long_polls, streams;
     uint64_t plugin_generation, plugin_errors;
     uint64_t connections_refused;
+    uint64_t commits;
 };
 void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out);
 

@@ -27,6 +27,7 @@ struct server {
     struct event_base *base;
     struct evhttp *http;
     struct conn_limit *conn_limit;     /* the cap on client connections */
+    struct write_queue *writes;        /* group commit of single writes */
     struct event *signal_events[3];
     struct event *heartbeat;           /* every events.heartbeat seconds */
     struct event *log_watch;           /* notices commits of other processes */

@@ -63,6 +63,8 @@ size_t store_index_values(const json_t *doc, enum store_index index, const char 
                           size_t max);
 
 uint64_t store_last_seq(const struct store *st);
+/* Write transactions committed since the store was opened: one sync each. */
+uint64_t store_commits(const struct store *st);
 size_t store_map_size(const struct store *st);
 const char *change_type_name(enum change_type type); /* "created", "updated", "deleted" */
 

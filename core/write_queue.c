@@ -1,0 +1,166 @@
+/*
+ * write_queue.c — group commit (see write_queue.h).
+ */
+#include "ctg/write_queue.h"
+#include "ctg/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX 256 /* writes in one transaction; more wait for the next one */
+
+struct queued_write {
+    struct http_request *r; /* deferred: answered by the flush */
+    struct write_request w;
+    char *id, *action_id;   /* the copies w points at */
+    json_t *body;
+    struct queued_write *next;
+};
+
+struct write_queue {
+    struct server *srv;
+    write_reply_fn reply;
+    struct event *flush_timer;
+    struct queued_write *head, **tail;
+};
+
+static void queued_free(struct queued_write *q)
+{
+    free(q->id);
+    free(q->action_id);
+    json_decref(q->body);
+    free(q);
+}
+
+/* Takes up to BATCH_MAX writes off the queue, in arrival order. */
+static size_t take_batch(struct write_queue *q, struct queued_write **batch)
+{
+    size_t n = 0;
+    while (q->head && n < BATCH_MAX) {
+        batch[n++] = q->head;
+        q->head = q->head->next;
+    }
+    if (!q->head)
+        q->tail = &q->head;
+    return n;
+}
+
+/*
+ * A full store refuses the whole transaction: each write is then tried alone, so that small
+ * writes that fit are not refused for a big one that does not.
+ */
+static void retry_alone_when_full(struct server *srv, const struct write_request *w,
+                                  struct write_outcome *out, size_t n)
+{
+    if (n < 2 || out[0].status != 507)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        write_outcome_clear(&out[i]);
+        write_convention(srv->store, &w[i], &out[i]);
+    }
+}
+
+static void answer_all(struct write_queue *q, struct queued_write **batch,
+                       struct write_outcome *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        q->reply(batch[i]->r, &out[i]);
+        write_outcome_clear(&out[i]);
+        http_finish_deferred(batch[i]->r);
+        queued_free(batch[i]);
+    }
+}
+
+static void write_batch(struct write_queue *q, struct queued_write **batch, size_t n)
+{
+    struct write_request *w = calloc(n, sizeof *w);
+    struct write_outcome *out = calloc(n, sizeof *out);
+    if (!w || !out) {
+        for (size_t i = 0; i < n; i++) {
+            http_error(batch[i]->r, 500, "internal", "out of memory; nothing was written");
+            http_finish_deferred(batch[i]->r);
+            queued_free(batch[i]);
+        }
+        free(w);
+        free(out);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w[i] = batch[i]->w;
+        w[i].plugins = q->srv->plugins; /* the rules of now: a reload may have come between */
+    }
+    write_conventions(q->srv->store, w, out, n);
+    retry_alone_when_full(q->srv, w, out, n);
+    server_changes_committed(q->srv);
+    answer_all(q, batch, out, n);
+    free(w);
+    free(out);
+}
+
+void write_queue_flush(struct write_queue *q)
+{
+    struct queued_write *batch[BATCH_MAX];
+    size_t n;
+    while ((n = take_batch(q, batch)) > 0)
+        write_batch(q, batch, n);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    write_queue_flush(arg);
+}
+
+struct write_queue *write_queue_new(struct server *srv, write_reply_fn reply)
+{
+    struct write_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->srv = srv;
+    q->reply = reply;
+    q->tail = &q->head;
+    q->flush_timer = evtimer_new(srv->base, on_flush, q);
+    if (!q->flush_timer) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static char *copy_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void write_queue_submit(struct write_queue *q, struct http_request *r,
+                        const struct write_request *w)
+{
+    struct queued_write *item = calloc(1, sizeof *item);
+    struct http_request *deferred = item ? http_defer(r) : NULL;
+    if (!deferred) {
+        free(item);
+        http_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    item->r = deferred;
+    item->w = *w;
+    item->w.id = item->id = copy_or_null(w->id);
+    item->w.action_id = item->action_id = copy_or_null(w->action_id);
+    item->body = w->body ? json_incref((json_t *)w->body) : NULL;
+    item->w.body = item->body;
+    *q->tail = item;
+    q->tail = &item->next;
+    /* A timer of 0 s runs after the loop has read every request that is there now. */
+    static const struct timeval now = {0, 0};
+    event_add(q->flush_timer, &now);
+}
+
+void write_queue_free(struct write_queue *q)
+{
+    if (!q)
+        return;
+    write_queue_flush(q);
+    event_free(q->flush_timer);
+    free(q);
+}
