@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Generates conventions of realistic shape (~2 KB of JSON, 10 fiches actions) as JSON lines.
+"""Generates conventions of realistic shape (10 fiches actions) as JSON lines.
 
-    gen_conventions.py COUNT [--prefix bench] [--department CODE]  > conventions.jsonl
+    gen_conventions.py COUNT [--prefix bench] [--department CODE] [--compact]  > conventions.jsonl
+
+A convention is about 3.2 KB of JSON; with --compact (scripts/bench) about 2.3 KB: its fiches
+actions have short titles and no dates or figures of their own.
 
 Ids are <prefix>-<n>; departments (unless one is given), statuses and champs rotate so that
 every index has entries.
@@ -18,7 +21,7 @@ CHAMPS = ["petite-enfance", "enfance", "jeunesse", "parentalite", "animation-vie
 ACTION_STATUSES = ["planned", "in_progress", "done", "abandoned"]
 
 
-def convention(n, prefix="bench", department=None):
+def convention(n, prefix="bench", department=None, compact=False):
     champs = [CHAMPS[(n + k) % len(CHAMPS)] for k in range(3)]
     objectives = [{"id": f"axe-{k}", "title": f"Axe {k} de la convention {n}",
                    "goals": [f"Objectif {k}.{g}" for g in range(2)]} for k in range(1, 4)]
@@ -28,6 +31,11 @@ def convention(n, prefix="bench", department=None):
                 "lead": "Caf", "budget": 1000 * k + n % 1000,
                 "start": "2022-01-01", "end": "2025-12-31",
                 "figures": {"beneficiaires": (n + k) % 200}} for k in range(1, 11)]
+    if compact:
+        for k, action in enumerate(actions, 1):
+            action["title"] = f"Fiche action {k}"
+            for key in ("start", "end", "figures"):
+                del action[key]
     return {
         "id": f"{prefix}-{n}",
         "department": department or DEPARTMENTS[n % len(DEPARTMENTS)],
@@ -50,10 +58,11 @@ def main():
     parser.add_argument("count", type=int)
     parser.add_argument("--prefix", default="bench")
     parser.add_argument("--department", help="put every convention in this department")
+    parser.add_argument("--compact", action="store_true", help="about 2.3 KB instead of 3.2 KB")
     args = parser.parse_args()
     out = sys.stdout
     for n in range(args.count):
-        out.write(json.dumps(convention(n, args.prefix, args.department), ensure_ascii=False, separators=(",", ":")))
+        out.write(json.dumps(convention(n, args.prefix, args.department, args.compact), ensure_ascii=False, separators=(",", ":")))
         out.write("\n")
 
 

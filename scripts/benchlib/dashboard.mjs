@@ -2,7 +2,7 @@
 //   * load: from navigation to the list of conventions on screen (a fresh page each time);
 //   * convention: from navigation to a convention's page with its indicators;
 //   * live: from a write acknowledged by the API to the change on a page that watches it.
-// Usage: CTGD_BIN=build/ctgd node scripts/bench/dashboard.mjs [runs]   (needs scripts/setup --test)
+// Usage: CTGD_BIN=build/ctgd node scripts/benchlib/dashboard.mjs [runs]   (needs scripts/setup --test)
 
 import { api, launchBrowser, loadDemo, openPage, startServer } from '../../tests/web/harness.mjs';
 
