@@ -29,7 +29,7 @@ from ctgd_harness import (SANITIZER_MARKS, CtgdTestCase, client_view,  # noqa: E
                           minimal_convention, new_id, repo_root, standard_tokens)
 
 FIXTURES = os.path.join(repo_root(), "conf", "demo")
-GENERATOR = os.path.join(repo_root(), "scripts", "bench", "gen_conventions.py")
+GENERATOR = os.path.join(repo_root(), "scripts", "benchlib", "gen_conventions.py")
 RUN_TIMEOUT = 120
 
 

@@ -64,8 +64,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (SANITIZER_MARKS, Server, conv_path, if_match, main,  # noqa: E402
                           metric_sum, minimal_convention, new_id)
-from test_plugins import (PluginsTestCase, Subscriber, plugins_line, start_server,  # noqa: E402
-                          test_plugins_dir)
+from event_clients import Subscriber  # noqa: E402
+from test_plugins import (PluginsTestCase, plugins_line, start_server,  # noqa: E402
+                          test_plugins_dir, wait_messages)
 
 SECONDS = 0.5               # lua_seconds of the servers that test the wall-clock budget
 SLOW_SECONDS = 5            # ... of the others: memory faults take longer under ASan
@@ -370,7 +371,7 @@ class PlaceChecks:
 
     def test_on_change(self):
         sub = Subscriber(self, self.server.events_endpoint)
-        sub.wait_for(lambda m: m[0] == "ctg._heartbeat")   # the subscription is live
+        sub.wait_heartbeat()   # the subscription is live
         for family, fault, expect in cases_of("on_change", self.families):
             with self.subTest(family=family, fault=fault):
                 self.check_on_change(sub, family, fault, expect)
@@ -406,10 +407,10 @@ class PlaceChecks:
         """Stored, logged, published; and the witness's handler, after the failing one, ran."""
         self.assertEqual(self.get_doc(conv_id)["rev"], rev)
         self.assertEqual([(c["id"], c["rev"]) for c in self.change_log(seq)], [(conv_id, rev)])
-        sub.wait_for(lambda m: m[0] == "ctg.%s.convention.%s" % (department, kind)
-                     and m[1]["id"] == conv_id and m[1]["rev"] == rev)
-        sub.wait_for(lambda m: m[0] == "ctg.%s.plugin.witness" % department
-                     and m[1] == {"id": conv_id, "rev": rev, "type": "convention." + kind})
+        wait_messages(sub, lambda m: m.topic == "ctg.%s.convention.%s" % (department, kind)
+                      and m.body["id"] == conv_id and m.body["rev"] == rev)
+        wait_messages(sub, lambda m: m.topic == "ctg.%s.plugin.witness" % department
+                      and m.body == {"id": conv_id, "rev": rev, "type": "convention." + kind})
 
 
 class CallbackFaultTests(PlaceChecks, FaultsTestCase):
