@@ -384,8 +384,7 @@ void api_reply_write_outcome(struct http_request *r, struct write_outcome *out)
         snprintf(location, sizeof location, "/v1/conventions/%s", out->id);
         http_set_header(r, "Location", location);
     }
-    http_reply_json(r, out->status, out->doc);
-    out->doc = NULL;
+    http_reply_json_text(r, out->status, out->text, strlen(out->text));
 }
 
 bool api_require_writer(struct http_request *r)

@@ -734,6 +734,10 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         rc = put_revision(t, c, department, body);
     if (!rc)
         rc = append_change(t, c, department, body);
+    if (!rc && c->stored_text) {
+        *c->stored_text = body; /* the answer sends these bytes: no second encoding */
+        body = NULL;
+    }
     free(body);
     if (rc) {
         t->failure = rc;

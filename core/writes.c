@@ -29,6 +29,7 @@ void write_outcome_clear(struct write_outcome *out)
 {
     json_decref(out->extra);
     json_decref(out->doc);
+    free(out->text);
     memset(out, 0, sizeof *out);
 }
 
@@ -255,7 +256,7 @@ static int save(struct write_ctx *c, struct store_txn *txn, const char *now)
 {
     struct store_change change = {
         .id = c->out->id, .type = c->out->type, .old_doc = c->current, .new_doc = c->out->doc,
-        .rev = c->out->rev, .actor = c->w->who->name, .at = now,
+        .rev = c->out->rev, .actor = c->w->who->name, .at = now, .stored_text = &c->out->text,
     };
     enum store_status status = store_txn_save(txn, &change);
     if (status == STORE_FULL)
@@ -363,6 +364,8 @@ void write_conventions(struct store *st, const struct write_request *w, struct w
         if (out[i].status >= 400) {
             json_decref(out[i].doc);
             out[i].doc = NULL;
+            free(out[i].text);
+            out[i].text = NULL;
         }
     }
 }

@@ -116,6 +116,7 @@ struct store_change {
     uint64_t rev;          /* the rev this change makes */
     const char *actor;
     const char *at;        /* RFC 3339 */
+    char **stored_text;    /* when not NULL and saved: the document's stored JSON, to free */
 };
 
 /*

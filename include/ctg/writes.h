@@ -42,6 +42,7 @@ struct write_outcome {
     char message[512];
     json_t *extra;         /* error fields beyond status/code/message (details, current_rev) */
     json_t *doc;           /* the stored document; NULL after a delete or a refusal */
+    char *text;            /* its stored JSON text, beside it */
     enum change_type type;
     char id[72];
     uint64_t rev;
