@@ -400,8 +400,8 @@ bool api_require_writer(struct http_request *r)
 static void write_and_reply(struct http_request *r, enum write_kind kind, const char *id,
                             json_t *body)
 {
-    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who,
-                              .plugins = r->srv->plugins};
+    /* .plugins is left out: the queue sets the current generation when it writes the batch */
+    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who};
     if (kind == WRITE_PATCH_ACTION)
         w.action_id = r->params[1];
     if (kind != WRITE_CREATE && !read_rev_claim(r, body, &w.claim))

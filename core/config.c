@@ -476,14 +476,20 @@ void config_free(struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+bool config_addr_is_loopback(int family, const void *addr)
+{
+    if (family == AF_INET)
+        return ntohl(((const struct in_addr *)addr)->s_addr) >> 24 == 127;
+    return family == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)addr);
+}
+
 bool config_host_is_loopback(const char *host)
 {
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (inet_pton(AF_INET, host, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &v6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&v6);
+    struct in6_addr addr; /* large enough for either family */
+    if (inet_pton(AF_INET, host, &addr) == 1)
+        return config_addr_is_loopback(AF_INET, &addr);
+    if (inet_pton(AF_INET6, host, &addr) == 1)
+        return config_addr_is_loopback(AF_INET6, &addr);
     return strcmp(host, "localhost") == 0;
 }
 

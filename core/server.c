@@ -16,7 +16,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -241,9 +240,8 @@ static bool bound_to_loopback(evutil_socket_t fd)
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
         return false;
     if (addr.ss_family == AF_INET)
-        return ntohl(((struct sockaddr_in *)&addr)->sin_addr.s_addr) >> 24 == 127;
-    return addr.ss_family == AF_INET6 &&
-           IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&addr)->sin6_addr);
+        return config_addr_is_loopback(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr);
+    return config_addr_is_loopback(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr);
 }
 
 static int start_http(struct server *srv, char *err, size_t errlen)

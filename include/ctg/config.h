@@ -55,6 +55,8 @@ void config_free(struct config *cfg);
 
 /* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool config_host_is_loopback(const char *host);
+/* True when `addr` (a struct in_addr or in6_addr, as `family` says) is a loopback address. */
+bool config_addr_is_loopback(int family, const void *addr);
 
 const char *config_role_name(enum role role);
 

@@ -652,6 +652,11 @@ def convention(department="29", id=None, **overrides):
                      "label": "Bonus territoire CTG"}],
         "extra": {"referent_caf": "Service action sociale, Quimper"},
     }
+    return with_overrides(doc, id, overrides)
+
+
+def with_overrides(doc, id, overrides):
+    """`doc` with `id` (when given) and `overrides` (a value of None removes the key)."""
     if id is not None:
         doc["id"] = id
     for key, value in overrides.items():
@@ -667,14 +672,7 @@ def minimal_convention(department="29", id=None, title="Convention territoriale 
     """A valid convention with the required fields only (plus overrides)."""
     doc = {"department": department, "title": title, "status": status,
            "period": {"start": "2022-01-01", "end": "2025-12-31"}}
-    if id is not None:
-        doc["id"] = id
-    for key, value in overrides.items():
-        if value is None:
-            doc.pop(key, None)
-        else:
-            doc[key] = value
-    return doc
+    return with_overrides(doc, id, overrides)
 
 
 def client_view(doc):
