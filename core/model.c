@@ -844,7 +844,7 @@ json_t *model_normalize(const json_t *doc)
     json_t *out = json_object();
     for (const struct field *f = document_fields; out && f->key; f++) {
         const json_t *v = json_object_get(doc, f->key);
-        if (v && json_object_set_new(out, f->key, json_deep_copy(v)) != 0) {
+        if (v && json_object_set(out, f->key, (json_t *)v) != 0) {
             json_decref(out);
             out = NULL;
         }

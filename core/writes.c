@@ -199,7 +199,8 @@ static json_t *build_candidate(struct write_ctx *c)
         }
         /* fall through */
     default:
-        candidate = json_deep_copy(c->w->body);
+        /* Shallow: only the top level changes (the id); the body's values are shared. */
+        candidate = json_copy((json_t *)c->w->body); /* refcounts change, values do not */
         json_object_set_new(candidate, "id", json_string(c->out->id));
         return candidate;
     }

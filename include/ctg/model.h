@@ -32,7 +32,8 @@ size_t model_validate(const json_t *doc, json_t *details);
 
 /*
  * Returns a new object holding the known, client-set keys of a valid `doc` in the order of
- * SPEC §2 (server-set fields dropped). The caller owns the result.
+ * SPEC §2 (server-set fields dropped). The caller owns the result; its values are `doc`'s own
+ * (shared, not copied): neither may be changed below the top level afterwards.
  */
 json_t *model_normalize(const json_t *doc);
 
