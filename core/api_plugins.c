@@ -103,29 +103,28 @@ static void get_department(struct http_request *r)
         http_reply_json(r, 200, plugins_department(r->srv->plugins, code));
 }
 
-/* Every convention of the department, parsed; NULL once a 500 is answered. */
-static json_t *load_department(struct http_request *r, const char *code)
+/* The stored text of every convention of the department; -1 once a 500 is answered. */
+static int load_department(struct http_request *r, const char *code, struct json_texts *docs)
 {
-    json_t *docs = json_array();
     struct store_query q = {.department = code, .limit = REPORT_CONVENTIONS_MAX};
-    if (store_list_docs(r->srv->store, &q, docs) == STORE_OK)
-        return docs;
-    json_decref(docs);
+    if (store_list_texts(r->srv->store, &q, docs) == STORE_OK)
+        return 0;
+    json_texts_clear(docs);
     http_error(r, 500, "internal", "the store could not be read");
-    return NULL;
+    return -1;
 }
 
 static void get_report(struct http_request *r)
 {
     const char *code = require_department(r);
-    json_t *docs;
-    if (!code || !http_require_readable(r, code) || !(docs = load_department(r, code)))
+    struct json_texts docs = {0};
+    if (!code || !http_require_readable(r, code) || load_department(r, code, &docs) < 0)
         return;
     struct rendered out;
     char err[1024];
-    enum plugin_result result = plugins_render_report(r->srv->plugins, code, r->params[1], docs,
+    enum plugin_result result = plugins_render_report(r->srv->plugins, code, r->params[1], &docs,
                                                       &out, err, sizeof err);
-    json_decref(docs);
+    json_texts_clear(&docs);
     reply_rendered(r, result, &out, "report", err);
 }
 

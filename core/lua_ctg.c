@@ -419,6 +419,23 @@ static void push_owned_json(lua_State *L, json_t *value)
         lua_error(L);
 }
 
+static int push_owned_texts_unprotected(lua_State *L)
+{
+    lua_json_push_texts(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/* Pushes `texts` as an array of values and clears them, even when pushing fails. */
+static void push_owned_texts(lua_State *L, struct json_texts *texts)
+{
+    lua_pushcfunction(L, push_owned_texts_unprotected);
+    lua_pushlightuserdata(L, texts);
+    int rc = lua_pcall(L, 1, 1, 0);
+    json_texts_clear(texts);
+    if (rc != LUA_OK)
+        lua_error(L);
+}
+
 /* The store, or an error when there is none (ctgd --check loads plugins without one). */
 static struct store *require_store(lua_State *L, const char *what)
 {
@@ -470,12 +487,12 @@ static int ctg_store_list(lua_State *L)
         .department = string_field(L, 1, "department"), .status = string_field(L, 1, "status"),
         .champ = string_field(L, 1, "champ"), .limit = (size_t)limit,
     };
-    json_t *docs = json_array(); /* from here on, nothing raises before it is handed over */
-    if (store_list_docs(st, &q, docs) != STORE_OK) {
-        json_decref(docs);
+    struct json_texts docs = {0}; /* from here on, nothing raises before it is handed over */
+    if (store_list_texts(st, &q, &docs) != STORE_OK) {
+        json_texts_clear(&docs);
         return luaL_error(L, "ctg.store.list: the store cannot be read");
     }
-    push_owned_json(L, docs);
+    push_owned_texts(L, &docs);
     return 1;
 }
 

@@ -14,6 +14,8 @@
 #include "ctg/lua_json.h"
 
 #include <lauxlib.h>
+#include <yajl/yajl_parse.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #define ARRAY_MT_KEY  "ctg.json.array_mt"
 #define OBJECT_MT_KEY "ctg.json.object_mt"
 #define HELD_MT_KEY   "ctg.json.held"
+#define TEXT_DECODER_MT_KEY "ctg.json.text_decoder"
 
 #define MIXED_KEYS "mixed keys: a table with both string and integer keys is neither an array " \
                    "nor an object"
@@ -101,6 +104,8 @@ static int held_gc(lua_State *L)
     return 0;
 }
 
+static int text_decoder_gc(lua_State *L); /* JSON text to Lua, below */
+
 static struct held *push_held(lua_State *L)
 {
     struct held *h = lua_newuserdatauv(L, sizeof *h, 0);
@@ -115,6 +120,11 @@ void lua_json_init(lua_State *L)
     ensure_kind_metatable(L, OBJECT_MT_KEY, "json.object");
     if (luaL_newmetatable(L, HELD_MT_KEY)) {
         lua_pushcfunction(L, held_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, TEXT_DECODER_MT_KEY)) {
+        lua_pushcfunction(L, text_decoder_gc);
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
@@ -211,6 +221,225 @@ void lua_json_push(lua_State *L, const json_t *value)
     push_value(L, value, &k);
     lua_replace(L, k.array_mt); /* the value takes the first metatable's slot */
     lua_settop(L, k.array_mt);
+}
+
+/* ---- JSON text to Lua ------------------------------------------------------------------ */
+
+/*
+ * Text the server wrote itself (a stored document, a change event) is decoded by yajl's
+ * callbacks straight into Lua values, the same values lua_json_push gives for its jansson
+ * tree: no tree is built and freed for each document, which is most of the cost of a report
+ * over thousands of them.
+ */
+
+struct text_level {
+    bool array;
+    lua_Integer count; /* items so far, in an array */
+};
+
+/*
+ * One decoding. It lives in a userdata whose __gc frees the parser and the levels, so that a
+ * memory error raised by a callback (it unwinds through yajl) leaks nothing.
+ */
+struct text_decoder {
+    lua_State *L;
+    struct kinds k;
+    yajl_handle parser;
+    struct text_level *levels; /* the open containers, innermost last */
+    size_t depth, cap;
+};
+
+static void text_decoder_release(struct text_decoder *d)
+{
+    if (d->parser)
+        yajl_free(d->parser);
+    free(d->levels);
+    d->parser = NULL;
+    d->levels = NULL;
+    d->depth = d->cap = 0;
+}
+
+static int text_decoder_gc(lua_State *L)
+{
+    text_decoder_release(luaL_checkudata(L, 1, TEXT_DECODER_MT_KEY));
+    return 0;
+}
+
+/* Stores the value on top into its container, or leaves it on the stack at the top level. */
+static int text_attach(struct text_decoder *d)
+{
+    if (d->depth > 0) {
+        struct text_level *l = &d->levels[d->depth - 1];
+        if (l->array)
+            lua_rawseti(d->L, -2, ++l->count);
+        else
+            lua_rawset(d->L, -3); /* the key is below the value */
+    }
+    return 1;
+}
+
+static int text_null(void *ctx)
+{
+    struct text_decoder *d = ctx;
+    lua_pushlightuserdata(d->L, &null_sentinel);
+    return text_attach(d);
+}
+
+static int text_boolean(void *ctx, int value)
+{
+    struct text_decoder *d = ctx;
+    lua_pushboolean(d->L, value);
+    return text_attach(d);
+}
+
+/*
+ * A number, from its text: yajl's own integer reading refuses -2^63, which jansson writes. An
+ * integer is a number without '.', 'e' or 'E', as jansson decides; a real is read by strtod.
+ */
+static int text_number(void *ctx, const char *text, size_t len)
+{
+    struct text_decoder *d = ctx;
+    char digits[64];
+    if (len >= sizeof digits)
+        return 0; /* no number jansson writes is that long */
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    char *end;
+    errno = 0;
+    if (strpbrk(digits, ".eE")) {
+        double real = strtod(digits, &end);
+        if (*end || (errno == ERANGE && (real == HUGE_VAL || real == -HUGE_VAL)))
+            return 0; /* an underflow is read as jansson reads it, to a tiny number or 0 */
+        lua_pushnumber(d->L, real);
+    } else {
+        long long integer = strtoll(digits, &end, 10);
+        if (*end || errno == ERANGE)
+            return 0;
+        lua_pushinteger(d->L, (lua_Integer)integer);
+    }
+    return text_attach(d);
+}
+
+static int text_string(void *ctx, const unsigned char *value, size_t len)
+{
+    struct text_decoder *d = ctx;
+    lua_pushlstring(d->L, (const char *)value, len);
+    return text_attach(d);
+}
+
+static int text_key(void *ctx, const unsigned char *key, size_t len)
+{
+    struct text_decoder *d = ctx;
+    lua_pushlstring(d->L, (const char *)key, len);
+    return 1;
+}
+
+static int text_open(struct text_decoder *d, bool array)
+{
+    if (d->depth == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        struct text_level *levels = realloc(d->levels, cap * sizeof *levels);
+        if (!levels)
+            return luaL_error(d->L, "not enough memory");
+        d->levels = levels;
+        d->cap = cap;
+    }
+    luaL_checkstack(d->L, 3, "JSON nested too deeply");
+    lua_createtable(d->L, array ? 4 : 0, array ? 0 : 4);
+    d->levels[d->depth++] = (struct text_level){array, 0};
+    return 1;
+}
+
+static int text_start_map(void *ctx)
+{
+    return text_open(ctx, false);
+}
+
+static int text_start_array(void *ctx)
+{
+    return text_open(ctx, true);
+}
+
+/* Closes the innermost container: it gets the metatable of its kind. */
+static int text_end(void *ctx)
+{
+    struct text_decoder *d = ctx;
+    bool array = d->levels[--d->depth].array;
+    lua_pushvalue(d->L, array ? d->k.array_mt : d->k.object_mt);
+    lua_setmetatable(d->L, -2);
+    return text_attach(d);
+}
+
+static const yajl_callbacks text_callbacks = {
+    .yajl_null = text_null,
+    .yajl_boolean = text_boolean,
+    .yajl_number = text_number,
+    .yajl_string = text_string,
+    .yajl_start_map = text_start_map,
+    .yajl_map_key = text_key,
+    .yajl_end_map = text_end,
+    .yajl_start_array = text_start_array,
+    .yajl_end_array = text_end,
+};
+
+/* Decodes one text onto the stack, with the decoder's metatables. */
+static void decode_text(struct text_decoder *d, const char *text, size_t len)
+{
+    d->depth = 0;
+    d->parser = yajl_alloc(&text_callbacks, NULL, d);
+    if (!d->parser)
+        luaL_error(d->L, "not enough memory");
+    int top = lua_gettop(d->L);
+    if (yajl_parse(d->parser, (const unsigned char *)text, len) != yajl_status_ok ||
+        yajl_complete_parse(d->parser) != yajl_status_ok || lua_gettop(d->L) != top + 1) {
+        lua_settop(d->L, top);
+        luaL_error(d->L, "a stored JSON text cannot be read (run ctgd --verify)");
+    }
+    yajl_free(d->parser);
+    d->parser = NULL;
+}
+
+/* Pushes the two metatables and a decoder, which the caller must pop with pop_decoder. */
+static struct text_decoder *push_decoder(lua_State *L)
+{
+    luaL_checkstack(L, 4, NULL);
+    lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    struct text_decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
+    *d = (struct text_decoder){.L = L, .k = {lua_absindex(L, -3), lua_absindex(L, -2)}};
+    luaL_setmetatable(L, TEXT_DECODER_MT_KEY);
+    return d;
+}
+
+/* Frees the decoder and leaves only the value on top where the first metatable was. */
+static void pop_decoder(lua_State *L, struct text_decoder *d)
+{
+    int base = d->k.array_mt;
+    text_decoder_release(d);
+    lua_replace(L, base);
+    lua_settop(L, base);
+}
+
+void lua_json_push_text(lua_State *L, const char *text, size_t len)
+{
+    struct text_decoder *d = push_decoder(L);
+    decode_text(d, text, len);
+    pop_decoder(L, d);
+}
+
+void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
+{
+    struct text_decoder *d = push_decoder(L);
+    lua_createtable(L, texts->n > INT_MAX ? INT_MAX : (int)texts->n, 0);
+    for (size_t i = 0; i < texts->n; i++) {
+        size_t len;
+        const char *text = json_texts_get(texts, i, &len);
+        decode_text(d, text, len);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_pushvalue(L, d->k.array_mt);
+    lua_setmetatable(L, -2);
+    pop_decoder(L, d);
 }
 
 /* ---- paths and refusals ---------------------------------------------------------------- */

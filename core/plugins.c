@@ -401,9 +401,17 @@ json_t *plugins_exports(const struct plugins *p, const char *department)
 
 enum result_kind { RESULT_NONE, RESULT_NUMBER, RESULT_STRING, RESULT_JSON };
 
+/* An argument: a JSON value, one stored JSON text, or stored texts as an array; else nil. */
+struct plugin_arg {
+    const json_t *json;
+    const char *text;
+    size_t len;
+    const struct json_texts *texts;
+};
+
 struct plugin_call {
     int fn;
-    const json_t *args[2];
+    struct plugin_arg args[2];
     int nargs;
     enum result_kind want;
     /* what came back */
@@ -438,16 +446,24 @@ static void read_result(lua_State *L, struct plugin_call *c)
     }
 }
 
+static void push_arg(lua_State *L, const struct plugin_arg *a)
+{
+    if (a->json)
+        lua_json_push(L, a->json);
+    else if (a->text)
+        lua_json_push_text(L, a->text, a->len);
+    else if (a->texts)
+        lua_json_push_texts(L, a->texts);
+    else
+        lua_pushnil(L);
+}
+
 static int call_plugin_function(lua_State *L, void *arg)
 {
     struct plugin_call *c = arg;
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->fn);
-    for (int i = 0; i < c->nargs; i++) {
-        if (c->args[i])
-            lua_json_push(L, c->args[i]);
-        else
-            lua_pushnil(L);
-    }
+    for (int i = 0; i < c->nargs; i++)
+        push_arg(L, &c->args[i]);
     lua_call(L, c->nargs, 1);
     read_result(L, c);
     return 0;
@@ -595,7 +611,8 @@ long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, j
     for (size_t i = 0; i < p->reg.n_plugins; i++) {
         const struct plugin_info *plugin = &p->reg.plugins[i];
         for (size_t v = 0; v < plugin->n_validators && applies_to(plugin, department); v++) {
-            struct plugin_call c = {.fn = plugin->validators[v], .args = {doc, old}, .nargs = 2,
+            struct plugin_call c = {.fn = plugin->validators[v], .args = {{.json = doc}, {.json = old}},
+                                    .nargs = 2,
                                     .want = RESULT_JSON};
             p->reg.validating = true;
             int rc = call_plugin(p, i, "validate", department, &c, err, errlen);
@@ -624,7 +641,8 @@ json_t *plugins_indicators(struct plugins *p, const json_t *doc, char *err, size
         const struct plugin_entry *e = &p->reg.entries[i];
         if (e->kind != ENTRY_INDICATOR || !entry_visible(p, e, department))
             continue;
-        struct plugin_call c = {.fn = e->fn, .args = {doc}, .nargs = 1, .want = RESULT_NUMBER};
+        struct plugin_call c = {.fn = e->fn, .args = {{.json = doc}}, .nargs = 1,
+                                .want = RESULT_NUMBER};
         char what[128];
         snprintf(what, sizeof what, "indicator '%s'", e->key);
         if (call_plugin(p, e->plugin, what, department, &c, err, errlen) < 0) {
@@ -639,7 +657,7 @@ json_t *plugins_indicators(struct plugins *p, const json_t *doc, char *err, size
 }
 
 static enum plugin_result render(struct plugins *p, enum entry_kind kind, const char *department,
-                                 const char *key, const json_t *arg, struct rendered *out,
+                                 const char *key, struct plugin_arg arg, struct rendered *out,
                                  char *err, size_t errlen)
 {
     const struct plugin_entry *e = find_entry(p, kind, department, key);
@@ -663,23 +681,25 @@ static enum plugin_result render(struct plugins *p, enum entry_kind kind, const 
 enum plugin_result plugins_render_export(struct plugins *p, const json_t *doc, const char *key,
                                          struct rendered *out, char *err, size_t errlen)
 {
-    return render(p, ENTRY_EXPORT, department_of(doc), key, doc, out, err, errlen);
+    struct plugin_arg arg = {.json = doc};
+    return render(p, ENTRY_EXPORT, department_of(doc), key, arg, out, err, errlen);
 }
 
 enum plugin_result plugins_render_report(struct plugins *p, const char *department,
-                                         const char *key, const json_t *conventions,
+                                         const char *key, const struct json_texts *conventions,
                                          struct rendered *out, char *err, size_t errlen)
 {
-    return render(p, ENTRY_REPORT, department, key, conventions, out, err, errlen);
+    struct plugin_arg arg = {.texts = conventions};
+    return render(p, ENTRY_REPORT, department, key, arg, out, err, errlen);
 }
 
-void plugins_on_change(struct plugins *p, const json_t *event)
+void plugins_on_change(struct plugins *p, const char *department, const char *event, size_t len)
 {
-    const char *department = department_of(event);
     for (size_t i = 0; i < p->reg.n_plugins; i++) {
         const struct plugin_info *plugin = &p->reg.plugins[i];
         for (size_t h = 0; h < plugin->n_on_change && applies_to(plugin, department); h++) {
-            struct plugin_call c = {.fn = plugin->on_change[h], .args = {event}, .nargs = 1,
+            struct plugin_call c = {.fn = plugin->on_change[h],
+                                    .args = {{.text = event, .len = len}}, .nargs = 1,
                                     .want = RESULT_NONE};
             char err[512];
             call_plugin(p, i, "on_change", department, &c, err, sizeof err);

@@ -35,23 +35,28 @@
 #define CHANGE_HANDLER_BATCH 64 /* events read at once; the slice is checked between reads */
 #define HANDLERS_SLICE 0.05 /* seconds of on_change handlers per turn of the loop */
 
+/* Change events read from the log for the handlers, as JSON text (one pass, at most a batch). */
 struct pending_events {
-    json_t *events;
-    uint64_t last;
+    struct json_texts texts;
+    struct change_event routes[CHANGE_HANDLER_BATCH]; /* each text's seq and department */
+    struct evbuffer *scratch;                         /* where an event's text is put together */
+    uint64_t last;                                    /* the last seq read, readable or not */
 };
 
 static int collect_event(uint64_t seq, const struct record_view *entry, void *arg)
 {
     struct pending_events *pending = arg;
-    struct evbuffer *text = evbuffer_new();
-    change_event_append_json(entry, text);
-    size_t len = evbuffer_get_length(text);
-    json_t *event = json_loadb((const char *)evbuffer_pullup(text, -1), len, 0, NULL);
-    evbuffer_free(text);
-    if (event)
-        json_array_append_new(pending->events, event);
+    struct change_event *route = &pending->routes[pending->texts.n];
     pending->last = seq;
-    return json_array_size(pending->events) == CHANGE_HANDLER_BATCH;
+    if (change_event_read(seq, entry, route) < 0)
+        return 0;
+    evbuffer_drain(pending->scratch, evbuffer_get_length(pending->scratch));
+    change_event_append_json(entry, pending->scratch);
+    size_t len = evbuffer_get_length(pending->scratch);
+    const char *text = (const char *)evbuffer_pullup(pending->scratch, -1);
+    if (text)
+        json_texts_add(&pending->texts, text, len);
+    return pending->texts.n == CHANGE_HANDLER_BATCH;
 }
 
 /*
@@ -64,16 +69,18 @@ static void run_handlers_later(struct server *srv)
     event_add(srv->handlers_more, &now);
 }
 
-/* Runs the handlers on `events` in order until `deadline`; returns how many events were done. */
-static size_t run_handlers_until(struct server *srv, json_t *events, double deadline)
+/* Runs the handlers on the pending events in order until `deadline`; returns how many ran. */
+static size_t run_handlers_until(struct server *srv, const struct pending_events *pending,
+                                 double deadline)
 {
-    size_t n = json_array_size(events);
-    for (size_t i = 0; i < n; i++) {
-        plugins_on_change(srv->plugins, json_array_get(events, i));
+    for (size_t i = 0; i < pending->texts.n; i++) {
+        size_t len;
+        const char *event = json_texts_get(&pending->texts, i, &len);
+        plugins_on_change(srv->plugins, pending->routes[i].department, event, len);
         if (clock_monotonic() > deadline)
             return i + 1;
     }
-    return n;
+    return pending->texts.n;
 }
 
 /*
@@ -85,26 +92,27 @@ static size_t run_handlers_until(struct server *srv, json_t *events, double dead
 static void run_change_handlers(struct server *srv)
 {
     double deadline = clock_monotonic() + HANDLERS_SLICE;
-    while (srv->plugins && srv->plugins_seq < store_last_seq(srv->store)) {
+    struct pending_events pending = {.scratch = evbuffer_new()};
+    while (pending.scratch && srv->plugins && srv->plugins_seq < store_last_seq(srv->store)) {
         if (clock_monotonic() > deadline) {
             run_handlers_later(srv);
-            return;
+            break;
         }
-        struct pending_events pending = {json_array(), srv->plugins_seq};
+        json_texts_clear(&pending.texts);
+        pending.last = srv->plugins_seq;
         if (store_read_begin(srv->store) == STORE_OK) {
             store_each_change(srv->store, srv->plugins_seq, collect_event, &pending);
             store_read_end(srv->store);
         }
-        size_t done = run_handlers_until(srv, pending.events, deadline);
-        uint64_t reached = pending.last; /* past any entry that could not be read as JSON */
-        if (done < json_array_size(pending.events))
-            reached = (uint64_t)json_integer_value(
-                json_object_get(json_array_get(pending.events, done - 1), "seq"));
-        json_decref(pending.events);
+        size_t done = run_handlers_until(srv, &pending, deadline);
         if (pending.last == srv->plugins_seq)
             break; /* the log could not be read: try again at the next commit */
-        srv->plugins_seq = reached;
+        /* past any entry that could not be read, unless the slice ended before the last */
+        srv->plugins_seq = done < pending.texts.n ? pending.routes[done - 1].seq : pending.last;
     }
+    json_texts_clear(&pending.texts);
+    if (pending.scratch)
+        evbuffer_free(pending.scratch);
 }
 
 static void on_handlers_more(evutil_socket_t fd, short what, void *arg)

@@ -476,16 +476,16 @@ enum store_status store_list(struct store *st, const struct store_query *q)
     return walk(&w, st->docs, NULL);
 }
 
-static int append_parsed_doc(const char *id, const struct record_view *doc, void *arg)
+static int append_doc_text(const char *id, const struct record_view *doc, void *arg)
 {
     (void)id;
-    json_t *parsed = json_loadb(doc->body, doc->body_len, 0, NULL);
-    return parsed && json_array_append_new(arg, parsed) == 0;
+    return json_texts_add(arg, doc->body, doc->body_len) == 0;
 }
 
-enum store_status store_list_docs(struct store *st, struct store_query *q, json_t *docs)
+enum store_status store_list_texts(struct store *st, struct store_query *q,
+                                   struct json_texts *docs)
 {
-    q->accept = append_parsed_doc;
+    q->accept = append_doc_text;
     q->arg = docs;
     enum store_status status = store_read_begin(st);
     if (status == STORE_OK) {

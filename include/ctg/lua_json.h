@@ -24,6 +24,8 @@
 #ifndef CTG_LUA_JSON_H
 #define CTG_LUA_JSON_H
 
+#include "ctg/json_texts.h"
+
 #include <jansson.h>
 #include <lua.h>
 #include <stddef.h>
@@ -47,6 +49,17 @@ void lua_json_set_size_max(lua_State *L, size_t bytes);
  * or where a memory error may unwind.
  */
 void lua_json_push(lua_State *L, const json_t *value);
+
+/*
+ * Pushes the JSON text that the server wrote itself (a stored document, a change event) as the
+ * Lua value lua_json_push gives for its parse, decoding the text straight into Lua (yajl) with
+ * no jansson tree in between. Raises a Lua error on memory exhaustion or on a text that does
+ * not decode (the store is damaged).
+ */
+void lua_json_push_text(lua_State *L, const char *text, size_t len);
+
+/* Pushes the texts as one Lua array (with the array metatable), each as lua_json_push_text. */
+void lua_json_push_texts(lua_State *L, const struct json_texts *texts);
 
 /*
  * Converts the Lua value at `index` to a new JSON value (the caller owns it). On failure returns

@@ -67,10 +67,13 @@ enum plugin_result { PLUGIN_OK, PLUGIN_UNKNOWN, PLUGIN_FAILED };
 enum plugin_result plugins_render_export(struct plugins *p, const json_t *doc, const char *key,
                                          struct rendered *out, char *err, size_t errlen);
 enum plugin_result plugins_render_report(struct plugins *p, const char *department,
-                                         const char *key, const json_t *conventions,
+                                         const char *key, const struct json_texts *conventions,
                                          struct rendered *out, char *err, size_t errlen);
 
-/* Runs the on_change handlers for one change event (SPEC §4); failures are logged and counted. */
-void plugins_on_change(struct plugins *p, const json_t *event);
+/*
+ * Runs the on_change handlers of `department` for one change event (SPEC §4), given as the JSON
+ * text the change log holds; failures are logged and counted.
+ */
+void plugins_on_change(struct plugins *p, const char *department, const char *event, size_t len);
 
 #endif

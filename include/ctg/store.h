@@ -17,6 +17,7 @@
 #ifndef CTG_STORE_H
 #define CTG_STORE_H
 
+#include "ctg/json_texts.h"
 #include "ctg/record.h"
 
 #include <jansson.h>
@@ -102,10 +103,12 @@ struct store_query {
 };
 enum store_status store_list(struct store *st, const struct store_query *q);
 /*
- * In one read of its own: appends to the JSON array `docs` the documents the query finds,
- * parsed (q->accept and q->arg are set here). Not inside another read or a write.
+ * In one read of its own: appends to `docs` the stored JSON texts of the documents the query
+ * finds (q->accept and q->arg are set here); a text that does not fit in memory is left out.
+ * Not inside another read or a write.
  */
-enum store_status store_list_docs(struct store *st, struct store_query *q, json_t *docs);
+enum store_status store_list_texts(struct store *st, struct store_query *q,
+                                   struct json_texts *docs);
 
 /* --- writing --- */
 struct store_change {

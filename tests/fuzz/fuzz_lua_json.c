@@ -6,6 +6,8 @@
  *   - JSON → Lua (lua_json_push) → JSON (lua_json_to) gives back the same value, same kinds,
  *     same text, and leaves the Lua stack as it was, when the value nests at most
  *     LUA_JSON_DEPTH_MAX deep; deeper, the way back is refused with a message, not a crash;
+ *   - so does the value's compact text (as the store writes it) decoded straight into Lua
+ *     (lua_json_push_text);
  *   - in Lua, json.encode of the pushed value and of json.decode(text) are the same text, which
  *     is the sorted compact text of the input, and which decodes and encodes to itself.
  */
@@ -34,7 +36,9 @@ struct trip {
     const json_t *value;
     const char *text;
     size_t len;
+    const char *stored; /* the value's compact text, as the store writes it */
     json_t *back;      /* lua_json_to's answer */
+    json_t *back_text; /* its answer for the stored text decoded straight into Lua */
     char err[256];     /* its refusal */
     char *encoded;     /* json.encode's text in Lua */
 };
@@ -62,6 +66,9 @@ static int run_trip(lua_State *L, void *arg)
     lua_json_push(L, t->value);
     t->back = lua_json_to(L, -1, t->err, sizeof t->err);
     FUZZ_ASSERT(lua_gettop(L) == top + 2, "lua_json_to moved the stack");
+    lua_json_push_text(L, t->stored, strlen(t->stored));
+    t->back_text = lua_json_to(L, -1, NULL, 0);
+    lua_pop(L, 1);
     lua_pushlstring(L, t->text, t->len);
     lua_call(L, 2, 1);
     t->encoded = strdup(lua_tostring(L, -1));
@@ -112,6 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!value)
         return 0;
     t.value = value;
+    char *stored = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    FUZZ_ASSERT(stored, "no text for a decoded value");
+    t.stored = stored;
     char err[512]; /* "json.encode: " and lua_json_to's refusal (less than 256 bytes) */
     int rc = lua_runtime_call(runtime, run_trip, &t, err, sizeof err);
     /* What this input made is freed now, not at some later input: libFuzzer takes a run that
@@ -123,6 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     "lua_json_to gave %s for %s (%s)", t.back ? fuzz_dump(t.back) : "nothing",
                     want, t.err);
         FUZZ_ASSERT(rc == 0, "the round trip failed in Lua: %s", err);
+        FUZZ_ASSERT(fuzz_same_text(t.back_text, value), "lua_json_push_text(%s) came back as %s",
+                    stored, t.back_text ? fuzz_dump(t.back_text) : "nothing");
         FUZZ_ASSERT(strcmp(t.encoded, want) == 0, "json.encode gave %s for %s", t.encoded, want);
     } else {
         FUZZ_ASSERT(!t.back && strstr(t.err, "nested deeper"), "%d levels came back: %s",
@@ -131,8 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     depth_of(value), err);
     }
     free(want);
+    free(stored);
     free(t.encoded);
     json_decref(t.back);
+    json_decref(t.back_text);
     json_decref(value);
     return 0;
 }

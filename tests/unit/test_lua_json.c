@@ -1,7 +1,8 @@
 /*
  * test_lua_json.c — core/lua_json.c: JSON → Lua → JSON gives back the same values of the same
  * kinds; tables made in Lua become arrays or objects by the header's rules, and those that cannot
- * be JSON are refused with the path of the offending value; the stack is left as it was; and the
+ * be JSON are refused with the path of the offending value; the stack is left as it was; the
+ * stored JSON texts decoded straight into Lua give the very values of the jansson path; and the
  * ctg.json module behaves, from Lua code, as a plugin sees it.
  */
 #include "ctg/lua_json.h"
@@ -347,6 +348,138 @@ static void test_module_tables(lua_State *L)
                       "and getmetatable(pushed[1]) == json.array_mt"));
 }
 
+
+/* ---- stored texts decoded straight into Lua (lua_json_push_text) ---- */
+
+/* Lua: whether two values are the same, kinds included (integer/float, array/object marks). */
+static const char same_lua[] =
+    "local function same(a, b)\n"
+    "  if type(a) ~= type(b) then return false end\n"
+    "  if type(a) == 'number' then return math.type(a) == math.type(b) and a == b end\n"
+    "  if type(a) ~= 'table' then return a == b end\n"
+    "  if getmetatable(a) ~= getmetatable(b) then return false end\n"
+    "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if rawget(a, k) == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "return same\n";
+
+/* The text jansson writes for `value` (as the store holds it), decoded straight into Lua, must be
+ * the value lua_json_push gives, and leave one value on the stack. */
+static void check_text_push(lua_State *L, const json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    int top = lua_gettop(L);
+    CHECK(luaL_dostring(L, same_lua) == LUA_OK);
+    lua_json_push(L, value);
+    lua_json_push_text(L, text, strlen(text));
+    CHECK_INT(lua_gettop(L), top + 3);
+    lua_call(L, 2, 1);
+    if (!lua_toboolean(L, -1))
+        fprintf(stderr, "lua_json_push_text(%s) differs from lua_json_push\n", text);
+    CHECK(lua_toboolean(L, -1));
+    lua_settop(L, top);
+    free(text);
+}
+
+static void check_text_push_of(lua_State *L, const char *text)
+{
+    json_t *value = json_loads(text, JSON_DECODE_ANY, NULL);
+    CHECK(value != NULL);
+    if (value)
+        check_text_push(L, value);
+    json_decref(value);
+}
+
+static void test_text_push(lua_State *L)
+{
+    check_text_push_of(L, "null");
+    check_text_push_of(L, "true");
+    check_text_push_of(L, "\"top\"");
+    check_text_push_of(L, "[]");
+    check_text_push_of(L, "{}");
+    check_text_push_of(L, "[[], {}, [[]], {\"e\": {}}, null, false]");
+    check_text_push_of(L, "[0, -0, -1, 9007199254740993, -9223372036854775808, "
+                          "9223372036854775807, 2.0, 0.1, -1e300, 1.5e-300, -0.0, 1e-320, 4.9e-324]");
+    check_text_push_of(L, "{\"a\": \"Finistère\", \"€\": \"😀\", \"q\": \"\\\"\\\\/\\b\\f\\n\\r\\t\","
+                          " \"c\": \"\\u0001\\u001f\", \"\": \"\"}");
+    check_text_push_of(L, "{\"actions\": [{\"id\": \"fa-1\", \"figures\": {\"n\": 212, \"tags\": "
+                          "[\"a\", true, false, null]}}, {\"id\": \"fa-2\", \"figures\": {}}], "
+                          "\"status\": \"monitoring\"}");
+    /* NUL bytes in keys and strings, which jansson writes as \u0000 */
+    json_t *nul = json_object();
+    json_object_setn_new(nul, "k\0ey", 4, json_stringn("a\0b", 3));
+    check_text_push(L, nul);
+    json_decref(nul);
+    /* deeper than the decoder's first levels, in arrays and objects */
+    json_t *deep = json_integer(7);
+    for (int i = 0; i < 200; i++)
+        deep = i % 2 ? json_pack("[o]", deep) : json_pack("{so}", "k", deep);
+    check_text_push(L, deep);
+    json_decref(deep);
+}
+
+static int push_texts_of(lua_State *L)
+{
+    struct json_texts *texts = lua_touserdata(L, 1);
+    lua_json_push_texts(L, texts);
+    return 1;
+}
+
+static int push_one_text(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    lua_json_push_text(L, text, len);
+    return 1;
+}
+
+/* Several texts become one marked array; an empty list, an empty marked array. */
+static void test_texts_push(lua_State *L)
+{
+    struct json_texts texts = {0};
+    static const char *const docs[] = {"{\"id\":\"a\",\"n\":1}", "[1,2.5]", "null"};
+    for (size_t i = 0; i < 3; i++)
+        CHECK_INT(json_texts_add(&texts, docs[i], strlen(docs[i])), 0);
+    size_t len;
+    CHECK(strncmp(json_texts_get(&texts, 1, &len), "[1,2.5]", 7) == 0 && len == 7);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK);
+    lua_setglobal(L, "pushed");
+    CHECK_INT(lua_gettop(L), top);
+    CHECK(lua_says(L, "return getmetatable(pushed) == json.array_mt and #pushed == 3 "
+                      "and pushed[1].id == 'a' and math.type(pushed[1].n) == 'integer' "
+                      "and getmetatable(pushed[1]) == json.object_mt "
+                      "and math.type(pushed[2][2]) == 'float' and pushed[3] == json.null"));
+    json_texts_clear(&texts);
+    CHECK(texts.n == 0 && texts.buf == NULL);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK);
+    lua_setglobal(L, "pushed");
+    CHECK(lua_says(L, "return getmetatable(pushed) == json.array_mt and next(pushed) == nil"));
+}
+
+/* A text that does not decode raises an error that says so, and leaves the stack as it was. */
+static void test_text_push_errors(lua_State *L)
+{
+    lua_pushcfunction(L, push_one_text);
+    lua_setglobal(L, "push_text");
+    static const char *const bad[] = {"{", "[1,]", "{\"a\":1}x", "", "[1] [2]", "\"\\x\"",
+                                      "\"\xff\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int top = lua_gettop(L);
+        lua_getglobal(L, "push_text");
+        lua_pushstring(L, bad[i]);
+        CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
+        CHECK(strstr(lua_tostring(L, -1), "a stored JSON text cannot be read") != NULL);
+        lua_settop(L, top);
+    }
+    CHECK(lua_says(L, "return push_text('[1]')[1] == 1"));
+}
+
 /* A Lua allocator that refuses to go past `limit` bytes in use. */
 struct budget {
     size_t used, limit;
@@ -388,6 +521,7 @@ static void test_memory_errors_leak_nothing(void)
     struct budget b = {0, (size_t)-1};
     lua_State *L = lua_newstate(budget_alloc, &b);
     luaL_openlibs(L);
+    lua_json_init(L);
     lua_json_push_module(L);
     lua_setglobal(L, "json");
     CHECK(lua_says(L, "text = '[' .. ('{\"a\":[1,2,3]},'):rep(2000) .. '1]' "
@@ -397,6 +531,12 @@ static void test_memory_errors_leak_nothing(void)
     CHECK(lua_says_with_room(L, &b, "local ok, e = pcall(json.encode, value) "
                                     "return not ok and e == 'not enough memory'", 10000));
     CHECK(lua_says(L, "return #json.encode(value) == #text"));
+    /* and so does a stored text decoded straight into Lua: the parser is freed */
+    lua_pushcfunction(L, push_one_text);
+    lua_setglobal(L, "push_text");
+    CHECK(lua_says_with_room(L, &b, "local ok, e = pcall(push_text, text) "
+                                    "return not ok and e == 'not enough memory'", 20000));
+    CHECK(lua_says(L, "return #push_text(text) == 2001"));
     lua_close(L);
 }
 
@@ -416,6 +556,9 @@ int main(void)
     test_encode(L);
     test_decode_errors(L);
     test_module_tables(L);
+    test_text_push(L);
+    test_texts_push(L);
+    test_text_push_errors(L);
     lua_close(L);
     test_memory_errors_leak_nothing();
     return check_summary("test_lua_json");

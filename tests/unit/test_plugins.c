@@ -331,12 +331,36 @@ static json_t *export_json(struct plugins *p, const json_t *doc, const char *key
     return v;
 }
 
+/* The documents of the JSON array `docs` as the stored texts a report is given. */
+static struct json_texts texts_of(const json_t *docs)
+{
+    struct json_texts texts = {0};
+    size_t i;
+    json_t *doc;
+    json_array_foreach(docs, i, doc) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        CHECK(text && json_texts_add(&texts, text, strlen(text)) == 0);
+        free(text);
+    }
+    return texts;
+}
+
+/* Runs the on_change handlers on `ev` as the server does: its JSON text, its department. */
+static void on_change(struct plugins *p, const json_t *ev)
+{
+    char *text = json_dumps(ev, JSON_COMPACT);
+    plugins_on_change(p, json_string_value(json_object_get(ev, "department")), text, strlen(text));
+    free(text);
+}
+
 static char *report_text(struct plugins *p, const char *department, const char *key,
                          const json_t *docs, const char **content_type, char *err, size_t errlen)
 {
     struct rendered out;
     err[0] = '\0';
-    enum plugin_result r = plugins_render_report(p, department, key, docs, &out, err, errlen);
+    struct json_texts texts = texts_of(docs);
+    enum plugin_result r = plugins_render_report(p, department, key, &texts, &out, err, errlen);
+    json_texts_clear(&texts);
     if (r == PLUGIN_UNKNOWN)
         snprintf(err, errlen, "(unknown report %s)", key);
     if (r != PLUGIN_OK)
@@ -763,7 +787,9 @@ static void test_exports(struct store *st)
     CHECK_STR(body, "{\"ids\":[],\"n\":0}");
     free(body);
     json_decref(none);
-    CHECK_INT(plugins_render_report(p, "30", "ids.csv", docs, &out, err, sizeof err), PLUGIN_UNKNOWN);
+    struct json_texts texts = texts_of(docs);
+    CHECK_INT(plugins_render_report(p, "30", "ids.csv", &texts, &out, err, sizeof err), PLUGIN_UNKNOWN);
+    json_texts_clear(&texts);
     json_decref(docs);
 
     CHECK_INT(plugins_error_count(p), 0);
@@ -946,7 +972,7 @@ static void test_on_change(void)
     json_t *ev = J("{\"seq\": 12, \"type\": \"convention.created\", \"id\": \"conv-29-a\", \"department\": \"29\","
                    " \"rev\": 1, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
                    " \"changed\": [\"title\", \"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
-    plugins_on_change(p, ev);
+    on_change(p, ev);
     json_decref(ev);
     CHECK_INT(n_published, 2); /* t-base then t-29; not t-30 */
     if (n_published == 2) {
@@ -962,7 +988,7 @@ static void test_on_change(void)
 
     ev = J("{\"seq\": 13, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
            " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
-    plugins_on_change(p, ev);
+    on_change(p, ev);
     json_decref(ev);
     CHECK_INT(n_published, 2); /* t-base then t-30 */
     if (n_published == 2) {
@@ -1399,7 +1425,7 @@ static void test_callback_errors(void)
     json_t *ev = J("{\"seq\": 3, \"type\": \"convention.updated\", \"id\": \"conv-x\", \"department\": \"05\","
                    " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": [\"title\"],"
                    " \"doc\": {\"id\": \"conv-x\", \"department\": \"05\", \"title\": \"boom-change\"}}");
-    plugins_on_change(p, ev);
+    on_change(p, ev);
     json_decref(ev);
     CHECK_INT(errors_of(p, "faulty"), ++expected_errors);
     check_failure(last_error_of(p, "faulty"), "on_change", "on_change exploded");
