@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,6 +99,12 @@ int main(int argc, char **argv)
         {"routes", no_argument, NULL, 'r'},       {"verify", no_argument, NULL, 'y'},
         {NULL, 0, NULL, 0},
     };
+    /*
+     * No fastbins: a JSON document is hundreds of small blocks, and glibc consolidates every
+     * fastbin each time a block of 1 KiB or more is asked for (10% of a write's time went to
+     * malloc_consolidate). Bulk import of 10k conventions: 2.8 s -> 2.55 s.
+     */
+    mallopt(M_MXFAST, 0);
     const char *path = NULL;
     enum { SERVE, CHECK, VERIFY } mode = SERVE;
     int opt;
