@@ -402,36 +402,38 @@ static int ctg_publish(lua_State *L)
     return 0;
 }
 
-static int push_owned_json_unprotected(lua_State *L)
+static int push_json_unprotected(lua_State *L)
 {
     lua_json_push(L, lua_touserdata(L, 1));
     return 1;
 }
 
-/* Pushes `value` and releases it, even when pushing runs out of memory. */
-static void push_owned_json(lua_State *L, json_t *value)
-{
-    lua_pushcfunction(L, push_owned_json_unprotected);
-    lua_pushlightuserdata(L, value);
-    int rc = lua_pcall(L, 1, 1, 0);
-    json_decref(value);
-    if (rc != LUA_OK)
-        lua_error(L);
-}
-
-static int push_owned_texts_unprotected(lua_State *L)
+static int push_texts_unprotected(lua_State *L)
 {
     lua_json_push_texts(L, lua_touserdata(L, 1));
     return 1;
 }
 
-/* Pushes `texts` as an array of values and clears them, even when pushing fails. */
-static void push_owned_texts(lua_State *L, struct json_texts *texts)
+static void release_json(void *value)
 {
-    lua_pushcfunction(L, push_owned_texts_unprotected);
-    lua_pushlightuserdata(L, texts);
-    int rc = lua_pcall(L, 1, 1, 0);
+    json_decref(value);
+}
+
+static void release_texts(void *texts)
+{
     json_texts_clear(texts);
+}
+
+/*
+ * Pushes what `push` makes of `owned` (its light userdata argument), then releases `owned`,
+ * even when pushing runs out of memory.
+ */
+static void push_owned(lua_State *L, lua_CFunction push, void *owned, void (*release)(void *))
+{
+    lua_pushcfunction(L, push);
+    lua_pushlightuserdata(L, owned);
+    int rc = lua_pcall(L, 1, 1, 0);
+    release(owned);
     if (rc != LUA_OK)
         lua_error(L);
 }
@@ -461,7 +463,7 @@ static int ctg_store_get(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    push_owned_json(L, doc);
+    push_owned(L, push_json_unprotected, doc, release_json);
     return 1;
 }
 
@@ -492,7 +494,7 @@ static int ctg_store_list(lua_State *L)
         json_texts_clear(&docs);
         return luaL_error(L, "ctg.store.list: the store cannot be read");
     }
-    push_owned_texts(L, &docs);
+    push_owned(L, push_texts_unprotected, &docs, release_texts);
     return 1;
 }
 

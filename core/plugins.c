@@ -611,8 +611,8 @@ long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, j
     for (size_t i = 0; i < p->reg.n_plugins; i++) {
         const struct plugin_info *plugin = &p->reg.plugins[i];
         for (size_t v = 0; v < plugin->n_validators && applies_to(plugin, department); v++) {
-            struct plugin_call c = {.fn = plugin->validators[v], .args = {{.json = doc}, {.json = old}},
-                                    .nargs = 2,
+            struct plugin_call c = {.fn = plugin->validators[v],
+                                    .args = {{.json = doc}, {.json = old}}, .nargs = 2,
                                     .want = RESULT_JSON};
             p->reg.validating = true;
             int rc = call_plugin(p, i, "validate", department, &c, err, errlen);
