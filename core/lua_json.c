@@ -234,12 +234,21 @@ void lua_json_push(lua_State *L, const json_t *value)
 
 struct text_level {
     bool array;
-    lua_Integer count; /* items so far, in an array */
+    unsigned slot;     /* its size hint */
+    lua_Integer count; /* items so far */
 };
 
 /*
- * One decoding. It lives in a userdata whose __gc frees the parser and the levels, so that a
- * memory error raised by a callback (it unwinds through yajl) leaks nothing.
+ * Stored documents share their shape, so each container is created at the size its
+ * predecessor in the same place had (the same depth, the same rank in its parent): tables are
+ * not grown key by key. A wrong guess costs one table's growth or slack, no more.
+ */
+#define TEXT_HINT_SLOTS 256
+
+/*
+ * One decoding of one or more texts. It lives in a userdata whose __gc frees the parser and
+ * the levels, so that a memory error raised by a callback (it unwinds through yajl) leaks
+ * nothing. Its one parser takes text after text (yajl_allow_multiple_values).
  */
 struct text_decoder {
     lua_State *L;
@@ -247,6 +256,7 @@ struct text_decoder {
     yajl_handle parser;
     struct text_level *levels; /* the open containers, innermost last */
     size_t depth, cap;
+    int hint[TEXT_HINT_SLOTS];
 };
 
 static void text_decoder_release(struct text_decoder *d)
@@ -272,8 +282,10 @@ static int text_attach(struct text_decoder *d)
         struct text_level *l = &d->levels[d->depth - 1];
         if (l->array)
             lua_rawseti(d->L, -2, ++l->count);
-        else
+        else {
             lua_rawset(d->L, -3); /* the key is below the value */
+            l->count++;
+        }
     }
     return 1;
 }
@@ -357,6 +369,13 @@ static int text_key(void *ctx, const unsigned char *key, size_t len)
     return 1;
 }
 
+/* The hint slot of a container opened now: its depth and its rank in its parent. */
+static unsigned text_hint_slot(const struct text_decoder *d)
+{
+    lua_Integer rank = d->depth ? d->levels[d->depth - 1].count : 0;
+    return (unsigned)(d->depth * 16 + (size_t)(rank < 15 ? rank : 15)) % TEXT_HINT_SLOTS;
+}
+
 static int text_open(struct text_decoder *d, bool array)
 {
     if (d->depth == d->cap) {
@@ -368,8 +387,10 @@ static int text_open(struct text_decoder *d, bool array)
         d->cap = cap;
     }
     luaL_checkstack(d->L, 3, "JSON nested too deeply");
-    lua_createtable(d->L, array ? 4 : 0, array ? 0 : 4);
-    d->levels[d->depth++] = (struct text_level){array, 0};
+    unsigned slot = text_hint_slot(d);
+    int size = d->hint[slot];
+    lua_createtable(d->L, array ? size : 0, array ? 0 : size);
+    d->levels[d->depth++] = (struct text_level){.array = array, .slot = slot};
     return 1;
 }
 
@@ -387,8 +408,9 @@ static int text_start_array(void *ctx)
 static int text_end(void *ctx)
 {
     struct text_decoder *d = ctx;
-    bool array = d->levels[--d->depth].array;
-    lua_pushvalue(d->L, array ? d->k.array_mt : d->k.object_mt);
+    const struct text_level *l = &d->levels[--d->depth];
+    d->hint[l->slot] = l->count < 64 ? (int)l->count : 64; /* slack stays small */
+    lua_pushvalue(d->L, l->array ? d->k.array_mt : d->k.object_mt);
     lua_setmetatable(d->L, -2);
     return text_attach(d);
 }
@@ -405,21 +427,20 @@ static const yajl_callbacks text_callbacks = {
     .yajl_end_array = text_end,
 };
 
-/* Decodes one text onto the stack, with the decoder's metatables. */
+/*
+ * Decodes one text onto the stack, with the decoder's metatables and parser. The space after
+ * it ends a number that ends the text, which yajl would otherwise keep for the next text.
+ */
 static void decode_text(struct text_decoder *d, const char *text, size_t len)
 {
-    d->depth = 0;
-    d->parser = yajl_alloc(&text_callbacks, NULL, d);
-    if (!d->parser)
-        luaL_error(d->L, "not enough memory");
     int top = lua_gettop(d->L);
+    d->depth = 0;
     if (yajl_parse(d->parser, (const unsigned char *)text, len) != yajl_status_ok ||
-        yajl_complete_parse(d->parser) != yajl_status_ok || lua_gettop(d->L) != top + 1) {
+        yajl_parse(d->parser, (const unsigned char *)" ", 1) != yajl_status_ok || d->depth ||
+        lua_gettop(d->L) != top + 1) {
         lua_settop(d->L, top);
         luaL_error(d->L, "a stored JSON text cannot be read (run ctgd --verify)");
     }
-    yajl_free(d->parser);
-    d->parser = NULL;
 }
 
 /* Pushes the two metatables and a decoder, which the caller must pop with pop_decoder. */
@@ -431,6 +452,9 @@ static struct text_decoder *push_decoder(lua_State *L)
     struct text_decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
     *d = (struct text_decoder){.L = L, .k = {lua_absindex(L, -3), lua_absindex(L, -2)}};
     luaL_setmetatable(L, TEXT_DECODER_MT_KEY);
+    d->parser = yajl_alloc(&text_callbacks, NULL, d);
+    if (!d->parser || !yajl_config(d->parser, yajl_allow_multiple_values, 1))
+        luaL_error(L, "not enough memory");
     return d;
 }
 
@@ -450,9 +474,15 @@ void lua_json_push_text(lua_State *L, const char *text, size_t len)
     pop_decoder(L, d);
 }
 
+/*
+ * Decoding only adds live values, which the collector would walk again and again as they grow:
+ * it is held off until the last one is in place (after an error, the caller's runtime turns it
+ * on again; see lua_runtime_call).
+ */
 void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
 {
     struct text_decoder *d = push_decoder(L);
+    lua_gc(L, LUA_GCSTOP);
     lua_createtable(L, texts->n > INT_MAX ? INT_MAX : (int)texts->n, 0);
     for (size_t i = 0; i < texts->n; i++) {
         size_t len;
@@ -462,6 +492,7 @@ void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
     }
     lua_pushvalue(L, d->k.array_mt);
     lua_setmetatable(L, -2);
+    lua_gc(L, LUA_GCRESTART);
     pop_decoder(L, d);
 }
 

@@ -29,6 +29,11 @@
 #include <unistd.h>
 
 #define HOOK_STEP 1000 /* instructions between two looks at the budget */
+/*
+ * A call whose state grew by more than this (a report's thousands of documents) is collected
+ * after it returns: what it held is garbage then, and the next call would otherwise sweep it.
+ */
+#define COLLECT_AFTER_GROWTH (16u << 20)
 /* Without a deadline timer, the clock is also read at every function call (see arm_deadline). */
 #define HOOK_MASK_UNTIMED (LUA_MASKCOUNT | LUA_MASKCALL)
 #define LARGE_ALLOCATION (1024 * 1024) /* bytes from which an allocation looks at the clock */
@@ -49,6 +54,7 @@ struct lua_runtime {
     long steps;           /* instructions run by the current call, to HOOK_STEP */
     double deadline;      /* clock_monotonic() after which the current call stops */
     const char *exhausted; /* which budget ran out, or NULL */
+    size_t hold_until;    /* the collector is held off while the state holds less; 0: not held */
     int globals;          /* registry ref of the table behind the read-only globals */
 };
 
@@ -183,6 +189,21 @@ static int arm_deadline(struct lua_runtime *rt, double seconds)
     return timer_settime(rt->timer, 0, &when, NULL) == 0 ? LUA_MASKCOUNT : HOOK_MASK_UNTIMED;
 }
 
+/* Ends lua_runtime_hold_collector, and a stop that a failed decoding left behind. */
+static void release_collector(struct lua_runtime *rt)
+{
+    rt->hold_until = 0;
+    if (!lua_gc(rt->L, LUA_GCISRUNNING))
+        lua_gc(rt->L, LUA_GCRESTART);
+}
+
+void lua_runtime_hold_collector(lua_State *L)
+{
+    struct lua_runtime *rt = runtime_of(L);
+    rt->hold_until = rt->used * 2;
+    lua_gc(L, LUA_GCSTOP);
+}
+
 /* Called every HOOK_STEP instructions (and, untimed, at every function call) until a budget is
  * spent; at every instruction once the deadline signal came or a budget is spent. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
@@ -196,8 +217,11 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
             rt->exhausted = "instruction budget";
         else if ((counted ? clock_monotonic() : coarse_now()) > rt->deadline)
             rt->exhausted = "time budget";
-        else
+        else {
+            if (rt->hold_until && rt->used > rt->hold_until)
+                release_collector(rt);
             return;
+        }
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1); /* from now on, at every instruction */
     }
     luaL_error(L, "the %s of this call is spent", rt->exhausted);
@@ -423,10 +447,8 @@ static int guarded_pattern_call(lua_State *L)
     if (cost > PATTERN_COST_MAX)
         return luaL_error(L, "this pattern may backtrack too long on %d bytes: split the text "
                              "or simplify the pattern (fewer '-', '*', '+')", (int)n);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    /* The string library's own C function, on this frame: no second call through Lua. */
+    return lua_tocfunction(L, lua_upvalueindex(1))(L);
 }
 
 /* string.rep of an empty string with an empty separator loops n times allocating nothing. */
@@ -676,6 +698,7 @@ int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg),
     rt->refused.pending = false;
     if (rt->used > rt->limits.memory / 2)
         lua_gc(L, LUA_GCCOLLECT); /* the call gets the cap, not what the last one left over */
+    size_t used_before = rt->used;
     rt->deadline = clock_monotonic() + rt->limits.seconds;
     rt->in_call = true;
     lua_sethook(L, budget_hook, arm_deadline(rt, rt->limits.seconds), HOOK_STEP);
@@ -695,7 +718,8 @@ int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg),
         snprintf(err, errlen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                                      : "an error that is not a string");
     lua_settop(L, top);
-    if (rc != LUA_OK || rt->over_memory)
-        lua_gc(L, LUA_GCCOLLECT); /* give back what the failed call held */
+    release_collector(rt);
+    if (rc != LUA_OK || rt->over_memory || rt->used > used_before + COLLECT_AFTER_GROWTH)
+        lua_gc(L, LUA_GCCOLLECT); /* give back what the failed or the large call held */
     return rc == LUA_OK && !rt->over_memory && !rt->exhausted ? 0 : -1;
 }

@@ -452,8 +452,10 @@ static void push_arg(lua_State *L, const struct plugin_arg *a)
         lua_json_push(L, a->json);
     else if (a->text)
         lua_json_push_text(L, a->text, a->len);
-    else if (a->texts)
+    else if (a->texts) {
         lua_json_push_texts(L, a->texts);
+        lua_runtime_hold_collector(L); /* the documents live as long as the call */
+    }
     else
         lua_pushnil(L);
 }

@@ -40,13 +40,23 @@ void lua_runtime_push_env(struct lua_runtime *rt);
 /* Replaces the table on top of the stack with a read-only proxy (protected metatable). */
 void lua_runtime_make_read_only(lua_State *L);
 
+/*
+ * Inside a call: holds the collector off until the call returns, or until the state holds
+ * twice what it holds now. For values built just before a plugin function is called that live
+ * as long as the call (a report's documents): the collector would only walk them again and
+ * again, and what the call leaves is collected after it (see lua_runtime_call). The memory cap
+ * still collects before it refuses.
+ */
+void lua_runtime_hold_collector(lua_State *L);
+
 /* Bytes the state holds now. */
 size_t lua_runtime_memory(const struct lua_runtime *rt);
 
 /*
  * Runs `fn(L, arg)` in protected mode under the budgets: fn may call into Lua and raise Lua
  * errors. Returns 0, or -1 with a message in `err` (the error raised, or which budget ran out).
- * The stack is left as it was.
+ * The stack is left as it was. A call after which the state holds much more than before it is
+ * followed by a full collection.
  */
 int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg), void *arg,
                      char *err, size_t errlen);

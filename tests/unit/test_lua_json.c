@@ -453,6 +453,32 @@ static void test_texts_push(lua_State *L)
                       "and pushed[1].id == 'a' and math.type(pushed[1].n) == 'integer' "
                       "and getmetatable(pushed[1]) == json.object_mt "
                       "and math.type(pushed[2][2]) == 'float' and pushed[3] == json.null"));
+    CHECK(lua_gc(L, LUA_GCISRUNNING)); /* held off while decoding only */
+    json_texts_clear(&texts);
+    /* One parser reads text after text: a number that ends a text does not run on into the
+     * next, and containers of changing sizes (each sized after its predecessor) keep every item. */
+    static const char *const shapes[] = {"12", "34", "{\"a\":[1,2,3,4,5,6,7,8,9,10]}",
+                                         "{\"a\":[]}", "{\"a\":[1],\"b\":{\"c\":2}}", "5"};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        CHECK_INT(json_texts_add(&texts, shapes[i], strlen(shapes[i])), 0);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK);
+    lua_setglobal(L, "pushed");
+    CHECK(lua_says(L, "return #pushed == 6 and pushed[1] == 12 and pushed[2] == 34 "
+                      "and #pushed[3].a == 10 and pushed[3].a[10] == 10 and #pushed[4].a == 0 "
+                      "and pushed[5].a[1] == 1 and pushed[5].b.c == 2 and pushed[6] == 5"));
+    json_texts_clear(&texts);
+    /* a text cut short is an error, not the start of a value that the next text ends */
+    static const char *const cut[] = {"{\"a\":", "1}"};
+    for (size_t i = 0; i < 2; i++)
+        CHECK_INT(json_texts_add(&texts, cut[i], strlen(cut[i])), 0);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
+    CHECK(strstr(lua_tostring(L, -1), "a stored JSON text cannot be read") != NULL);
+    lua_settop(L, top);
+    lua_gc(L, LUA_GCRESTART); /* the failed decoding held the collector off (lua_runtime_call) */
     json_texts_clear(&texts);
     CHECK(texts.n == 0 && texts.buf == NULL);
     lua_pushcfunction(L, push_texts_of);

@@ -17,6 +17,7 @@
  */
 #include "ctg/auth.h"
 #include "ctg/log.h"
+#include "ctg/lua_runtime.h"
 #include "ctg/plugins.h"
 #include "ctg/store.h"
 
@@ -1315,6 +1316,72 @@ static void test_memory_cap(void)
     plugins_free(p);
 }
 
+/* What a call saw of the collector (test_collector_hold). */
+struct collector_probe {
+    bool held, held_under_twice, released_over_twice;
+};
+
+static bool collector_running(lua_State *L)
+{
+    return lua_gc(L, LUA_GCISRUNNING) != 0;
+}
+
+/*
+ * About 20 MiB of strings alive until the call returns (a report's documents), then the
+ * collector held; 1 MiB of garbage, then 30 MiB.
+ */
+static int hold_and_make_garbage(lua_State *L, void *arg)
+{
+    struct collector_probe *probe = arg;
+    if (luaL_dostring(L, "local t = {} for i = 1, 20000 do t[i] = ('x'):rep(1000) .. i end "
+                         "return t") != LUA_OK)
+        return lua_error(L);
+    lua_runtime_hold_collector(L);
+    probe->held = !collector_running(L);
+    if (luaL_dostring(L, "for i = 1, 1000 do local s = ('y'):rep(1000) .. i end") != LUA_OK)
+        return lua_error(L);
+    probe->held_under_twice = !collector_running(L);
+    if (luaL_dostring(L, "for i = 1, 30000 do local s = ('z'):rep(1000) .. i end") != LUA_OK)
+        return lua_error(L);
+    probe->released_over_twice = collector_running(L);
+    return 0;
+}
+
+static int hold_then_fail(lua_State *L, void *arg)
+{
+    (void)arg;
+    lua_runtime_hold_collector(L);
+    return luaL_error(L, "failed while held");
+}
+
+/*
+ * The collector is held off for the values a call lives on, until the state doubles or the
+ * call returns; what a large call leaves is collected right after it; a failed call does not
+ * leave the collector off.
+ */
+static void test_collector_hold(void)
+{
+    struct lua_limits limits = {1000000000, 30, 256 * MiB};
+    struct lua_runtime *rt = lua_runtime_new(&limits);
+    CHECK(rt != NULL);
+    if (!rt)
+        return;
+    lua_State *L = lua_runtime_state(rt);
+    size_t before = lua_runtime_memory(rt);
+    struct collector_probe probe = {0};
+    char err[256] = "";
+    CHECK_INT(lua_runtime_call(rt, hold_and_make_garbage, &probe, err, sizeof err), 0);
+    if (err[0])
+        fprintf(stderr, "    %s\n", err);
+    CHECK(probe.held && probe.held_under_twice && probe.released_over_twice);
+    CHECK(collector_running(L));
+    CHECK(lua_runtime_memory(rt) < before + 2 * MiB); /* the 20 MiB went with the call */
+    CHECK_INT(lua_runtime_call(rt, hold_then_fail, NULL, err, sizeof err), -1);
+    CHECK_HAS(err, "failed while held");
+    CHECK(collector_running(L));
+    lua_runtime_free(rt);
+}
+
 /* ---------- tests: errors in callbacks ---------- */
 
 static void check_failure(const char *err, const char *what, const char *why)
@@ -1728,6 +1795,7 @@ int main(void)
     test_instruction_budget();
     test_time_budget();
     test_memory_cap();
+    test_collector_hold();
     test_callback_errors();
     test_load_failures();
     test_reload_keeps_old_generation();
