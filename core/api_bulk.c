@@ -7,6 +7,7 @@
  * batch; the answer has one result per line, and a refused line leaves no trace.
  */
 #include "ctg/api.h"
+#include "ctg/json_parse.h"
 #include "ctg/server.h"
 #include "ctg/writes.h"
 
@@ -98,7 +99,7 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
 static void parse_line(struct bulk_line *line, const char *text, size_t len)
 {
     json_error_t err;
-    line->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    line->doc = json_parse_body(text, len, &err);
     if (!line->doc)
         refuse_line(line, "malformed_json", err.text);
     else if (!json_is_object(line->doc))

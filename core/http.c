@@ -9,6 +9,7 @@
 #include "ctg/auth.h"
 #include "ctg/clock.h"
 #include "ctg/embedded.h"
+#include "ctg/json_parse.h"
 #include "ctg/log.h"
 #include "ctg/server.h"
 
@@ -243,7 +244,7 @@ json_t *http_json_body(struct http_request *r, const char *const media_types[])
         return NULL;
     }
     json_error_t err;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *doc = json_parse_body(body, len, &err);
     if (!doc) {
         http_error(r, 400, "malformed_json", "invalid JSON at line %d, column %d: %s", err.line,
                    err.column, err.text);

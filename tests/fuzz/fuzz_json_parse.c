@@ -1,0 +1,34 @@
+/*
+ * fuzz_json_parse.c — request bodies read through yajl (core/json_parse.c) against json_loadb.
+ *
+ * Property: for any input, json_parse_body gives what json_loadb gives with
+ * JSON_REJECT_DUPLICATES: both refuse it with the same error (text, line, column, position), or
+ * both read the same value, with its keys in the same order (the same compact text).
+ */
+#include "ctg/json_parse.h"
+
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_error_t want_err, got_err;
+    json_t *want = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &want_err);
+    json_t *got = json_parse_body((const char *)data, size, &got_err);
+    FUZZ_ASSERT(!want == !got, "json_loadb %s, json_parse_body %s", want ? "reads it" : want_err.text,
+                got ? "reads it" : got_err.text);
+    if (!want) {
+        FUZZ_ASSERT(strcmp(want_err.text, got_err.text) == 0 && want_err.line == got_err.line &&
+                        want_err.column == got_err.column && want_err.position == got_err.position,
+                    "errors differ: '%s' against '%s'", want_err.text, got_err.text);
+        return 0;
+    }
+    char *want_text = json_dumps(want, JSON_COMPACT);
+    char *got_text = json_dumps(got, JSON_COMPACT);
+    FUZZ_ASSERT(want_text && got_text && strcmp(want_text, got_text) == 0 && json_equal(want, got),
+                "values differ: %s against %s", want_text ? want_text : "?", got_text ? got_text : "?");
+    free(want_text);
+    free(got_text);
+    json_decref(want);
+    json_decref(got);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/*
+ * test_json_parse.c — core/json_parse.c: request bodies read through yajl give exactly what
+ * json_loadb(…, JSON_REJECT_DUPLICATES) gives: the same value with its keys in the same order,
+ * or the same error, on the texts where the two libraries part ways. (tests/fuzz/fuzz_json_parse
+ * checks the same property on generated texts.)
+ */
+#include "ctg/json_parse.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+/* json_parse_body(text) against json_loadb(text); `readable`: whether json_loadb reads it. */
+static void check_same(const char *label, const char *text, size_t len, bool readable)
+{
+    json_error_t want_err, got_err;
+    json_t *want = json_loadb(text, len, JSON_REJECT_DUPLICATES, &want_err);
+    json_t *got = json_parse_body(text, len, &got_err);
+    CHECK(!want == !readable);
+    if (!want != !got)
+        fprintf(stderr, "%s: json_loadb %s, json_parse_body %s\n", label,
+                want ? "reads it" : want_err.text, got ? "reads it" : got_err.text);
+    CHECK(!want == !got);
+    if (!want && !got) {
+        CHECK_STR(got_err.text, want_err.text);
+        CHECK_INT(got_err.line, want_err.line);
+        CHECK_INT(got_err.column, want_err.column);
+        CHECK_INT(got_err.position, want_err.position);
+    } else if (want && got) {
+        char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(got, JSON_COMPACT);
+        CHECK_STR(b, a);
+        free(a);
+        free(b);
+    }
+    json_decref(want);
+    json_decref(got);
+}
+
+static void check_text(const char *text, bool readable)
+{
+    check_same(text, text, strlen(text), readable);
+}
+
+static void test_values(void)
+{
+    check_text("{}", true);
+    check_text(" [ ] \n", true);
+    check_text("{\"b\":1,\"a\":[true,false,null,\"x\"],\"c\":{\"z\":{},\"y\":[]}}", true); /* order */
+    check_text("{\"n\":[0,-0,1,-1,9223372036854775807,-9223372036854775808,1.5,-0.0,1e5,1E-5,"
+               "2.5e+3,1e-400]}", true);
+    check_text("{\"s\":\"Finistère \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\u20AC\"}", true);
+    check_text("{\"emoji\":\"😀\",\"pair\":\"\\ud83d\\ude00\"}", true);
+    check_text("{\"\":\"\",\"k\\u00e9\":1}", true);
+}
+
+static void test_refusals(void)
+{
+    check_text("", false);
+    check_text("   ", false);
+    check_text("\"top\"", false);
+    check_text("12", false);
+    check_text("{\"a\":1,\"a\":2}", false);
+    check_text("{\"o\":{\"a\":1,\"b\":2,\"a\":3}}", false);
+    check_text("{\"a\":1}x", false);
+    check_text("{\"a\":1}\"x", false);  /* a string begun after the value, never ended */
+    check_text("{\"a\":1} {}", false);
+    check_text("{\"a\":1,}", false);
+    check_text("{\"a\":\"\\u0000\"}", false);
+    check_text("{\"\\u0000\":1}", false);
+    check_text("{\"a\":\"\\ud800\"}", false);        /* a lone surrogate */
+    check_text("{\"a\":\"\\udc00\"}", false);
+    check_text("{\"a\":\"\\ud800\\u0041\"}", false); /* an ill-paired one */
+    check_text("{\"a\":9223372036854775808}", false);
+    check_text("{\"a\":-9223372036854775809}", false);
+    check_text("{\"a\":1e400}", false);
+    check_text("{\"a\":01}", false);
+    check_text("{\"a\":\"\\x\"}", false);
+    check_text("{\"a\":\"tab\there\"}", false);
+    check_text("\f{\"a\":1}", false);                /* white space to yajl, not to JSON */
+    check_text("{\"a\":\v1}", false);
+    check_text("{\"a\":\"\xc0\xaf\"}", false);       /* overlong UTF-8 */
+    check_text("{\"\xff\":1}", false);
+    check_text("{\"a\":\"\xe2\x82\"}", false);
+    check_same("raw NUL", "{\"a\":1}\0", 8, false);
+    check_same("NUL in a string", "{\"a\":\"x\0y\"}", 11, false);
+}
+
+/* json_loadb stops at 2048 levels: so does the builder, with json_loadb's error. */
+static void test_depth(void)
+{
+    for (size_t levels = 2047; levels <= 2049; levels++) {
+        size_t len = 2 * levels;
+        char *text = malloc(len);
+        memset(text, '[', levels);
+        memset(text + levels, ']', levels);
+        check_same("nesting", text, len, levels <= 2048);
+        free(text);
+    }
+}
+
+int main(void)
+{
+    test_values();
+    test_refusals();
+    test_depth();
+    return check_summary("test_json_parse");
+}
