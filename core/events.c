@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <nanomsg/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -144,12 +145,17 @@ static int socket_fd(int sock, int option, int *fd)
     return nn_getsockopt(sock, NN_SOL_SOCKET, option, fd, &size);
 }
 
+/*
+ * TCP subscribers get each event at once: with Nagle's algorithm, an event sent while the last
+ * one waits for its (delayed) acknowledgement would wait too, up to 40 ms on Linux.
+ */
 static int bind_socket(struct events *ev, const char *bind, char *err, size_t errlen)
 {
-    int buffer = SOCKET_SEND_BUFFER;
+    int buffer = SOCKET_SEND_BUFFER, nodelay = 1;
     ev->sock = nn_socket(AF_SP, NN_PUB);
     if (ev->sock < 0 ||
         nn_setsockopt(ev->sock, NN_SOL_SOCKET, NN_SNDBUF, &buffer, sizeof buffer) < 0 ||
+        nn_setsockopt(ev->sock, NN_TCP, NN_TCP_NODELAY, &nodelay, sizeof nodelay) < 0 ||
         nn_bind(ev->sock, bind) < 0) {
         snprintf(err, errlen, "cannot publish events on %s: %s", bind, nn_strerror(errno));
         return -1;

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,6 +253,17 @@ static bool bound_to_loopback(evutil_socket_t fd)
     return config_addr_is_loopback(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr);
 }
 
+/*
+ * Answers leave at once: the sockets accepted from this listener inherit TCP_NODELAY (Linux),
+ * so the last segment of a long answer does not wait for the client's delayed acknowledgement.
+ */
+static void set_no_delay(evutil_socket_t listener)
+{
+    int on = 1;
+    if (setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
+        log_warn("server", "TCP_NODELAY refused: answers may wait for acknowledgements");
+}
+
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = srv->cfg;
@@ -278,6 +290,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                               "this machine?)", cfg->listen_host, cfg->listen_port);
         return -1;
     }
+    set_no_delay(evhttp_bound_socket_get_fd(bound));
     if (cfg->n_tokens == 0 && !bound_to_loopback(evhttp_bound_socket_get_fd(bound))) {
         snprintf(err, errlen, "no token is configured, and %s is not a loopback address once "
                               "resolved: listen on 127.0.0.1 or ::1, or configure tokens",
