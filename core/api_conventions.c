@@ -3,8 +3,8 @@
  * served straight from the stored bytes, and writing through write_convention().
  */
 #include "ctg/api.h"
-#include "ctg/json_parse.h"
 #include "ctg/auth.h"
+#include "ctg/json_parse.h"
 #include "ctg/list_query.h"
 #include "ctg/model.h"
 #include "ctg/server.h"
@@ -55,7 +55,7 @@ static int parse_rev(const char *text, uint64_t *out)
 /* The department of a stored JSON text (summary or document); the caller frees it. */
 static char *department_of(const char *json, size_t len)
 {
-    json_t *doc = json_loadb(json, len, 0, NULL);
+    json_t *doc = json_parse_body(json, len, NULL);
     const char *department = json_string_value(json_object_get(doc, "department"));
     char *copy = department ? strdup(department) : NULL;
     json_decref(doc);
@@ -118,7 +118,7 @@ json_t *api_load_convention(struct http_request *r)
         return NULL;
     if (!reply_store_failure(r, store_get_doc(st, id, &doc), id) &&
         require_record_readable(r, doc.meta, doc.meta_len)) {
-        loaded = json_loadb(doc.body, doc.body_len, 0, NULL);
+        loaded = json_parse_body(doc.body, doc.body_len, NULL);
         if (!loaded)
             http_error(r, 500, "internal", "the stored convention cannot be read");
     }
@@ -253,7 +253,7 @@ struct history {
 static void collect_revision(const struct record_view *rev, void *arg)
 {
     struct history *h = arg;
-    json_t *meta = json_loadb(rev->meta, rev->meta_len, 0, NULL);
+    json_t *meta = json_parse_body(rev->meta, rev->meta_len, NULL);
     const char *department = json_string_value(json_object_get(meta, "department"));
     if (department && auth_can_read(h->r->who, department))
         json_array_append(h->items, meta);

@@ -7,13 +7,15 @@
  */
 #include "ctg/changes.h"
 
+#include "ctg/json_parse.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 int change_event_read(uint64_t seq, const struct record_view *entry, struct change_event *out)
 {
-    json_t *meta = json_loadb(entry->meta, entry->meta_len, 0, NULL);
+    json_t *meta = json_parse_body(entry->meta, entry->meta_len, NULL);
     const char *type = json_string_value(json_object_get(meta, "type"));
     const char *department = json_string_value(json_object_get(meta, "department"));
     int rc = -1;

@@ -14,6 +14,7 @@
  * Registrations are checked field by field; an unknown or mistyped field is an error naming
  * the plugin, so a typo in a plugin fails its load instead of being ignored.
  */
+#include "ctg/json_parse.h"
 #include "ctg/log.h"
 #include "ctg/lua_json.h"
 #include "ctg/model.h"
@@ -455,7 +456,7 @@ static int ctg_store_get(lua_State *L)
     if (store_read_begin(st) != STORE_OK)
         return luaL_error(L, "ctg.store.get: the store cannot be read now");
     enum store_status status = store_get_doc(st, id, &view);
-    json_t *doc = status == STORE_OK ? json_loadb(view.body, view.body_len, 0, NULL) : NULL;
+    json_t *doc = status == STORE_OK ? json_parse_body(view.body, view.body_len, NULL) : NULL;
     store_read_end(st);
     if (status != STORE_OK && status != STORE_NOT_FOUND)
         return luaL_error(L, "ctg.store.get: the store cannot be read");

@@ -7,6 +7,7 @@
  * up to map_size_max) and the write run again.
  */
 #include "ctg/store.h"
+#include "ctg/json_parse.h"
 #include "ctg/log.h"
 #include "ctg/model.h"
 
@@ -530,7 +531,7 @@ enum store_status store_txn_last_revision(struct store_txn *t, const char *id,
     enum store_status status = STORE_NOT_FOUND;
     struct record_view view;
     if (rc == 0 && is_revision_of(&key, id) && (status = decode_value(&val, &view)) == STORE_OK) {
-        json_t *meta = json_loadb(view.meta, view.meta_len, 0, NULL);
+        json_t *meta = json_parse_body(view.meta, view.meta_len, NULL);
         const char *department = json_string_value(json_object_get(meta, "department"));
         out->rev = view.rev;
         snprintf(out->department, sizeof out->department, "%s", department ? department : "");

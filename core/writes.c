@@ -8,6 +8,7 @@
 #include "ctg/writes.h"
 #include "ctg/auth.h"
 #include "ctg/clock.h"
+#include "ctg/json_parse.h"
 #include "ctg/merge_patch.h"
 #include "ctg/model.h"
 
@@ -105,7 +106,7 @@ static int load_current(struct write_ctx *c, struct store_txn *txn)
     if (status == STORE_NOT_FOUND)
         return 0;
     if (status == STORE_OK)
-        c->current = json_loadb(view.body, view.body_len, 0, NULL);
+        c->current = json_parse_body(view.body, view.body_len, NULL);
     if (!c->current)
         return refuse(c->out, 500, "internal", NULL, "the stored convention cannot be read");
     c->current_rev = view.rev;

@@ -1,5 +1,6 @@
 /*
- * json_parse.h — the JSON bodies clients send, parsed into jansson values.
+ * json_parse.h — JSON texts (the bodies clients send, the texts the store keeps) parsed into
+ * jansson values.
  *
  * json_loadb reads a text a byte at a time through callbacks, which made it a fifth of the
  * server's time on writes. json_parse_body reads the text with yajl's lexer and builds the same
@@ -14,7 +15,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* json_loadb(text, len, JSON_REJECT_DUPLICATES, err), the same value or the same error. */
+/* json_loadb(text, len, JSON_REJECT_DUPLICATES, err), the same value or the same error; `err`
+ * may be NULL. */
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err);
 
 #endif
