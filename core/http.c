@@ -10,6 +10,7 @@
 #include "ctg/clock.h"
 #include "ctg/embedded.h"
 #include "ctg/json_parse.h"
+#include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/server.h"
 
@@ -89,13 +90,14 @@ void http_reply_json_text(struct http_request *r, int status, const char *text, 
 
 void http_reply_json(struct http_request *r, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len;
+    char *text = json_write(body, &len);
     json_decref(body);
     if (!text) {
         http_error(r, 500, "internal", "the answer could not be encoded");
         return;
     }
-    http_reply_json_text(r, status, text, strlen(text));
+    http_reply_json_text(r, status, text, len);
     free(text);
 }
 

@@ -8,6 +8,7 @@
  */
 #include "ctg/store.h"
 #include "ctg/json_parse.h"
+#include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/model.h"
 
@@ -615,7 +616,7 @@ static char *summary_json(const json_t *doc)
     json_object_set(s, "period", json_object_get(doc, "period"));
     json_object_set(s, "rev", json_object_get(doc, "rev"));
     json_object_set(s, "updated_at", json_object_get(doc, "updated_at"));
-    char *text = json_dumps(s, JSON_COMPACT);
+    char *text = json_write(s, NULL);
     json_decref(s);
     return text;
 }
@@ -672,7 +673,7 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
                              department, "rev", (json_int_t)c->rev, "at", c->at, "actor",
                              c->actor, "changed",
                              c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array());
-    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    char *meta_text = json_write(meta, NULL);
     json_decref(meta);
     record_put_u64_be(t->seq, seq_key);
     key = (MDB_val){.mv_size = 8, .mv_data = seq_key};
@@ -689,7 +690,7 @@ static int put_revision(struct store_txn *t, const struct store_change *c, const
     json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at,
                              "actor", c->actor, "type", change_type_name(c->type), "department",
                              department);
-    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    char *meta_text = json_write(meta, NULL);
     json_decref(meta);
     int rc = put_record(t, t->st->revs, &key, c->rev, meta_text, body, MDB_NOOVERWRITE);
     free(meta_text);
@@ -722,7 +723,7 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     }
     const json_t *doc = c->new_doc ? c->new_doc : c->old_doc;
     const char *department = json_string_value(json_object_get(doc, "department"));
-    char *body = c->new_doc ? json_dumps(c->new_doc, JSON_COMPACT) : NULL;
+    char *body = c->new_doc ? json_write(c->new_doc, NULL) : NULL;
     if (!department || (c->new_doc && !body)) {
         free(body);
         log_error("store", "cannot encode the change of %s", c->id);

@@ -1,11 +1,15 @@
 /*
- * fuzz_json_parse.c — request bodies read through yajl (core/json_parse.c) against json_loadb.
+ * fuzz_json_parse.c — JSON texts read and written through yajl (core/json_parse.c,
+ * core/json_write.c) against jansson's own json_loadb and json_dumps.
  *
- * Property: for any input, json_parse_body gives what json_loadb gives with
- * JSON_REJECT_DUPLICATES: both refuse it with the same error (text, line, column, position), or
- * both read the same value, with its keys in the same order (the same compact text).
+ * Properties, for any input:
+ *   - json_parse_body gives what json_loadb gives with JSON_REJECT_DUPLICATES: both refuse it
+ *     with the same error (text, line, column, position), or both read the same value, with its
+ *     keys in the same order (the same compact text);
+ *   - json_write of that value is json_dumps(value, JSON_COMPACT), byte for byte.
  */
 #include "ctg/json_parse.h"
+#include "ctg/json_write.h"
 
 #include "fuzz_common.h"
 
@@ -26,6 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *got_text = json_dumps(got, JSON_COMPACT);
     FUZZ_ASSERT(want_text && got_text && strcmp(want_text, got_text) == 0 && json_equal(want, got),
                 "values differ: %s against %s", want_text ? want_text : "?", got_text ? got_text : "?");
+    size_t written_len;
+    char *written = json_write(got, &written_len);
+    FUZZ_ASSERT(written && strcmp(written, want_text) == 0 && written_len == strlen(want_text),
+                "json_write gives %s, json_dumps %s", written ? written : "NULL", want_text);
+    free(written);
     free(want_text);
     free(got_text);
     json_decref(want);

@@ -1,0 +1,91 @@
+/*
+ * test_json_write.c — core/json_write.c: the text json_write gives is json_dumps's (JSON_COMPACT,
+ * JSON_ENCODE_ANY), byte for byte: reals at the edges of their format, every control character,
+ * NULs in keys and strings, key order, scalars alone, nesting deeper than yajl_gen goes.
+ * (tests/fuzz/fuzz_json_parse checks the same on every value it reads.)
+ */
+#include "ctg/json_write.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static void check_as_dumps(json_t *value)
+{
+    char *want = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 0;
+    char *got = json_write(value, &len);
+    CHECK(want != NULL && got != NULL);
+    if (want && got) {
+        CHECK_STR(got, want);
+        CHECK_INT(len, strlen(want));
+    }
+    free(want);
+    free(got);
+    json_decref(value);
+}
+
+static void test_reals(void)
+{
+    const double reals[] = {0.0, -0.0, 1.0, -1.0, 0.1, 1.5, 100.0, 1e15, 1e16, 1e17, 1e21, 1e22,
+                            1e100, 1e300, -1e-300, 1e-5, 1e-7, 123456789012345678.0,
+                            0.30000000000000004, DBL_MAX, DBL_MIN, 5e-324, 2.5e-308};
+    json_t *array = json_array();
+    for (size_t i = 0; i < sizeof reals / sizeof *reals; i++) {
+        json_array_append_new(array, json_real(reals[i]));
+        check_as_dumps(json_pack("{s:f}", "r", reals[i]));
+    }
+    check_as_dumps(array);
+}
+
+static void test_integers_and_atoms(void)
+{
+    check_as_dumps(json_pack("[I,I,I,I,b,b,n]", (json_int_t)0, (json_int_t)-1,
+                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, 1, 0));
+    check_as_dumps(json_array());
+    check_as_dumps(json_object());
+    check_as_dumps(json_pack("{s:[],s:{},s:[[]],s:{s:{}}}", "a", "b", "c", "d", "e"));
+}
+
+static void test_strings(void)
+{
+    char all[160];
+    size_t n = 0;
+    for (int c = 0; c < 0x20; c++)
+        all[n++] = (char)c;
+    static const char rest[] = "\"\\/\x7f é € 😀 end";
+    memcpy(all + n, rest, sizeof rest - 1);
+    n += sizeof rest - 1;
+    check_as_dumps(json_pack("{s:s%}", "all", all, n));
+    json_t *nul = json_object();
+    json_object_setn_new(nul, "k\0ey", 4, json_stringn("a\0b", 3));
+    check_as_dumps(nul);
+    /* keys stay in the order they were set in */
+    check_as_dumps(json_pack("{s:i,s:i,s:i,s:i}", "z", 1, "a", 2, "m", 3, "", 4));
+}
+
+/* Past yajl_gen's 128 levels, json_dumps writes the text. */
+static void test_deep(void)
+{
+    json_t *deep = json_integer(7);
+    for (int i = 0; i < 300; i++)
+        deep = i % 2 ? json_pack("[o]", deep) : json_pack("{so}", "k", deep);
+    check_as_dumps(deep);
+}
+
+int main(void)
+{
+    test_reals();
+    test_integers_and_atoms();
+    test_strings();
+    test_deep();
+    /* a scalar alone, as with JSON_ENCODE_ANY */
+    check_as_dumps(json_integer(-42));
+    check_as_dumps(json_real(0.5));
+    check_as_dumps(json_string("tab\there"));
+    check_as_dumps(json_null());
+    return check_summary("test_json_write");
+}
