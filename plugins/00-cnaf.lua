@@ -477,9 +477,12 @@ for _, ind in ipairs(INDICATORS) do
   local key = ind.key
   p:indicator{
     key = key, label = ind.label, unit = ind.unit, description = ind.description,
+    -- One indicator per call: only atteinte-cibles needs the others.
     compute = function(conv)
-      local values = compute_all(conv)
-      return values[key]
+      if ind.value then
+        return ind.value(conv, action_stats(conv))
+      end
+      return (compute_all(conv))[key]
     end,
   }
 end
