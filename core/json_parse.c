@@ -62,26 +62,38 @@ static int on_boolean(void *ctx, int value)
     return attach(ctx, json_boolean(value));
 }
 
-/* An integer unless it has '.', 'e' or 'E', as jansson decides; out of range: json_loadb's. */
-static int on_number(void *ctx, const char *text, size_t len)
+enum json_number_kind json_number_read(const char *text, size_t len, long long *integer,
+                                       double *real)
 {
     char digits[64];
     if (len >= sizeof digits)
-        return 0;
+        return JSON_NUMBER_UNREAD; /* no number jansson writes is that long */
     memcpy(digits, text, len);
     digits[len] = '\0';
     char *end;
     errno = 0;
     if (strpbrk(digits, ".eE")) {
-        double real = strtod(digits, &end);
-        if (*end || (errno == ERANGE && (real == HUGE_VAL || real == -HUGE_VAL)))
-            return 0;
-        return attach(ctx, json_real(real));
+        *real = strtod(digits, &end);
+        /* an underflow is read as jansson reads it, to a tiny number or 0 */
+        bool overflow = errno == ERANGE && (*real == HUGE_VAL || *real == -HUGE_VAL);
+        return *end || overflow ? JSON_NUMBER_UNREAD : JSON_NUMBER_REAL;
     }
-    long long integer = strtoll(digits, &end, 10);
-    if (*end || errno == ERANGE)
-        return 0;
-    return attach(ctx, json_integer((json_int_t)integer));
+    *integer = strtoll(digits, &end, 10);
+    return *end || errno == ERANGE ? JSON_NUMBER_UNREAD : JSON_NUMBER_INTEGER;
+}
+
+static int on_number(void *ctx, const char *text, size_t len)
+{
+    long long integer;
+    double real;
+    switch (json_number_read(text, len, &integer, &real)) {
+    case JSON_NUMBER_INTEGER:
+        return attach(ctx, json_integer((json_int_t)integer));
+    case JSON_NUMBER_REAL:
+        return attach(ctx, json_real(real));
+    default:
+        return 0; /* out of range: json_loadb's error */
+    }
 }
 
 /* A NUL is refused by json_loadb without JSON_ALLOW_NUL. */

@@ -12,10 +12,10 @@
  * freed on the way up and lua_json_to restores the stack height once, at the end.
  */
 #include "ctg/lua_json.h"
+#include "ctg/json_parse.h"
 
 #include <lauxlib.h>
 #include <yajl/yajl_parse.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -322,37 +322,30 @@ static bool small_integer(const char *text, size_t len, lua_Integer *out)
 }
 
 /*
- * A number, from its text: yajl's own integer reading refuses -2^63, which jansson writes. An
- * integer is a number without '.', 'e' or 'E', as jansson decides; a real is read by strtod.
- * Most numbers of a convention are small integers, read without a copy.
+ * A number, from its text: yajl's own integer reading refuses -2^63, which jansson writes, so
+ * the text is read as jansson reads it (json_number_read). Most numbers of a convention are
+ * small integers, read without a copy.
  */
 static int text_number(void *ctx, const char *text, size_t len)
 {
     struct text_decoder *d = ctx;
     lua_Integer small;
+    long long integer;
+    double real;
     if (small_integer(text, len, &small)) {
         lua_pushinteger(d->L, small);
         return text_attach(d);
     }
-    char digits[64];
-    if (len >= sizeof digits)
-        return 0; /* no number jansson writes is that long */
-    memcpy(digits, text, len);
-    digits[len] = '\0';
-    char *end;
-    errno = 0;
-    if (strpbrk(digits, ".eE")) {
-        double real = strtod(digits, &end);
-        if (*end || (errno == ERANGE && (real == HUGE_VAL || real == -HUGE_VAL)))
-            return 0; /* an underflow is read as jansson reads it, to a tiny number or 0 */
-        lua_pushnumber(d->L, real);
-    } else {
-        long long integer = strtoll(digits, &end, 10);
-        if (*end || errno == ERANGE)
-            return 0;
+    switch (json_number_read(text, len, &integer, &real)) {
+    case JSON_NUMBER_INTEGER:
         lua_pushinteger(d->L, (lua_Integer)integer);
+        return text_attach(d);
+    case JSON_NUMBER_REAL:
+        lua_pushnumber(d->L, real);
+        return text_attach(d);
+    default:
+        return 0;
     }
-    return text_attach(d);
 }
 
 static int text_string(void *ctx, const unsigned char *value, size_t len)

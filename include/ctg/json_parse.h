@@ -19,4 +19,14 @@
  * may be NULL. */
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err);
 
+enum json_number_kind { JSON_NUMBER_UNREAD, JSON_NUMBER_INTEGER, JSON_NUMBER_REAL };
+
+/*
+ * A JSON number's text (as yajl hands it over) read as jansson reads it: an integer unless it
+ * has '.', 'e' or 'E'; UNREAD out of range (an integer beyond 64 bits, a real overflowing) or
+ * longer than any number jansson writes.
+ */
+enum json_number_kind json_number_read(const char *text, size_t len, long long *integer,
+                                       double *real);
+
 #endif
