@@ -13,6 +13,7 @@
 #include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/server.h"
+#include "ctg/utf8.h"
 
 #include <sys/queue.h>
 
@@ -153,6 +154,7 @@ void http_error_with(struct http_request *r, int status, const char *code, json_
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    utf8_repair(message); /* it may quote a decoded path segment */
     json_t *error = json_pack("{s:i, s:s, s:s}", "status", status, "code", code, "message", message);
     if (extra) {
         json_object_update(error, extra);

@@ -114,6 +114,8 @@ static bool write_value(yajl_gen g, const json_t *value)
 
 char *json_write(const json_t *value, size_t *len)
 {
+    if (!value)
+        return NULL; /* what json_pack gives for a text that is not UTF-8, say */
     struct text t = {0};
     yajl_gen g = yajl_gen_alloc(NULL);
     bool written = g && yajl_gen_config(g, yajl_gen_print_callback, append, &t) &&

@@ -10,6 +10,7 @@
 #include "ctg/auth.h"
 #include "ctg/log.h"
 #include "ctg/lua_json.h"
+#include "ctg/utf8.h"
 
 #include <lauxlib.h>
 
@@ -26,46 +27,6 @@ struct plugins {
 };
 
 static const char *const kind_names[ENTRY_KINDS] = {"champ", "indicator", "export", "report"};
-
-/* ---------- messages ---------- */
-
-/* The length of the well-formed UTF-8 sequence at `s`, or 0 (a NUL ends any sequence). */
-static size_t utf8_sequence(const unsigned char *s)
-{
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        n = 2;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        n = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        n = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
-/*
- * Makes a message valid UTF-8 in place: each byte that starts no well-formed sequence becomes
- * '?'. A plugin's error may carry any bytes, and a message cut to its buffer may end in the
- * middle of a character; the message goes into JSON answers, which must be UTF-8.
- */
-static void make_utf8(char *s)
-{
-    for (unsigned char *p = (unsigned char *)s; *p;) {
-        size_t n = utf8_sequence(p);
-        if (n == 0)
-            *p = '?';
-        p += n ? n : 1;
-    }
-}
 
 /* ---------- loading ---------- */
 
@@ -213,7 +174,7 @@ static int load_file(struct plugins *p, const char *path, char *err, size_t errl
     free(text);
     if (rc < 0) {
         format_load_error(path, message, err, errlen);
-        make_utf8(err);
+        utf8_repair(err);
     } else if (p->reg.n_plugins == before)
         snprintf(err, errlen, "%s: declares no plugin (ctg.plugin{name = ...})", path);
     return rc < 0 || p->reg.n_plugins == before ? -1 : 0;
@@ -485,7 +446,7 @@ static int record_failure(struct plugins *p, size_t index, const char *what, con
 {
     struct plugin_info *plugin = &p->reg.plugins[index];
     snprintf(err, errlen, "plugin '%s' (%s): %s: %s", plugin->name, plugin->file, what, why);
-    make_utf8(err);
+    utf8_repair(err);
     plugin->errors++;
     free(plugin->last_error);
     plugin->last_error = strdup(err);

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 /* json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY): a new NUL-terminated text (free() it), or
- * NULL; its length in *len when len is not NULL. */
+ * NULL (also for a NULL value); its length in *len when len is not NULL. */
 char *json_write(const json_t *value, size_t *len);
 
 #endif

@@ -163,6 +163,8 @@ class HostileInputTests(CtgdTestCase):
         for path in ("/v1/conventions/..", "/v1/conventions/%2e%2e", "/v1/conventions/a%2Fb",
                      "/v1/conventions/a%00b", "/v1/conventions/%00", "/v1/conventions/" + "a" * 5000,
                      "/v1/conventions/%ZZ", "/v1/conventions/%", "/v1/conventions/%C3%A9t%C3%A9",
+                     "/v1/conventions/%FF", "/v1/conventions/%C3", "/v1/departments/%FF",
+                     "/v1/departments/%FF/indicators", "/ui/%FF", "/ui/a%C0%AF",
                      "/v1/conventions/a/b/c/d/e/f/g/h/i/j", "/v1/../v1/health/x",
                      "/v1/conventions/" + self.existing["id"] + "/revisions/99999999999999999999",
                      "/v1/conventions/" + self.existing["id"] + "/revisions/-1"):

@@ -87,5 +87,7 @@ int main(void)
     check_as_dumps(json_real(0.5));
     check_as_dumps(json_string("tab\there"));
     check_as_dumps(json_null());
+    /* no value (a json_pack that failed): no text, as json_dumps */
+    CHECK(json_write(NULL, NULL) == NULL);
     return check_summary("test_json_write");
 }
