@@ -34,6 +34,10 @@ static int attach(struct builder *b, json_t *value)
 {
     if (!value)
         return 0;
+    if (b->depth == DEPTH_MAX) {
+        json_decref(value); /* json_loadb counts every value, a scalar too, in its depth */
+        return 0;
+    }
     if (b->depth == 0) {
         if (b->root || !(json_is_object(value) || json_is_array(value))) {
             json_decref(value); /* json_loadb wants one object or array */
@@ -125,10 +129,8 @@ static int on_key(void *ctx, const unsigned char *key, size_t len)
 
 static int open_container(struct builder *b, json_t *container)
 {
-    if (!container || b->depth == DEPTH_MAX) {
-        json_decref(container);
+    if (!container)
         return 0;
-    }
     if (b->depth == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 32;
         json_t **grown = realloc(b->open, cap * sizeof *grown);
@@ -195,11 +197,9 @@ static bool yajl_may_differ(const char *text, size_t len)
     return false;
 }
 
-/* Only JSON's white space from `from` on: yajl does not see the start of a string it never
- * ends ({"a":1}"x) as text after the value. */
-static bool only_space_after(const char *text, size_t len, size_t from)
+bool json_space_only(const char *text, size_t len)
 {
-    for (size_t i = from; i < len; i++)
+    for (size_t i = 0; i < len; i++)
         if (!strchr(" \t\n\r", text[i]) || !text[i])
             return false;
     return true;
@@ -213,7 +213,8 @@ static json_t *build(const char *text, size_t len)
     bool built = b.parser &&
                  yajl_parse(b.parser, (const unsigned char *)text, len) == yajl_status_ok &&
                  yajl_complete_parse(b.parser) == yajl_status_ok && b.root && b.depth == 0 &&
-                 only_space_after(text, len, b.root_end);
+                 /* yajl does not see a string begun after the value and never ended */
+                 json_space_only(text + b.root_end, len - b.root_end);
     if (b.parser)
         yajl_free(b.parser);
     free(b.open);

@@ -257,10 +257,17 @@ struct text_decoder {
     struct text_level *levels; /* the open containers, innermost last */
     size_t depth, cap;
     int hint[TEXT_HINT_SLOTS];
+    bool collector_held; /* it stopped the collector, which runs again when it ends */
+    size_t text_len;     /* the text being decoded: its length, */
+    bool in_text;        /* whether yajl reads it (not the space after it), */
+    size_t value_end;    /* and where its value ended */
 };
 
 static void text_decoder_release(struct text_decoder *d)
 {
+    if (d->collector_held)
+        lua_gc(d->L, LUA_GCRESTART);
+    d->collector_held = false;
     if (d->parser)
         yajl_free(d->parser);
     free(d->levels);
@@ -278,6 +285,8 @@ static int text_decoder_gc(lua_State *L)
 /* Stores the value on top into its container, or leaves it on the stack at the top level. */
 static int text_attach(struct text_decoder *d)
 {
+    if (d->depth == 0)
+        d->value_end = d->in_text ? yajl_get_bytes_consumed(d->parser) : d->text_len;
     if (d->depth > 0) {
         struct text_level *l = &d->levels[d->depth - 1];
         if (l->array)
@@ -422,16 +431,23 @@ static const yajl_callbacks text_callbacks = {
 
 /*
  * Decodes one text onto the stack, with the decoder's metatables and parser. The space after
- * it ends a number that ends the text, which yajl would otherwise keep for the next text.
+ * it ends a number that ends the text, which yajl would otherwise keep for the next text; what
+ * follows the value in the text must be white space (yajl would keep a string begun there).
  */
 static void decode_text(struct text_decoder *d, const char *text, size_t len)
 {
     int top = lua_gettop(d->L);
     d->depth = 0;
-    if (yajl_parse(d->parser, (const unsigned char *)text, len) != yajl_status_ok ||
-        yajl_parse(d->parser, (const unsigned char *)" ", 1) != yajl_status_ok || d->depth ||
-        lua_gettop(d->L) != top + 1) {
+    d->text_len = len;
+    d->value_end = 0;
+    d->in_text = true;
+    bool read = yajl_parse(d->parser, (const unsigned char *)text, len) == yajl_status_ok;
+    d->in_text = false;
+    if (!read || yajl_parse(d->parser, (const unsigned char *)" ", 1) != yajl_status_ok ||
+        d->depth || lua_gettop(d->L) != top + 1 ||
+        !json_space_only(text + d->value_end, len - d->value_end)) {
         lua_settop(d->L, top);
+        text_decoder_release(d); /* the collector runs again even if a pcall catches this */
         luaL_error(d->L, "a stored JSON text cannot be read (run ctgd --verify)");
     }
 }
@@ -469,13 +485,16 @@ void lua_json_push_text(lua_State *L, const char *text, size_t len)
 
 /*
  * Decoding only adds live values, which the collector would walk again and again as they grow:
- * it is held off until the last one is in place (after an error, the caller's runtime turns it
- * on again; see lua_runtime_call).
+ * when it runs, it is held off until the last one is in place (after a memory error, the
+ * plugins' runtime turns it on again; see lua_runtime.c).
  */
 void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
 {
     struct text_decoder *d = push_decoder(L);
-    lua_gc(L, LUA_GCSTOP);
+    if (lua_gc(L, LUA_GCISRUNNING)) {
+        lua_gc(L, LUA_GCSTOP);
+        d->collector_held = true;
+    }
     lua_createtable(L, texts->n > INT_MAX ? INT_MAX : (int)texts->n, 0);
     for (size_t i = 0; i < texts->n; i++) {
         size_t len;
@@ -485,7 +504,6 @@ void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
     }
     lua_pushvalue(L, d->k.array_mt);
     lua_setmetatable(L, -2);
-    lua_gc(L, LUA_GCRESTART);
     pop_decoder(L, d);
 }
 

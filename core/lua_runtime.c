@@ -189,7 +189,7 @@ static int arm_deadline(struct lua_runtime *rt, double seconds)
     return timer_settime(rt->timer, 0, &when, NULL) == 0 ? LUA_MASKCOUNT : HOOK_MASK_UNTIMED;
 }
 
-/* Ends lua_runtime_hold_collector, and a stop that a failed decoding left behind. */
+/* Ends lua_runtime_hold_collector, and a stop that a decoding cut by an error left behind. */
 static void release_collector(struct lua_runtime *rt)
 {
     rt->hold_until = 0;
@@ -218,7 +218,8 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
         else if ((counted ? clock_monotonic() : coarse_now()) > rt->deadline)
             rt->exhausted = "time budget";
         else {
-            if (rt->hold_until && rt->used > rt->hold_until)
+            /* past a hold, or after a decoding stopped by a memory error that a pcall caught */
+            if (rt->hold_until ? rt->used > rt->hold_until : !lua_gc(L, LUA_GCISRUNNING))
                 release_collector(rt);
             return;
         }

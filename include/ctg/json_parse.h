@@ -13,11 +13,15 @@
 #define CTG_JSON_PARSE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* json_loadb(text, len, JSON_REJECT_DUPLICATES, err), the same value or the same error; `err`
  * may be NULL. */
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err);
+
+/* Whether the text is only JSON's white space (space, tab, line feed, carriage return). */
+bool json_space_only(const char *text, size_t len);
 
 enum json_number_kind { JSON_NUMBER_UNREAD, JSON_NUMBER_INTEGER, JSON_NUMBER_REAL };
 

@@ -87,16 +87,31 @@ static void test_refusals(void)
     check_same("NUL in a string", "{\"a\":\"x\0y\"}", 11, false);
 }
 
-/* json_loadb stops at 2048 levels: so does the builder, with json_loadb's error. */
+/* `levels` containers, one in the other (`open` then `close` each), around `inner`. */
+static void check_nested(size_t levels, const char *open, const char *close, const char *inner,
+                         bool readable)
+{
+    size_t o = strlen(open), c = strlen(close), in = strlen(inner);
+    size_t len = levels * (o + c) + in;
+    char *text = malloc(len);
+    for (size_t i = 0; i < levels; i++) {
+        memcpy(text + i * o, open, o);
+        memcpy(text + levels * o + in + i * c, close, c);
+    }
+    memcpy(text + levels * o, inner, in);
+    check_same("nesting", text, len, readable);
+    free(text);
+}
+
+/* json_loadb stops past 2048 levels, counting every value, a scalar too: so does the builder,
+ * with json_loadb's error. */
 static void test_depth(void)
 {
-    for (size_t levels = 2047; levels <= 2049; levels++) {
-        size_t len = 2 * levels;
-        char *text = malloc(len);
-        memset(text, '[', levels);
-        memset(text + levels, ']', levels);
-        check_same("nesting", text, len, levels <= 2048);
-        free(text);
+    for (size_t levels = 2046; levels <= 2049; levels++) {
+        check_nested(levels, "[", "]", "", levels <= 2048);
+        check_nested(levels, "[", "]", "1", levels <= 2047);
+        check_nested(levels, "{\"a\":", "}", "\"x\"", levels <= 2047);
+        check_nested(levels, "{\"a\":", "}", "null", levels <= 2047);
     }
 }
 

@@ -471,6 +471,7 @@ static void test_texts_push(lua_State *L)
     json_texts_clear(&texts);
     /* a text cut short is an error, not the start of a value that the next text ends */
     static const char *const cut[] = {"{\"a\":", "1}"};
+    static const char *const string_after[] = {"{\"a\":1}\"x", "{\"b\":\"y\"}"};
     for (size_t i = 0; i < 2; i++)
         CHECK_INT(json_texts_add(&texts, cut[i], strlen(cut[i])), 0);
     lua_pushcfunction(L, push_texts_of);
@@ -478,7 +479,29 @@ static void test_texts_push(lua_State *L)
     CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
     CHECK(strstr(lua_tostring(L, -1), "a stored JSON text cannot be read") != NULL);
     lua_settop(L, top);
-    lua_gc(L, LUA_GCRESTART); /* the failed decoding held the collector off (lua_runtime_call) */
+    CHECK(lua_gc(L, LUA_GCISRUNNING)); /* the failed decoding let it run again */
+    /* nor is a string begun after a value: the text holding it is the one refused */
+    json_texts_clear(&texts);
+    for (size_t i = 0; i < 2; i++)
+        CHECK_INT(json_texts_add(&texts, string_after[i], strlen(string_after[i])), 0);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
+    lua_settop(L, top);
+    lua_pushcfunction(L, push_one_text);
+    lua_pushliteral(L, "{\"a\":1}\"x");
+    CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
+    lua_settop(L, top);
+    /* a collector stopped before (a report's hold) stays stopped */
+    lua_gc(L, LUA_GCSTOP);
+    json_texts_clear(&texts);
+    CHECK_INT(json_texts_add(&texts, "{}", 2), 0);
+    lua_pushcfunction(L, push_texts_of);
+    lua_pushlightuserdata(L, &texts);
+    CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK);
+    CHECK(!lua_gc(L, LUA_GCISRUNNING));
+    lua_gc(L, LUA_GCRESTART);
+    lua_settop(L, top);
     json_texts_clear(&texts);
     CHECK(texts.n == 0 && texts.buf == NULL);
     lua_pushcfunction(L, push_texts_of);
