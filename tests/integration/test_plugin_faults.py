@@ -4,8 +4,9 @@ test_plugin_faults.py — a plugin that loops, exhausts memory, raises or return
 in every place a plugin runs; after each fault the server answers the next request, correctly
 and quickly (issue 7; SPEC §5, plugins/README.md §10, docs/api.md "Plugins").
 
-The fault families (tests/plugins/faults-*, one department each; every fault of a family runs
-as an export, a report, the indicator "probe", a validator and an on_change handler):
+The fault families (tests/plugins/faults-callbacks, one plugin and one department each; every
+fault of a family runs as an export, a report, the indicator "probe", a validator and an
+on_change handler):
 
   runaway   the instruction budget: a loop; a loop of pcalls that catch the spent budget;
   clock     the wall-clock budget with few instructions: a loop of 16 MiB utf8.len calls, a
@@ -224,16 +225,19 @@ def limits(seconds, cap=CAP):
             "lua_memory = %d * 1048576 }" % (seconds, cap))
 
 
-def family_server(families, seconds, cap=CAP):
-    """server_kwargs of a server with the plugins of `families` and the witness."""
-    folders = [test_plugins_dir("faults-" + f) for f in families] + [test_plugins_dir(WITNESS)]
+FAMILIES_DIR = "faults-callbacks"   # every family, each a plugin of 50-faults-callbacks.lua
+
+
+def family_server(seconds, cap=CAP):
+    """server_kwargs of a server with the fault families and the witness."""
+    folders = [test_plugins_dir(FAMILIES_DIR), test_plugins_dir(WITNESS)]
     return {"extra_lines": [plugins_line(*folders), limits(seconds, cap)],
             "events_heartbeat": 0.5}
 
 
 def family_file(family):
-    folder = "faults-" + family
-    return os.path.join(test_plugins_dir(folder), "50-%s.lua" % folder)
+    """The file of a family's plugin (all the families share one)."""
+    return os.path.join(test_plugins_dir(FAMILIES_DIR), "50-%s.lua" % FAMILIES_DIR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +419,7 @@ class PlaceChecks:
 
 class CallbackFaultTests(PlaceChecks, FaultsTestCase):
     families = ("runaway", "memory", "errors", "returns")
-    server_kwargs = family_server(families, SLOW_SECONDS)
+    server_kwargs = family_server(SLOW_SECONDS)
 
     def test_garbage_near_the_cap_is_no_memory_fault(self):
         # 14 MiB kept and 40 MiB of garbage: the cap is reached only if garbage is not collected
@@ -428,7 +432,7 @@ class CallbackFaultTests(PlaceChecks, FaultsTestCase):
 
 class ClockFaultTests(PlaceChecks, FaultsTestCase):
     families = ("clock",)
-    server_kwargs = family_server(families, SECONDS, CLOCK_CAP)
+    server_kwargs = family_server(SECONDS, CLOCK_CAP)
 
     def test_slow_handlers_of_a_bulk_write_do_not_hold_requests(self):
         # Six handlers that each spend lua_seconds: the 50 ms slice is checked after each event,
