@@ -90,30 +90,23 @@ def mp_unpack(buf, pos):
         return b, pos
     if b >= 0xE0:
         return b - 256, pos
+    def length(widths, fixed_max=-1, mask=0):
+        """(the length after byte b, next position): in b itself up to fixed_max, else in the
+        next widths[b] bytes."""
+        if b <= fixed_max:
+            return b & mask, pos
+        w = widths[b]
+        return int.from_bytes(take(w), "big"), pos + w
+
     if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
-        if b <= 0x8F:
-            n = b & 0x0F
-        else:
-            w = 2 if b == 0xDE else 4
-            n = int.from_bytes(take(w), "big")
-            pos += w
+        n, pos = length({0xDE: 2, 0xDF: 4}, 0x8F, 0x0F)
         flat, pos = items(2 * n, pos)
         return dict(zip(flat[0::2], flat[1::2])), pos
     if 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
-        if b <= 0x9F:
-            n = b & 0x0F
-        else:
-            w = 2 if b == 0xDC else 4
-            n = int.from_bytes(take(w), "big")
-            pos += w
+        n, pos = length({0xDC: 2, 0xDD: 4}, 0x9F, 0x0F)
         return items(n, pos)
     if 0xA0 <= b <= 0xBF or b in (0xD9, 0xDA, 0xDB, 0xC4, 0xC5, 0xC6):
-        if b <= 0xBF:
-            n = b & 0x1F
-        else:
-            w = {0xD9: 1, 0xDA: 2, 0xDB: 4, 0xC4: 1, 0xC5: 2, 0xC6: 4}[b]
-            n = int.from_bytes(take(w), "big")
-            pos += w
+        n, pos = length({0xD9: 1, 0xDA: 2, 0xDB: 4, 0xC4: 1, 0xC5: 2, 0xC6: 4}, 0xBF, 0x1F)
         data = bytes(take(n))
         return data, pos + n
     if b == 0xC0:
@@ -131,9 +124,7 @@ def mp_unpack(buf, pos):
         take(n)
         return None, pos + n
     if b in (0xC7, 0xC8, 0xC9):  # ext 8/16/32, skipped
-        w = {0xC7: 1, 0xC8: 2, 0xC9: 4}[b]
-        n = int.from_bytes(take(w), "big")
-        pos += w
+        n, pos = length({0xC7: 1, 0xC8: 2, 0xC9: 4})
         take(n + 1)
         return None, pos + n + 1
     raise ValueError("msgpack byte 0x%02x" % b)
