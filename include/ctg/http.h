@@ -32,6 +32,7 @@ struct http_request {
     char *params[HTTP_PARAMS_MAX];    /* decoded {placeholders} of the route, in order */
     struct evkeyvalq query;
     int status;                       /* set when the answer is sent */
+    bool replied;                     /* a whole answer was handed to evhttp (not a stream) */
     double started;                   /* clock_monotonic() when the request arrived */
     bool deferred;                    /* answered later, through the copy http_defer() made */
 };

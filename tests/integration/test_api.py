@@ -12,6 +12,7 @@ import copy
 import datetime
 import json
 import os
+import re
 import sys
 import socket
 import tempfile
@@ -396,6 +397,27 @@ class GetTests(CtgdTestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertETag(r, 2)
         self.assertEqual(r.body["title"], "Nouveau titre")
+
+    def test_answers_carry_the_date_of_now(self):
+        days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                  "Dec"]
+        conv_id = new_id("date")
+        self.create(convention(id=conv_id))
+        for path, status in ((conv_path(conv_id), 200), (conv_path(new_id("absent")), 404)):
+            with self.subTest(path):
+                before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                r = self.request("GET", path)
+                after = datetime.datetime.now(datetime.timezone.utc)
+                self.assertEqual(r.status, status)
+                # RFC 9110 IMF-fixdate: English names, whatever the locale
+                m = re.fullmatch(r"(\w{3}), (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT",
+                                 r.headers["date"])
+                self.assertIsNotNone(m, r.headers["date"])
+                date = datetime.datetime(int(m[4]), months.index(m[3]) + 1, int(m[2]), int(m[5]),
+                                         int(m[6]), int(m[7]), tzinfo=datetime.timezone.utc)
+                self.assertEqual(m[1], days[date.weekday()])
+                self.assertTrue(before <= date <= after, (before, r.headers["date"], after))
 
     def test_unknown_id_is_404(self):
         self.assertError(self.request("GET", conv_path(new_id("absent"))), 404, "not_found")
