@@ -397,8 +397,11 @@ void api_changes_end_all(struct server *srv)
     while (srv->feed_clients) {
         struct feed_client *c = srv->feed_clients;
         if (c->stream) {
-            evhttp_send_reply_end(c->http->req);
+            /* released first: ending an HTTP/1.0 stream closes the connection at once, and
+             * its close callback would release the client a second time */
+            struct evhttp_request *req = c->http->req;
             client_release(c);
+            evhttp_send_reply_end(req);
         } else {
             offer_to_waiter(c, true);
         }

@@ -76,11 +76,32 @@ static const char *date_now(void)
     return date;
 }
 
+/*
+ * A HEAD answer is the GET answer without its body (RFC 9110, 9.3.2), with the body's length:
+ * evhttp would send the body of a HEAD as it is, without a Content-Length, and the client would
+ * read it as the start of the next answer.
+ */
+static void drop_body_of_head(struct http_request *r, struct evbuffer *body)
+{
+    struct evbuffer *queued = evhttp_request_get_output_buffer(r->req);
+    size_t len = evbuffer_get_length(queued) + (body ? evbuffer_get_length(body) : 0);
+    if (len > 0) {
+        char length[32];
+        snprintf(length, sizeof length, "%zu", len);
+        http_set_header(r, "Content-Length", length);
+    }
+    evbuffer_drain(queued, evbuffer_get_length(queued));
+    if (body)
+        evbuffer_drain(body, evbuffer_get_length(body));
+}
+
 static void send_reply(struct http_request *r, int status, struct evbuffer *body)
 {
     r->status = status;
     r->replied = true;
     http_set_header(r, "Date", date_now());
+    if (r->method == EVHTTP_REQ_HEAD)
+        drop_body_of_head(r, body);
     evhttp_send_reply(r->req, status, NULL, body);
 }
 
@@ -98,9 +119,13 @@ static void write_reply_now(struct evhttp_request *req)
     if (!bev)
         return;
     struct evbuffer *out = bufferevent_get_output(bev);
-    if (evbuffer_get_length(out) == 0 || evbuffer_write(out, bufferevent_getfd(bev)) <= 0)
-        return;
     if (evbuffer_get_length(out) == 0)
+        return;
+    /* as libevent's own write callback does: the front stays frozen between its writes */
+    evbuffer_unfreeze(out, 1);
+    int written = evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
+    if (written > 0 && evbuffer_get_length(out) == 0)
         bufferevent_trigger(bev, EV_WRITE, 0);
 }
 

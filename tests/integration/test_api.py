@@ -10,6 +10,7 @@ The contract is SPEC §2-§3 and docs/api.md (authoritative where more precise).
 
 import copy
 import datetime
+import http.client
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import sys
 import socket
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -418,6 +420,32 @@ class GetTests(CtgdTestCase):
                                          int(m[6]), int(m[7]), tzinfo=datetime.timezone.utc)
                 self.assertEqual(m[1], days[date.weekday()])
                 self.assertTrue(before <= date <= after, (before, r.headers["date"], after))
+
+    def test_head_has_the_length_of_get_and_no_body(self):
+        conv_id = new_id("head")
+        self.create(convention(id=conv_id))
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
+        conn.request("GET", conv_path(conv_id))
+        body = conn.getresponse().read()
+        conn.close()
+        sock = socket.create_connection((self.server.host, self.server.port), timeout=10)
+        self.addCleanup(sock.close)
+        # HEAD, then GET on the same connection: the second answer must start where the first
+        # ends
+        sock.sendall(("HEAD %s HTTP/1.1\r\nHost: ctgd\r\n\r\n"
+                      "GET /v1/health HTTP/1.1\r\nHost: ctgd\r\n\r\n" % conv_path(conv_id))
+                     .encode())
+        received = b""
+        deadline = time.monotonic() + 10
+        while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"\n"):
+            self.assertLess(time.monotonic(), deadline, received)
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, received)
+            received += chunk
+        head, rest = received.split(b"\r\n\r\n", 1)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+        self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), rest[:200])
 
     def test_unknown_id_is_404(self):
         self.assertError(self.request("GET", conv_path(new_id("absent"))), 404, "not_found")

@@ -1100,6 +1100,30 @@ class ShutdownTests(EventsTestCase):
         server.stop()       # asserts exit code 0, in time, and no sanitizer report
 
 
+    def test_stop_with_an_http_1_0_stream(self):
+        """SIGTERM while an HTTP/1.0 client (no chunks: the end of the stream closes the
+        connection) holds /v1/events: the stream ends once, the exit is clean."""
+        server = Server(events_heartbeat=HEARTBEAT, label="ctgd stopped with an HTTP/1.0 stream")
+        self.addCleanup(server.cleanup)
+        type(self).server = server
+        self.addCleanup(setattr, type(self), "server", None)
+        server.start()
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /v1/events HTTP/1.0\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            self.assertTrue(chunk, "the stream closed before its headers")
+            received += chunk
+        self.assertTrue(received.startswith(b"HTTP/1.0 200") or received.startswith(b"HTTP/1.1 200"),
+                        received[:100])
+        server.stop()       # asserts exit code 0, in time, and no sanitizer report
+        sock.settimeout(WAIT)
+        while sock.recv(4096):
+            pass            # the stream ends: ctgd closed the connection
+
+
 class RestartTests(EventsTestCase):
     start_class_server = False
 

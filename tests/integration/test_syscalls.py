@@ -9,6 +9,8 @@ the running server (skipped where strace is missing or may not attach):
   * so is the answer to a write after its group commit: two changes (evhttp stops reading the
     connection while the write waits for its commit, and reads it again after the answer), not
     four;
+  * an answer that evhttp itself had to write before (a "100 Continue") changes nothing for the
+    answers after it on the same connection;
   * the answers are whole and the connection stays usable: every request gets its answer.
 
     python3 tests/integration/test_syscalls.py --ctgd build/ctgd
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +72,26 @@ class Strace:
         return counts
 
 
+def read_answer(sock, buffered=b""):
+    """(status, body, bytes read past the answer) of one HTTP/1.1 answer with Content-Length."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the connection closed before the headers")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the connection closed inside a body")
+        rest += chunk
+    return int(lines[0].split()[1]), rest[:length], rest[length:]
+
+
 class AnswerSyscallTests(CtgdTestCase):
 
     def setUp(self):
@@ -115,6 +138,31 @@ class AnswerSyscallTests(CtgdTestCase):
         counts = self.traced(read_many)
         self.assertEqual({status for status, _ in bodies}, {200})
         self.assertTrue(all(body["title"] == doc["title"] for _, body in bodies))
+        self.assert_cheap_answers(counts, REQUESTS, 1)
+
+    def test_answers_after_a_100_continue_are_written_at_once(self):
+        sock = socket.create_connection((self.server.host, self.server.port), timeout=10)
+        self.addCleanup(sock.close)
+        body = json.dumps(convention(id="syscalls-continue")).encode()
+        sock.sendall(b"PUT /v1/conventions/syscalls-continue HTTP/1.1\r\nHost: ctgd\r\n"
+                     b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        status, _, rest = read_answer(sock)
+        self.assertEqual(status, 100)
+        sock.sendall(body)
+        status, _, rest = read_answer(sock, rest)
+        self.assertEqual(status, 201)
+        statuses = []
+
+        def read_many():
+            pending = rest
+            for _ in range(REQUESTS):
+                sock.sendall(b"GET /v1/conventions/syscalls-continue HTTP/1.1\r\nHost: ctgd\r\n\r\n")
+                status, _, pending = read_answer(sock, pending)
+                statuses.append(status)
+
+        counts = self.traced(read_many)
+        self.assertEqual(set(statuses), {200})
         self.assert_cheap_answers(counts, REQUESTS, 1)
 
     def test_a_write_is_answered_at_once_after_its_commit(self):
