@@ -138,7 +138,6 @@ static void post_bulk(struct http_request *r)
             for (size_t i = 0; i < n; i++)
                 json_decref(lines[i].doc);
             n = 0;
-            store_make_room(r->srv->store);
         }
     }
     free(lines);

@@ -7,7 +7,6 @@
  * up to map_size_max) and the write run again.
  */
 #include "ctg/store.h"
-#include "ctg/file_room.h"
 #include "ctg/json_parse.h"
 #include "ctg/json_write.h"
 #include "ctg/log.h"
@@ -37,8 +36,6 @@ struct store {
     size_t map_size, map_size_max;
     uint64_t last_seq;
     uint64_t commits;  /* write transactions committed (each one sync) */
-    size_t page_size;
-    struct file_room room;
 };
 
 struct store_txn {
@@ -169,13 +166,8 @@ static int open_environment(struct store *st, const struct store_options *opt)
     if (rc)
         return rc;
     MDB_envinfo info;
-    MDB_stat stat;
     mdb_env_info(st->env, &info);
     st->map_size = info.me_mapsize; /* LMDB may have enlarged it to hold the existing data */
-    rc = mdb_env_stat(st->env, &stat);
-    if (rc)
-        return rc;
-    st->page_size = stat.ms_psize;
     rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
         return rc;
@@ -209,19 +201,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
         return NULL;
     }
     sync_data_folder(opt->dir);
-    char data_file[4096];
-    snprintf(data_file, sizeof data_file, "%s/data.mdb", opt->dir);
-    if (file_room_init(&st->room, data_file) == 0)
-        store_make_room(st);
     return st;
-}
-
-void store_make_room(struct store *st)
-{
-    MDB_envinfo info;
-    if (st->room.path[0] && mdb_env_info(st->env, &info) == 0)
-        file_room_keep(&st->room, ((uint64_t)info.me_last_pgno + 1) * st->page_size,
-                       info.me_mapsize);
 }
 
 void store_close(struct store *st)

@@ -95,7 +95,6 @@ static void write_batch(struct write_queue *q, struct queued_write **batch, size
     answer_all(q, batch, out, n);
     free(w);
     free(out);
-    store_make_room(q->srv->store);
 }
 
 void write_queue_flush(struct write_queue *q)

@@ -66,12 +66,6 @@ size_t store_index_values(const json_t *doc, enum store_index index, const char 
 uint64_t store_last_seq(const struct store *st);
 /* Write transactions committed since the store was opened: one sync each. */
 uint64_t store_commits(const struct store *st);
-/*
- * Keeps zeros written ahead of the data file's end (file_room.h), so that the syncs of the next
- * commits are those of overwrites. Call it between writes, after their answers: now and then
- * (every 12 MiB of growth) it writes and syncs up to 16 MiB.
- */
-void store_make_room(struct store *st);
 size_t store_map_size(const struct store *st);
 const char *change_type_name(enum change_type type); /* "created", "updated", "deleted" */
 
