@@ -249,17 +249,23 @@ def _connect(host, port):
     return sock
 
 
+def _recv_exact(sock, n, closed):
+    """Exactly n bytes of sock; EOFError(closed) if it closes first."""
+    got = b""
+    while len(got) < n:
+        chunk = sock.recv(n - len(got))
+        if not chunk:
+            raise EOFError(closed)
+        got += chunk
+    return got
+
+
 def ctgd_events(host, port, ready, stop):
     """ctgd's PUB socket: yields the convention events (heartbeats and plugin events skipped);
     ready() once the first heartbeat shows that the subscription reached ctgd."""
     sock = _connect(host, port)
     sock.sendall(b"\x00SP\x00\x00\x21\x00\x00")  # SP header, protocol NN_SUB (0x21)
-    got = b""
-    while len(got) < 8:
-        chunk = sock.recv(8 - len(got))
-        if not chunk:
-            raise EOFError("ctgd closed the SP handshake")
-        got += chunk
+    got = _recv_exact(sock, 8, "ctgd closed the SP handshake")
     if got[:4] != b"\x00SP\x00" or got[4:6] != b"\x00\x20":
         raise ValueError("not a nanomsg PUB socket: %r" % got)
     live = False
@@ -339,12 +345,7 @@ def _iproto_error(header, body):
 
 def tarantool_pushes(host, port, function, ready, stop):
     sock = _connect(host, port)
-    greeting = b""
-    while len(greeting) < 128:
-        chunk = sock.recv(128 - len(greeting))
-        if not chunk:
-            raise EOFError("Tarantool closed before its greeting")
-        greeting += chunk
+    _recv_exact(sock, 128, "Tarantool closed before its greeting")
     sock.sendall(iproto_call(function, [], 1))
     stream = Stream(sock, iproto_frame, stop)
     for now, (header, body) in stream.frames():
