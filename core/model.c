@@ -147,7 +147,10 @@ static bool is_blank(const json_t *v)
 {
     const char *s = json_string_value(v);
     size_t bytes = json_string_length(v);
-    return strspn(s, " \t\n\r\f\v") == bytes;
+    for (size_t i = 0; i < bytes; i++)
+        if (!strchr(" \t\n\r\f\v", s[i]) || s[i] == '\0')
+            return false;
+    return true;
 }
 
 /* A string of min..max characters (code points); one that must not be empty must not be blank. */
@@ -229,9 +232,11 @@ static void check_integer(struct checker *c, const json_t *v, const struct path 
 /* min..max bytes of [a-z0-9-], not starting with '-': ids and keys. */
 static bool is_slug(const char *s, size_t min, size_t max)
 {
-    size_t n = s ? strlen(s) : 0;
-    return n >= min && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") > 0
-           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+    size_t n = 0;
+    for (; s && s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || (s[n] == '-' && n)))
+            return false;
+    return n >= min && n <= max;
 }
 
 static bool champ_key_valid(const char *s)
@@ -376,21 +381,28 @@ static void check_amendment_kind(struct checker *c, const json_t *v, const struc
 
 struct field {
     const char *key;
+    size_t key_len;
     bool required;
     check_fn *check;
 };
+
+#define FIELD(key, required, check) {key, sizeof key - 1, required, check}
+#define FIELDS_MAX 24 /* check_fields keeps one value per field on its stack */
+#define FIELDS_FIT(table) \
+    _Static_assert(sizeof table / sizeof table[0] <= FIELDS_MAX + 1, #table " has too many fields")
 
 static bool is_server_field(const char *key, size_t key_len)
 {
     return strlen(key) == key_len && in_list(key, model_server_fields);
 }
 
-static bool is_known_key(const struct field *fields, const char *key, size_t key_len)
+/* The index of `key` in `fields`, or -1. */
+static long field_index(const struct field *fields, const char *key, size_t key_len)
 {
-    for (const struct field *f = fields; f->key; f++)
-        if (strlen(f->key) == key_len && memcmp(f->key, key, key_len) == 0)
-            return true;
-    return false;
+    for (long i = 0; fields[i].key; i++)
+        if (fields[i].key_len == key_len && memcmp(fields[i].key, key, key_len) == 0)
+            return i;
+    return -1;
 }
 
 /* Every key not in `fields` is a problem; at the top level (root path) server fields are
@@ -402,14 +414,18 @@ static void reject_unknown_keys(struct checker *c, const json_t *obj, const stru
     size_t key_len;
     json_t *v;
     json_object_keylen_foreach((json_t *)obj, key, key_len, v) {
-        if (is_known_key(fields, key, key_len) || (!p && is_server_field(key, key_len)))
+        if (field_index(fields, key, key_len) >= 0 || (!p && is_server_field(key, key_len)))
             continue;
         struct path at = at_key(p, key, key_len);
         problem(c, &at, "unknown key '%s' (free-form data goes in /extra)", key);
     }
 }
 
-/* An object holding only `fields`, each checked; returns whether `v` was an object. */
+/*
+ * An object holding only `fields`, each checked; returns whether `v` was an object. One walk
+ * over the object finds the value of each field (a lookup per field cost more); the checks
+ * then run in the order of `fields`, and unknown keys are reported last.
+ */
 static bool check_fields(struct checker *c, const json_t *v, const struct path *p,
                          const struct field *fields)
 {
@@ -417,15 +433,27 @@ static bool check_fields(struct checker *c, const json_t *v, const struct path *
         problem(c, p, "must be an object");
         return false;
     }
-    for (const struct field *f = fields; f->key; f++) {
-        const json_t *value = json_object_get(v, f->key);
-        struct path at = at_field(p, f->key);
-        if (value)
-            f->check(c, value, &at);
-        else if (f->required)
+    const json_t *values[FIELDS_MAX] = {NULL};
+    bool unknown = false;
+    const char *key;
+    size_t key_len;
+    json_t *value;
+    json_object_keylen_foreach((json_t *)v, key, key_len, value) {
+        long i = field_index(fields, key, key_len);
+        if (i >= 0)
+            values[i] = value;
+        else if (p || !is_server_field(key, key_len))
+            unknown = true;
+    }
+    for (size_t i = 0; fields[i].key; i++) {
+        struct path at = at_key(p, fields[i].key, fields[i].key_len);
+        if (values[i])
+            fields[i].check(c, values[i], &at);
+        else if (fields[i].required)
             problem(c, &at, "is required");
     }
-    reject_unknown_keys(c, v, p, fields);
+    if (unknown)
+        reject_unknown_keys(c, v, p, fields);
     return true;
 }
 
@@ -522,12 +550,13 @@ static void check_names(struct checker *c, const json_t *v, const struct path *p
 }
 
 static const struct field territory_fields[] = {
-    {"name", true, check_name},
-    {"kind", false, check_territory_kind},
-    {"siren", false, check_siren},
-    {"communes", false, check_names},
-    {NULL, false, NULL},
+    FIELD("name", true, check_name),
+    FIELD("kind", false, check_territory_kind),
+    FIELD("siren", false, check_siren),
+    FIELD("communes", false, check_names),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(territory_fields);
 
 static void check_territory(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -535,10 +564,11 @@ static void check_territory(struct checker *c, const json_t *v, const struct pat
 }
 
 static const struct field representative_fields[] = {
-    {"name", true, check_name},
-    {"title", false, check_label},
-    {NULL, false, NULL},
+    FIELD("name", true, check_name),
+    FIELD("title", false, check_label),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(representative_fields);
 
 static void check_representative(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -551,11 +581,12 @@ static void check_representatives(struct checker *c, const json_t *v, const stru
 }
 
 static const struct field signatory_fields[] = {
-    {"organisation", true, check_name},
-    {"role", false, check_signatory_role},
-    {"representatives", false, check_representatives},
-    {NULL, false, NULL},
+    FIELD("organisation", true, check_name),
+    FIELD("role", false, check_signatory_role),
+    FIELD("representatives", false, check_representatives),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(signatory_fields);
 
 static void check_signatory(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -568,10 +599,11 @@ static void check_signatories(struct checker *c, const json_t *v, const struct p
 }
 
 static const struct field period_fields[] = {
-    {"start", true, check_date},
-    {"end", true, check_date},
-    {NULL, false, NULL},
+    FIELD("start", true, check_date),
+    FIELD("end", true, check_date),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(period_fields);
 
 static void check_period(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -595,11 +627,12 @@ static void check_goals(struct checker *c, const json_t *v, const struct path *p
 }
 
 static const struct field objective_fields[] = {
-    {"id", true, check_item_id},
-    {"title", true, check_name},
-    {"goals", false, check_goals},
-    {NULL, false, NULL},
+    FIELD("id", true, check_item_id),
+    FIELD("title", true, check_name),
+    FIELD("goals", false, check_goals),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(objective_fields);
 
 static void check_objective(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -642,20 +675,21 @@ static void check_figures(struct checker *c, const json_t *v, const struct path 
 }
 
 static const struct field action_fields[] = {
-    {"id", true, check_item_id},
-    {"number", false, check_action_number},
-    {"title", true, check_name},
-    {"objective", false, check_objective_ref},
-    {"champ", false, check_champ_key},
-    {"status", false, check_action_status},
-    {"progress", false, check_progress},
-    {"lead", false, check_label},
-    {"budget", false, check_amount},
-    {"start", false, check_date},
-    {"end", false, check_date},
-    {"figures", false, check_figures},
-    {NULL, false, NULL},
+    FIELD("id", true, check_item_id),
+    FIELD("number", false, check_action_number),
+    FIELD("title", true, check_name),
+    FIELD("objective", false, check_objective_ref),
+    FIELD("champ", false, check_champ_key),
+    FIELD("status", false, check_action_status),
+    FIELD("progress", false, check_progress),
+    FIELD("lead", false, check_label),
+    FIELD("budget", false, check_amount),
+    FIELD("start", false, check_date),
+    FIELD("end", false, check_date),
+    FIELD("figures", false, check_figures),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(action_fields);
 
 static void check_action(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -674,11 +708,12 @@ static void check_actions(struct checker *c, const json_t *v, const struct path 
 }
 
 static const struct field committee_fields[] = {
-    {"name", true, check_name},
-    {"champs", false, check_champs},
-    {"members", false, check_names},
-    {NULL, false, NULL},
+    FIELD("name", true, check_name),
+    FIELD("champs", false, check_champs),
+    FIELD("members", false, check_names),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(committee_fields);
 
 static void check_committee(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -691,10 +726,11 @@ static void check_committees(struct checker *c, const json_t *v, const struct pa
 }
 
 static const struct field governance_fields[] = {
-    {"steering_committee", false, check_names},
-    {"thematic_committees", false, check_committees},
-    {NULL, false, NULL},
+    FIELD("steering_committee", false, check_names),
+    FIELD("thematic_committees", false, check_committees),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(governance_fields);
 
 static void check_governance(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -702,10 +738,11 @@ static void check_governance(struct checker *c, const json_t *v, const struct pa
 }
 
 static const struct field diagnostic_fields[] = {
-    {"year", false, check_year},
-    {"figures", false, check_figures},
-    {NULL, false, NULL},
+    FIELD("year", false, check_year),
+    FIELD("figures", false, check_figures),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(diagnostic_fields);
 
 static void check_diagnostic(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -713,12 +750,13 @@ static void check_diagnostic(struct checker *c, const json_t *v, const struct pa
 }
 
 static const struct field funding_fields[] = {
-    {"year", false, check_year},
-    {"amount", false, check_amount},
-    {"source", false, check_label},
-    {"label", false, check_label},
-    {NULL, false, NULL},
+    FIELD("year", false, check_year),
+    FIELD("amount", false, check_amount),
+    FIELD("source", false, check_label),
+    FIELD("label", false, check_label),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(funding_fields);
 
 static void check_funding_line(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -731,11 +769,12 @@ static void check_funding(struct checker *c, const json_t *v, const struct path 
 }
 
 static const struct field target_fields[] = {
-    {"baseline", false, check_any_number},
-    {"target", false, check_any_number},
-    {"year", false, check_year},
-    {NULL, false, NULL},
+    FIELD("baseline", false, check_any_number),
+    FIELD("target", false, check_any_number),
+    FIELD("year", false, check_year),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(target_fields);
 
 static void check_target(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -752,12 +791,13 @@ static void check_targets(struct checker *c, const json_t *v, const struct path 
 }
 
 static const struct field amendment_fields[] = {
-    {"date", true, check_date},
-    {"kind", true, check_amendment_kind},
-    {"new_end", false, check_date},
-    {"summary", false, check_summary},
-    {NULL, false, NULL},
+    FIELD("date", true, check_date),
+    FIELD("kind", true, check_amendment_kind),
+    FIELD("new_end", false, check_date),
+    FIELD("summary", false, check_summary),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(amendment_fields);
 
 /* An extension needs its new end, which must fall after the period's start. */
 static void check_amendment(struct checker *c, const json_t *v, const struct path *p)
@@ -810,25 +850,26 @@ static void check_extra(struct checker *c, const json_t *v, const struct path *p
 
 /* The top level, in the order of SPEC §2 (which is also the stored order). */
 static const struct field document_fields[] = {
-    {"id", false, check_doc_id},
-    {"department", true, check_department},
-    {"title", true, check_name},
-    {"territory", false, check_territory},
-    {"signatories", false, check_signatories},
-    {"signed_on", false, check_signed_on},
-    {"period", true, check_period},
-    {"status", true, check_status},
-    {"champs", false, check_champs},
-    {"objectives", false, check_objectives},
-    {"actions", false, check_actions},
-    {"governance", false, check_governance},
-    {"diagnostic", false, check_diagnostic},
-    {"funding", false, check_funding},
-    {"targets", false, check_targets},
-    {"amendments", false, check_amendments},
-    {"extra", false, check_extra},
-    {NULL, false, NULL},
+    FIELD("id", false, check_doc_id),
+    FIELD("department", true, check_department),
+    FIELD("title", true, check_name),
+    FIELD("territory", false, check_territory),
+    FIELD("signatories", false, check_signatories),
+    FIELD("signed_on", false, check_signed_on),
+    FIELD("period", true, check_period),
+    FIELD("status", true, check_status),
+    FIELD("champs", false, check_champs),
+    FIELD("objectives", false, check_objectives),
+    FIELD("actions", false, check_actions),
+    FIELD("governance", false, check_governance),
+    FIELD("diagnostic", false, check_diagnostic),
+    FIELD("funding", false, check_funding),
+    FIELD("targets", false, check_targets),
+    FIELD("amendments", false, check_amendments),
+    FIELD("extra", false, check_extra),
+    {NULL, 0, false, NULL},
 };
+FIELDS_FIT(document_fields);
 
 /* ---- the contract ----------------------------------------------------------------------- */
 
@@ -881,6 +922,15 @@ static bool is_leap_year(int year)
     return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 }
 
+/* The value of the `n` decimal digits at `s` (checked by the caller). */
+static int digits_value(const char *s, int n)
+{
+    int value = 0;
+    for (int i = 0; i < n; i++)
+        value = value * 10 + (s[i] - '0');
+    return value;
+}
+
 bool model_date_valid(const char *s)
 {
     static const int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -889,7 +939,7 @@ bool model_date_valid(const char *s)
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
             return false;
-    int year = atoi(s), month = atoi(s + 5), day = atoi(s + 8);
+    int year = digits_value(s, 4), month = digits_value(s + 5, 2), day = digits_value(s + 8, 2);
     if (year < YEAR_MIN || year > YEAR_MAX || month < 1 || month > 12)
         return false;
     int last = days_in_month[month - 1] + (month == 2 && is_leap_year(year));

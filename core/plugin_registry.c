@@ -15,7 +15,7 @@ bool plugin_entry_visible(const struct plugin_registry *reg, const struct plugin
         return strcmp(own, department) == 0;
     for (size_t i = 0; i < reg->n_entries; i++) {
         const struct plugin_entry *other = &reg->entries[i];
-        if (other->kind == e->kind && strcmp(other->key, e->key) == 0 &&
+        if (plugin_entry_is(other, e->kind, e->key) &&
             strcmp(reg->plugins[other->plugin].department, department) == 0)
             return false; /* the department's own entry overrides the base one */
     }

@@ -265,7 +265,7 @@ static const struct plugin_entry *find_entry(const struct plugins *p, enum entry
 {
     for (size_t i = 0; i < p->reg.n_entries; i++) {
         const struct plugin_entry *e = &p->reg.entries[i];
-        if (e->kind == kind && strcmp(e->key, key) == 0 && entry_visible(p, e, department))
+        if (plugin_entry_is(e, kind, key) && entry_visible(p, e, department))
             return e;
     }
     return NULL;
@@ -506,9 +506,9 @@ static long check_champ_list(const struct plugins *p, const char *department, co
     size_t i;
     json_t *key;
     json_array_foreach(keys, i, key) {
-        char at[128];
-        snprintf(at, sizeof at, "%s/%zu", path, i);
         if (json_is_string(key) && !champ_known(p, department, json_string_value(key))) {
+            char at[128];
+            snprintf(at, sizeof at, "%s/%zu", path, i);
             append_unknown_champ(p, department, json_string_value(key), at, details);
             unknown++;
         }
@@ -525,9 +525,9 @@ static long check_champs(const struct plugins *p, const json_t *doc, json_t *det
     json_t *item;
     json_array_foreach(json_object_get(doc, "actions"), i, item) {
         const char *champ = json_string_value(json_object_get(item, "champ"));
-        char at[64];
-        snprintf(at, sizeof at, "/actions/%zu/champ", i);
         if (champ && !champ_known(p, department, champ)) {
+            char at[64];
+            snprintf(at, sizeof at, "/actions/%zu/champ", i);
             append_unknown_champ(p, department, champ, at, details);
             unknown++;
         }

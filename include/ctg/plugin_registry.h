@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum entry_kind { ENTRY_CHAMP, ENTRY_INDICATOR, ENTRY_EXPORT, ENTRY_REPORT, ENTRY_KINDS };
 
@@ -24,6 +25,14 @@ struct plugin_entry {
     char *description;   /* indicator: optional */
     int fn;              /* LUA_NOREF for champs */
 };
+
+/* Whether `e` is the `kind` entry named `key`; the first byte is compared inline, as most
+ * entries differ there (a champ is looked up among all entries for each key of a write). */
+static inline bool plugin_entry_is(const struct plugin_entry *e, enum entry_kind kind,
+                                   const char *key)
+{
+    return e->kind == kind && e->key[0] == key[0] && strcmp(e->key, key) == 0;
+}
 
 struct plugin_info {
     char *name, *label, *file;

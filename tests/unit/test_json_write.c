@@ -43,8 +43,9 @@ static void test_reals(void)
 
 static void test_integers_and_atoms(void)
 {
-    check_as_dumps(json_pack("[I,I,I,I,b,b,n]", (json_int_t)0, (json_int_t)-1,
-                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, 1, 0));
+    check_as_dumps(json_pack("[I,I,I,I,I,I,I,b,b,n]", (json_int_t)0, (json_int_t)-1,
+                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, (json_int_t)10,
+                             (json_int_t)-1234567890, (json_int_t)9007199254740993, 1, 0));
     check_as_dumps(json_array());
     check_as_dumps(json_object());
     check_as_dumps(json_pack("{s:[],s:{},s:[[]],s:{s:{}}}", "a", "b", "c", "d", "e"));
