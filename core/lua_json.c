@@ -28,6 +28,15 @@
 #define OBJECT_MT_KEY "ctg.json.object_mt"
 #define HELD_MT_KEY   "ctg.json.held"
 #define TEXT_DECODER_MT_KEY "ctg.json.text_decoder"
+#define TEXT_HINTS_KEY "ctg.json.text_hints"
+
+/*
+ * Stored documents share their shape, so each container is created at the size its
+ * predecessor in the same place had (the same depth, the same rank in its parent), in this
+ * text or an earlier one: tables are not grown key by key. A wrong guess costs one table's
+ * growth or slack, no more.
+ */
+#define TEXT_HINT_SLOTS 256
 
 #define MIXED_KEYS "mixed keys: a table with both string and integer keys is neither an array " \
                    "nor an object"
@@ -126,6 +135,12 @@ void lua_json_init(lua_State *L)
     if (luaL_newmetatable(L, TEXT_DECODER_MT_KEY)) {
         lua_pushcfunction(L, text_decoder_gc);
         lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, TEXT_HINTS_KEY) == LUA_TNIL) {
+        memset(lua_newuserdatauv(L, TEXT_HINT_SLOTS * sizeof(int), 0), 0,
+               TEXT_HINT_SLOTS * sizeof(int));
+        lua_setfield(L, LUA_REGISTRYINDEX, TEXT_HINTS_KEY);
     }
     lua_pop(L, 1);
 }
@@ -238,12 +253,6 @@ struct text_level {
     lua_Integer count; /* items so far */
 };
 
-/*
- * Stored documents share their shape, so each container is created at the size its
- * predecessor in the same place had (the same depth, the same rank in its parent): tables are
- * not grown key by key. A wrong guess costs one table's growth or slack, no more.
- */
-#define TEXT_HINT_SLOTS 256
 
 /*
  * One decoding of one or more texts. It lives in a userdata whose __gc frees the parser and
@@ -256,7 +265,7 @@ struct text_decoder {
     yajl_handle parser;
     struct text_level *levels; /* the open containers, innermost last */
     size_t depth, cap;
-    int hint[TEXT_HINT_SLOTS];
+    int *hint;           /* TEXT_HINT_SLOTS sizes, kept by the state from text to text */
     bool collector_held; /* it stopped the collector, which runs again when it ends */
     size_t text_len;     /* the text being decoded: its length, */
     bool in_text;        /* whether yajl reads it (not the space after it), */
@@ -430,12 +439,239 @@ static const yajl_callbacks text_callbacks = {
 };
 
 /*
+ * Compact text read without yajl. What ctgd writes itself (json_write; json_dumps with
+ * JSON_COMPACT in older stores) has no white space, and escapes only quotes, backslashes and
+ * control characters: this reader takes that and drives the callbacks above, several times
+ * faster than yajl's lexer. Whatever else it meets (white space, a \u escape of a surrogate
+ * or of NUL, bytes that are not UTF-8, a number of another shape, nesting past
+ * COMPACT_DEPTH_MAX, text after the value) makes it give up: yajl then reads the text from
+ * its start, and accepts or refuses it as it always did.
+ */
+#define COMPACT_DEPTH_MAX 64
+
+struct compact {
+    struct text_decoder *d;
+    const char *p, *end;
+};
+
+static bool compact_value(struct compact *c, int depth);
+
+static bool compact_take(struct compact *c, char expected)
+{
+    if (c->p == c->end || *c->p != expected)
+        return false;
+    c->p++;
+    return true;
+}
+
+/* The length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    if (s[0] < 0xC2 || s[0] > 0xF4 || n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || /* overlong, surrogate */
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))   /* overlong, > 10FFFF */
+        return 0;
+    return len;
+}
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* The character of the escape at s (after its backslash) into b; its length in the text, or 0. */
+static size_t compact_unescape(luaL_Buffer *b, const char *s, const char *end)
+{
+    static const char plain[] = "\"\\/bfnrt", meant[] = "\"\\/\b\f\n\r\t";
+    const char *at = *s ? strchr(plain, *s) : NULL;
+    if (at) {
+        luaL_addchar(b, meant[at - plain]);
+        return 1;
+    }
+    if (*s != 'u' || end - s < 5)
+        return 0;
+    unsigned code = 0;
+    for (int i = 1; i <= 4; i++) {
+        int digit = hex_digit(s[i]);
+        if (digit < 0)
+            return 0;
+        code = code * 16 + (unsigned)digit;
+    }
+    if (code == 0 || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    if (code < 0x80) {
+        luaL_addchar(b, (char)code);
+    } else if (code < 0x800) {
+        luaL_addchar(b, (char)(0xC0 | code >> 6));
+        luaL_addchar(b, (char)(0x80 | (code & 0x3F)));
+    } else {
+        luaL_addchar(b, (char)(0xE0 | code >> 12));
+        luaL_addchar(b, (char)(0x80 | ((code >> 6) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | (code & 0x3F)));
+    }
+    return 5;
+}
+
+/* Pushes the string that starts after the opening quote; false when it is not of compact text. */
+static bool compact_string(struct compact *c)
+{
+    const char *start = c->p, *p = start, *end = c->end;
+    bool escaped = false;
+    for (;;) {
+        /* printable ASCII but '"' and '\\' is taken as it is */
+        while (p < end && (unsigned char)(*p - 0x20) < 0x60 && *p != '"' && *p != '\\')
+            p++;
+        if (p == end || *p == '"')
+            break;
+        unsigned char ch = (unsigned char)*p;
+        size_t len = 2; /* an escape: the backslash and the character after it */
+        if (ch < 0x20)
+            return false;
+        if (ch == '\\')
+            escaped = true;
+        else if (!(len = utf8_sequence((const unsigned char *)p, (size_t)(end - p))))
+            return false;
+        p += len;
+    }
+    if (p >= end)
+        return false;
+    c->p = p;
+    const char *stop = c->p++;
+    if (!escaped) {
+        lua_pushlstring(c->d->L, start, (size_t)(stop - start));
+        return true;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(c->d->L, &b);
+    for (const char *s = start; s < stop;) {
+        const char *next = memchr(s, '\\', (size_t)(stop - s));
+        luaL_addlstring(&b, s, (size_t)((next ? next : stop) - s));
+        if (!next)
+            break;
+        size_t used = compact_unescape(&b, next + 1, stop);
+        if (!used) {
+            luaL_pushresult(&b);
+            lua_pop(c->d->L, 1);
+            return false;
+        }
+        s = next + 1 + used;
+    }
+    luaL_pushresult(&b);
+    return true;
+}
+
+/* Moves *p past the digits there; false when there were none. */
+static bool skip_digits(const char **p, const char *end)
+{
+    const char *start = *p;
+    while (*p < end && **p >= '0' && **p <= '9')
+        (*p)++;
+    return *p > start;
+}
+
+/* A number of JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool compact_number(struct compact *c)
+{
+    const char *p = c->p, *end = c->end;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (!skip_digits(&p, end))
+        return false;
+    if (p < end && *p == '.' && (++p, !skip_digits(&p, end)))
+        return false;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!skip_digits(&p, end))
+            return false;
+    }
+    const char *start = c->p;
+    c->p = p;
+    return text_number(c->d, start, (size_t)(p - start)) != 0;
+}
+
+static bool compact_word(struct compact *c, const char *word, size_t len)
+{
+    if ((size_t)(c->end - c->p) < len || memcmp(c->p, word, len) != 0)
+        return false;
+    c->p += len;
+    return true;
+}
+
+/* The members of an object (after its '{') or the items of an array (after its '['). */
+static bool compact_container(struct compact *c, bool array, int depth)
+{
+    char close = array ? ']' : '}';
+    if (depth == COMPACT_DEPTH_MAX)
+        return false;
+    text_open(c->d, array);
+    if (compact_take(c, close))
+        return text_end(c->d);
+    do {
+        if (!array && !(compact_take(c, '"') && compact_string(c) && compact_take(c, ':')))
+            return false;
+        if (!compact_value(c, depth + 1))
+            return false;
+    } while (compact_take(c, ','));
+    return compact_take(c, close) && text_end(c->d);
+}
+
+static bool compact_value(struct compact *c, int depth)
+{
+    if (c->p == c->end)
+        return false;
+    switch (*c->p++) {
+    case '{':
+        return compact_container(c, false, depth);
+    case '[':
+        return compact_container(c, true, depth);
+    case '"':
+        return compact_string(c) && text_attach(c->d);
+    case 't':
+        return compact_word(c, "rue", 3) && text_boolean(c->d, 1);
+    case 'f':
+        return compact_word(c, "alse", 4) && text_boolean(c->d, 0);
+    case 'n':
+        return compact_word(c, "ull", 3) && text_null(c->d);
+    default:
+        c->p--;
+        return compact_number(c);
+    }
+}
+
+/* Decodes one compact text onto the stack; false (the stack as it was) when it is not one. */
+static bool decode_compact(struct text_decoder *d, const char *text, size_t len)
+{
+    int top = lua_gettop(d->L);
+    struct compact c = {d, text, text + len};
+    d->depth = 0;
+    d->text_len = len;
+    if (compact_value(&c, 0) && c.p == c.end)
+        return true;
+    lua_settop(d->L, top);
+    d->depth = 0;
+    return false;
+}
+
+/*
  * Decodes one text onto the stack, with the decoder's metatables and parser. The space after
  * it ends a number that ends the text, which yajl would otherwise keep for the next text; what
  * follows the value in the text must be white space (yajl would keep a string begun there).
  */
 static void decode_text(struct text_decoder *d, const char *text, size_t len)
 {
+    if (decode_compact(d, text, len))
+        return;
     int top = lua_gettop(d->L);
     d->depth = 0;
     d->text_len = len;
@@ -458,8 +694,12 @@ static struct text_decoder *push_decoder(lua_State *L)
     luaL_checkstack(L, 4, NULL);
     lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
     lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    lua_getfield(L, LUA_REGISTRYINDEX, TEXT_HINTS_KEY); /* the registry keeps it */
+    int *hint = lua_touserdata(L, -1);
+    lua_pop(L, 1);
     struct text_decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
-    *d = (struct text_decoder){.L = L, .k = {lua_absindex(L, -3), lua_absindex(L, -2)}};
+    *d = (struct text_decoder){.L = L, .k = {lua_absindex(L, -3), lua_absindex(L, -2)},
+                               .hint = hint};
     luaL_setmetatable(L, TEXT_DECODER_MT_KEY);
     d->parser = yajl_alloc(&text_callbacks, NULL, d);
     if (!d->parser || !yajl_config(d->parser, yajl_allow_multiple_values, 1))

@@ -391,8 +391,34 @@ static void check_text_push_of(lua_State *L, const char *text)
     json_decref(value);
 }
 
+/* A text as it comes, not as jansson writes it: escapes, white space, numbers of every shape. */
+static void check_text_as_jansson_reads_it(lua_State *L, const char *text)
+{
+    json_t *value = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    CHECK(value != NULL);
+    if (!value)
+        return;
+    int top = lua_gettop(L);
+    CHECK(luaL_dostring(L, same_lua) == LUA_OK);
+    lua_json_push(L, value);
+    lua_json_push_text(L, text, strlen(text));
+    lua_call(L, 2, 1);
+    if (!lua_toboolean(L, -1))
+        fprintf(stderr, "lua_json_push_text(%s) differs from jansson's reading\n", text);
+    CHECK(lua_toboolean(L, -1));
+    lua_settop(L, top);
+    json_decref(value);
+}
+
 static void test_text_push(lua_State *L)
 {
+    /* what the compact reader takes itself, and what it leaves to yajl */
+    check_text_as_jansson_reads_it(L, "{\"e\":\"\\u00e9\\u20ac\\u0041\\/x\",\"n\":[1E+2,-0.5e-3,0,-0,"
+                                      "10,-9223372036854775808,1.5e300]}");
+    check_text_as_jansson_reads_it(L, "[\"\\ud83d\\ude00\",\"\\u0000\",\"a\\u0000b\"]");
+    check_text_as_jansson_reads_it(L, "{ \"a\" : [ 1 , 2.5 , \"x\" ] , \"b\" : { } }");
+    check_text_as_jansson_reads_it(L, "[1,2]  ");
+    check_text_as_jansson_reads_it(L, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
     check_text_push_of(L, "null");
     check_text_push_of(L, "true");
     check_text_push_of(L, "\"top\"");
@@ -517,7 +543,8 @@ static void test_text_push_errors(lua_State *L)
     lua_pushcfunction(L, push_one_text);
     lua_setglobal(L, "push_text");
     static const char *const bad[] = {"{", "[1,]", "{\"a\":1}x", "", "[1] [2]", "\"\\x\"",
-                                      "\"\xff\""};
+                                      "\"\xff\"", "[01]", "[1.]", "[-]", "[.5]", "[1e]", "{\"a\"1}",
+                                      "{\"a\":1,}", "[tru]", "[\"\xc3\"]", "\"\\u12\""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int top = lua_gettop(L);
         lua_getglobal(L, "push_text");
