@@ -532,7 +532,7 @@ static bool compact_string(struct compact *c)
             break;
         unsigned char ch = (unsigned char)*p;
         size_t len = 2; /* an escape: the backslash and the character after it */
-        if (ch < 0x20)
+        if (ch < 0x20 || (ch == '\\' && end - p < 2))
             return false;
         if (ch == '\\')
             escaped = true;
@@ -549,7 +549,7 @@ static bool compact_string(struct compact *c)
         return true;
     }
     luaL_Buffer b;
-    luaL_buffinit(c->d->L, &b);
+    luaL_buffinitsize(c->d->L, &b, (size_t)(stop - start)); /* escapes only shorten it */
     for (const char *s = start; s < stop;) {
         const char *next = memchr(s, '\\', (size_t)(stop - s));
         luaL_addlstring(&b, s, (size_t)((next ? next : stop) - s));

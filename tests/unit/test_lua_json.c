@@ -452,6 +452,13 @@ static int push_texts_of(lua_State *L)
     return 1;
 }
 
+/* lua_json_push_text of `len` bytes at a light userdata, with nothing after them. */
+static int push_bytes(lua_State *L)
+{
+    lua_json_push_text(L, lua_touserdata(L, 1), (size_t)lua_tointeger(L, 2));
+    return 1;
+}
+
 static int push_one_text(lua_State *L)
 {
     size_t len;
@@ -544,7 +551,8 @@ static void test_text_push_errors(lua_State *L)
     lua_setglobal(L, "push_text");
     static const char *const bad[] = {"{", "[1,]", "{\"a\":1}x", "", "[1] [2]", "\"\\x\"",
                                       "\"\xff\"", "[01]", "[1.]", "[-]", "[.5]", "[1e]", "{\"a\"1}",
-                                      "{\"a\":1,}", "[tru]", "[\"\xc3\"]", "\"\\u12\""};
+                                      "{\"a\":1,}", "[tru]", "[\"\xc3\"]", "\"\\u12\"",
+                                      "[\"a\x01\"]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int top = lua_gettop(L);
         lua_getglobal(L, "push_text");
@@ -554,6 +562,21 @@ static void test_text_push_errors(lua_State *L)
         lua_settop(L, top);
     }
     CHECK(lua_says(L, "return push_text('[1]')[1] == 1"));
+    /* a text that ends inside an escape is not read past its end (under ASan, the block is the
+     * text's exact size) */
+    static const char ends_in_escape[] = {'[', '"', 'a', '\\'};
+    char *exact = malloc(sizeof ends_in_escape);
+    CHECK(exact != NULL);
+    if (!exact)
+        return;
+    memcpy(exact, ends_in_escape, sizeof ends_in_escape);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, push_bytes);
+    lua_pushlightuserdata(L, exact);
+    lua_pushinteger(L, (lua_Integer)sizeof ends_in_escape);
+    CHECK(lua_pcall(L, 2, 1, 0) != LUA_OK);
+    lua_settop(L, top);
+    free(exact);
 }
 
 /* A Lua allocator that refuses to go past `limit` bytes in use. */
