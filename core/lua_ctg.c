@@ -205,7 +205,7 @@ static const struct plugin_entry *same_scope_entry(const struct plugin_registry 
 {
     for (size_t i = 0; i < reg->n_entries; i++) {
         const struct plugin_entry *e = &reg->entries[i];
-        if (e->kind == kind && strcmp(e->key, key) == 0 &&
+        if (plugin_entry_is(e, kind, key) &&
             strcmp(reg->plugins[e->plugin].department, department) == 0)
             return e;
     }

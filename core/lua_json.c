@@ -13,6 +13,7 @@
  */
 #include "ctg/lua_json.h"
 #include "ctg/json_parse.h"
+#include "ctg/utf8.h"
 
 #include <lauxlib.h>
 #include <yajl/yajl_parse.h>
@@ -462,21 +463,6 @@ static bool compact_take(struct compact *c, char expected)
         return false;
     c->p++;
     return true;
-}
-
-/* The length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (s[0] < 0xC2 || s[0] > 0xF4 || n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || /* overlong, surrogate */
-        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))   /* overlong, > 10FFFF */
-        return 0;
-    return len;
 }
 
 static int hex_digit(char ch)

@@ -1,8 +1,17 @@
 /*
- * utf8.h — messages made fit for JSON answers, which must be UTF-8.
+ * utf8.h — well-formed UTF-8: sequences told apart, and messages made fit for JSON answers.
  */
 #ifndef CTG_UTF8_H
 #define CTG_UTF8_H
+
+#include <stddef.h>
+
+/*
+ * The length of the well-formed UTF-8 sequence at `s`, which has `n` bytes left (1 for an ASCII
+ * byte), or 0: a byte that starts none, an overlong form, a surrogate, a code point past
+ * U+10FFFF, or a sequence cut by the end.
+ */
+size_t utf8_sequence(const unsigned char *s, size_t n);
 
 /*
  * Makes `s` valid UTF-8 in place: each byte that starts no well-formed sequence becomes '?'.
