@@ -3,19 +3,23 @@
 
 #include <string.h>
 
-static const uint32_t record_magic = 0x31475443; /* "CTG1" */
+/* The magic of each kind of body: "CTG1" (the first format, a text), "CTG2". */
+static const uint32_t record_magic[] = {
+    [RECORD_BODY_TEXT] = 0x31475443,
+    [RECORD_BODY_REVISION] = 0x32475443,
+};
 
 size_t record_size(size_t meta_len, size_t body_len)
 {
     return RECORD_HEADER_SIZE + meta_len + body_len;
 }
 
-void record_encode(void *dst, uint64_t rev, const char *meta, size_t meta_len, const char *body,
-                   size_t body_len)
+void record_encode(void *dst, enum record_body kind, uint64_t rev, const char *meta,
+                   size_t meta_len, const char *body, size_t body_len)
 {
     unsigned char *p = dst;
     uint32_t meta_len32 = (uint32_t)meta_len;
-    memcpy(p, &record_magic, 4);
+    memcpy(p, &record_magic[kind], 4);
     memcpy(p + 4, &meta_len32, 4);
     memcpy(p + 8, &rev, 8);
     memcpy(p + RECORD_HEADER_SIZE, meta, meta_len);
@@ -31,7 +35,13 @@ int record_decode(const void *data, size_t len, struct record_view *out)
         return -1;
     memcpy(&magic, p, 4);
     memcpy(&meta_len, p + 4, 4);
-    if (magic != record_magic || meta_len > len - RECORD_HEADER_SIZE)
+    if (magic == record_magic[RECORD_BODY_TEXT])
+        out->kind = RECORD_BODY_TEXT;
+    else if (magic == record_magic[RECORD_BODY_REVISION])
+        out->kind = RECORD_BODY_REVISION;
+    else
+        return -1;
+    if (meta_len > len - RECORD_HEADER_SIZE)
         return -1;
     memcpy(&out->rev, p + 8, 8);
     out->meta = (const char *)p + RECORD_HEADER_SIZE;

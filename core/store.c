@@ -76,6 +76,41 @@ static enum store_status decode_value(const MDB_val *val, struct record_view *ou
     return STORE_OK;
 }
 
+/*
+ * Puts the document of a record that points at its revision (RECORD_BODY_REVISION: a current
+ * version, a change-log entry) in place of the pointer.
+ */
+static enum store_status resolve_body(const struct store *st, MDB_txn *txn,
+                                      struct record_view *out)
+{
+    if (out->kind != RECORD_BODY_REVISION)
+        return STORE_OK;
+    MDB_val key = {.mv_size = out->body_len, .mv_data = (void *)out->body}, val;
+    struct record_view revision;
+    size_t id_len;
+    uint64_t rev;
+    if (record_revision_key_split(key.mv_data, key.mv_size, &id_len, &rev) < 0 ||
+        rev != out->rev || mdb_get(txn, st->revs, &key, &val) != 0 ||
+        record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
+        revision.kind != RECORD_BODY_TEXT) {
+        log_error("store", "a record points at a revision that is not there: the data folder "
+                           "is damaged");
+        return STORE_ERROR;
+    }
+    out->kind = RECORD_BODY_TEXT;
+    out->body = revision.body;
+    out->body_len = revision.body_len;
+    return STORE_OK;
+}
+
+/* decode_value, then resolve_body when `with_body`. */
+static enum store_status read_value(const struct store *st, MDB_txn *txn, const MDB_val *val,
+                                    bool with_body, struct record_view *out)
+{
+    enum store_status status = decode_value(val, out);
+    return status == STORE_OK && with_body ? resolve_body(st, txn, out) : status;
+}
+
 /* ---------- opening ---------- */
 
 static int make_dir(const char *dir)
@@ -278,25 +313,25 @@ size_t store_count(struct store *st)
     return mdb_stat(st->read_txn, st->docs, &stat) == 0 ? stat.ms_entries : 0;
 }
 
-static enum store_status get_doc_in(MDB_txn *txn, MDB_dbi docs, const char *id,
-                                    struct record_view *out)
+static enum store_status get_doc_in(const struct store *st, MDB_txn *txn, const char *id,
+                                    bool with_body, struct record_view *out)
 {
     if (!id_fits(id))
         return STORE_NOT_FOUND;
     MDB_val key = string_val(id), val;
-    int rc = mdb_get(txn, docs, &key, &val);
+    int rc = mdb_get(txn, st->docs, &key, &val);
     if (rc == MDB_NOTFOUND)
         return STORE_NOT_FOUND;
     if (rc) {
         log_error("store", "cannot read %s: %s", id, mdb_strerror(rc));
         return STORE_ERROR;
     }
-    return decode_value(&val, out);
+    return read_value(st, txn, &val, with_body, out);
 }
 
 enum store_status store_get_doc(struct store *st, const char *id, struct record_view *out)
 {
-    return get_doc_in(st->read_txn, st->docs, id, out);
+    return get_doc_in(st, st->read_txn, id, true, out);
 }
 
 enum store_status store_get_revision(struct store *st, const char *id, uint64_t rev,
@@ -369,7 +404,7 @@ enum store_status store_each_change(struct store *st, uint64_t since,
     int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (key.mv_size != 8 || decode_value(&val, &view) != STORE_OK) {
+        if (key.mv_size != 8 || read_value(st, st->read_txn, &val, true, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
@@ -426,7 +461,7 @@ static int offer_candidate(struct list_walk *w, const char *id, size_t id_len)
         !index_holds(txn, w->st->index[STORE_INDEX_CHAMP], w->q->champ, buf))
         return 0;
     struct record_view doc;
-    if (get_doc_in(txn, w->st->docs, buf, &doc) != STORE_OK)
+    if (get_doc_in(w->st, txn, buf, w->q->with_bodies, &doc) != STORE_OK)
         return 0;
     if (w->q->accept(buf, &doc, w->q->arg) == 1)
         w->accepted++;
@@ -489,6 +524,7 @@ enum store_status store_list_texts(struct store *st, struct store_query *q,
 {
     q->accept = append_doc_text;
     q->arg = docs;
+    q->with_bodies = true;
     enum store_status status = store_read_begin(st);
     if (status == STORE_OK) {
         status = store_list(st, q);
@@ -499,20 +535,32 @@ enum store_status store_list_texts(struct store *st, struct store_query *q,
 
 /* ---------- writing ---------- */
 
-static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,
-                      const char *meta, const char *body, unsigned flags)
+/* The body of a record: a text, or the key of the revision that holds the text. */
+struct body {
+    enum record_body kind;
+    const void *bytes;
+    size_t len;
+};
+
+static struct body text_body(const char *text)
 {
-    size_t meta_len = strlen(meta), body_len = body ? strlen(body) : 0;
-    MDB_val val = {.mv_size = record_size(meta_len, body_len)};
+    return (struct body){RECORD_BODY_TEXT, text, text ? strlen(text) : 0};
+}
+
+static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,
+                      const char *meta, struct body body, unsigned flags)
+{
+    size_t meta_len = strlen(meta);
+    MDB_val val = {.mv_size = record_size(meta_len, body.len)};
     int rc = mdb_put(t->txn, dbi, key, &val, flags | MDB_RESERVE);
     if (rc == 0)
-        record_encode(val.mv_data, rev, meta, meta_len, body, body_len);
+        record_encode(val.mv_data, body.kind, rev, meta, meta_len, body.bytes, body.len);
     return rc;
 }
 
 enum store_status store_txn_get_doc(struct store_txn *t, const char *id, struct record_view *out)
 {
-    return get_doc_in(t->txn, t->st->docs, id, out);
+    return get_doc_in(t->st, t->txn, id, true, out);
 }
 
 enum store_status store_txn_last_revision(struct store_txn *t, const char *id,
@@ -654,7 +702,7 @@ static const char *event_type_name(enum change_type type)
 }
 
 static int append_change(struct store_txn *t, const struct store_change *c, const char *department,
-                         const char *body)
+                         struct body body)
 {
     MDB_cursor *cur;
     MDB_val key, val;
@@ -683,7 +731,7 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
 }
 
 static int put_revision(struct store_txn *t, const struct store_change *c, const char *department,
-                        const char *body)
+                        struct body body)
 {
     unsigned char buf[REV_KEY_MAX];
     MDB_val key = rev_key(buf, c->id, c->rev);
@@ -697,7 +745,7 @@ static int put_revision(struct store_txn *t, const struct store_change *c, const
     return rc;
 }
 
-static int put_current(struct store_txn *t, const struct store_change *c, const char *body)
+static int put_current(struct store_txn *t, const struct store_change *c, struct body body)
 {
     MDB_val key = string_val(c->id);
     if (!c->new_doc) {
@@ -729,13 +777,17 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         log_error("store", "cannot encode the change of %s", c->id);
         return STORE_ERROR;
     }
-    int rc = put_current(t, c, body);
+    /* The document is written once, in its revision; the current version and the log point at it. */
+    unsigned char ref[REV_KEY_MAX];
+    MDB_val ref_key = rev_key(ref, c->id, c->rev);
+    struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};
+    int rc = put_current(t, c, in_revision);
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
-        rc = put_revision(t, c, department, body);
+        rc = put_revision(t, c, department, text_body(body));
     if (!rc)
-        rc = append_change(t, c, department, body);
+        rc = append_change(t, c, department, c->new_doc ? in_revision : text_body(NULL));
     if (!rc && c->stored_text) {
         *c->stored_text = body; /* the answer sends these bytes: no second encoding */
         body = NULL;

@@ -69,18 +69,77 @@ static json_t *parse_object(const char *text, size_t len)
     return v;
 }
 
+static unsigned long long ull(uint64_t n)
+{
+    return (unsigned long long)n;
+}
+
+/*
+ * Puts the document a RECORD_BODY_REVISION record points at in place of the pointer; false, with
+ * why in `why`, when there is none.
+ */
+static bool resolve_body(struct verify *v, struct record_view *view, char why[WHERE_MAX])
+{
+    MDB_val key = {.mv_size = view->body_len, .mv_data = (void *)view->body}, val;
+    struct record_view revision;
+    size_t id_len;
+    uint64_t rev;
+    char id[TEXT_MAX];
+    if (view->kind != RECORD_BODY_REVISION)
+        return true;
+    if (record_revision_key_split(key.mv_data, key.mv_size, &id_len, &rev) < 0 ||
+        !key_text(key.mv_data, id_len, id))
+        snprintf(why, WHERE_MAX, "its document is in revs under a key that is not <id> NUL <rev>");
+    else if (rev != view->rev)
+        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, its header says rev %llu",
+                 ull(rev), id, ull(view->rev));
+    else if (mdb_get(v->txn, v->revs, &key, &val) != 0)
+        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which is not among its "
+                                  "revisions", ull(rev), id);
+    else if (record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
+             revision.kind != RECORD_BODY_TEXT)
+        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds none", ull(rev), id);
+    else {
+        view->kind = RECORD_BODY_TEXT;
+        view->body = revision.body;
+        view->body_len = revision.body_len;
+        return true;
+    }
+    return false;
+}
+
+/* record_decode, then resolve_body; false when either fails (the walk of that value says why). */
+static bool decode_resolved(struct verify *v, const MDB_val *val, struct record_view *view)
+{
+    char why[WHERE_MAX];
+    return record_decode(val->mv_data, val->mv_size, view) == 0 && resolve_body(v, view, why);
+}
+
 /* A stored value: its header, its meta object and its document (NULL when empty). */
 struct entry {
     struct record_view view;
     json_t *meta, *doc;
 };
 
-/* Reads a stored value; false (after saying why) when it is not a well-formed record. */
-static bool read_entry(struct verify *v, const char *where, const MDB_val *val, struct entry *e)
+/*
+ * Reads a stored value, whose document may be in its revision when `may_point` (docs, changes);
+ * false (after saying why) when it is not a well-formed record.
+ */
+static bool read_entry(struct verify *v, const char *where, const MDB_val *val, bool may_point,
+                       struct entry *e)
 {
     e->meta = e->doc = NULL;
     if (record_decode(val->mv_data, val->mv_size, &e->view) < 0) {
         violation(v, where, "the value is not a record (bad header)");
+        return false;
+    }
+    if (!may_point && e->view.kind != RECORD_BODY_TEXT) {
+        violation(v, where, "points at a revision: a revision holds its own document");
+        return false;
+    }
+    char why[WHERE_MAX];
+    if (!resolve_body(v, &e->view, why)) {
+        violation(v, where, "%s", why);
         return false;
     }
     e->meta = parse_object(e->view.meta, e->view.meta_len);
@@ -150,11 +209,6 @@ static bool get_value(struct verify *v, MDB_dbi dbi, MDB_val key, MDB_val *val)
 static bool get_doc(struct verify *v, const char *id, MDB_val *val)
 {
     return get_value(v, v->docs, (MDB_val){.mv_size = strlen(id), .mv_data = (void *)id}, val);
-}
-
-static unsigned long long ull(uint64_t n)
-{
-    return (unsigned long long)n;
 }
 
 /* Calls `fn` on every key and value of `dbi` (every pair of a DUPSORT one), in order. */
@@ -227,7 +281,7 @@ static void check_revision(struct verify *v, struct history *h, uint64_t rev, co
     struct entry e;
     int type = -1;
     h->body_len = 0;
-    if (read_entry(v, where, val, &e)) {
+    if (read_entry(v, where, val, false, &e)) {
         type = change_type_of(str_of(e.meta, "type"));
         check_revision_fields(v, where, h, rev, type, &e);
         h->body = e.view.body;
@@ -256,7 +310,7 @@ static void finish_history(struct verify *v, const struct history *h)
                       live ? "is live" : "is absent", ull(h->rev), live ? "" : "not ");
         return;
     }
-    if (record_decode(val.mv_data, val.mv_size, &doc) < 0)
+    if (!decode_resolved(v, &val, &doc))
         return; /* the walk of docs says so */
     if (doc.rev != h->rev)
         violation(v, where, "is at rev %llu, its last revision is %llu", ull(doc.rev), ull(h->rev));
@@ -354,7 +408,7 @@ static void visit_document(struct verify *v, const MDB_val *key, const MDB_val *
         return;
     }
     snprintf(where, sizeof where, "docs[%s]", id);
-    if (!read_entry(v, where, val, &e))
+    if (!read_entry(v, where, val, true, &e))
         return;
     if (!e.doc) {
         violation(v, where, "holds no document");
@@ -397,8 +451,7 @@ static void visit_index_entry(struct verify *v, const MDB_val *key, const MDB_va
         return;
     }
     json_t *parsed;
-    if (record_decode(doc_val.mv_data, doc_val.mv_size, &doc) < 0 ||
-        !(parsed = parse_object(doc.body, doc.body_len)))
+    if (!decode_resolved(v, &doc_val, &doc) || !(parsed = parse_object(doc.body, doc.body_len)))
         return; /* the walk of docs says so */
     const char *values[MODEL_ARRAY_MAX];
     if (!contains(values, store_index_values(parsed, index, values, MODEL_ARRAY_MAX), value))
@@ -449,7 +502,7 @@ static void check_change_order(struct verify *v, const char *where, const char *
 static void check_change(struct verify *v, const char *where, uint64_t seq, const MDB_val *val)
 {
     struct entry e;
-    if (!read_entry(v, where, val, &e))
+    if (!read_entry(v, where, val, true, &e))
         return;
     int type = change_type_of_event(str_of(e.meta, "type"));
     const char *id = str_of(e.meta, "id");

@@ -1,10 +1,15 @@
 /*
  * record.h — the layout of a value in the store, and of its keys.
  *
- * Each value is a fixed header (magic, meta length, rev) followed by two JSON texts: a small
- * "meta" part (a summary, or who/when/what of a revision or change) and the "body" (the
- * document, empty after a deletion). Keeping the document as the bytes it is served in lets a
- * GET answer without parsing it again.
+ * Each value is a fixed header (magic, meta length, rev) followed by a small "meta" JSON text
+ * (a summary, or who/when/what of a revision or change) and a body. The magic says what the
+ * body is:
+ *   RECORD_BODY_TEXT      the document's JSON text (empty after a deletion). Keeping the
+ *                         document as the bytes it is served in lets a GET answer without
+ *                         parsing it again.
+ *   RECORD_BODY_REVISION  the key (see record_revision_key) of the revision whose body is the
+ *                         document: a document is written once, in its revision, and the current
+ *                         version and the change log point at it.
  */
 #ifndef CTG_RECORD_H
 #define CTG_RECORD_H
@@ -14,8 +19,11 @@
 
 #define RECORD_HEADER_SIZE 16
 
+enum record_body { RECORD_BODY_TEXT, RECORD_BODY_REVISION };
+
 struct record_view {
     uint64_t rev;
+    enum record_body kind;
     const char *meta;
     size_t meta_len;
     const char *body; /* not NUL-terminated */
@@ -24,8 +32,8 @@ struct record_view {
 
 size_t record_size(size_t meta_len, size_t body_len);
 /* Writes a record into `dst`, which holds record_size(meta_len, body_len) bytes. */
-void record_encode(void *dst, uint64_t rev, const char *meta, size_t meta_len, const char *body,
-                   size_t body_len);
+void record_encode(void *dst, enum record_body kind, uint64_t rev, const char *meta,
+                   size_t meta_len, const char *body, size_t body_len);
 /* Reads a record in place; -1 when `data` is not a record (a corrupt or foreign value). */
 int record_decode(const void *data, size_t len, struct record_view *out);
 

@@ -3,11 +3,15 @@
  * the secondary indexes, all changed together in one transaction per write.
  *
  * Databases of the one environment under data_dir:
- *   docs            id -> record {summary | document}
  *   revs            id NUL rev(8 bytes, big-endian) -> record {rev, at, actor, type, department
  *                                                            | document}
- *   changes         seq (8 bytes, big-endian) -> record {event without doc | document}
+ *   docs            id -> record {summary | key of its revision in revs}
+ *   changes         seq (8 bytes, big-endian) -> record {event without doc | key of its revision
+ *                                                       in revs; nothing after a deletion}
  *   idx_department, idx_status, idx_champ   value -> id (DUPSORT)
+ * A document is written once, in revs (record.h: RECORD_BODY_REVISION). Stores written before
+ * that hold the document in docs and changes too (RECORD_BODY_TEXT): both are read. The views
+ * that reads return always carry the document itself.
  * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
  *
  * The store is used from one thread (the event loop). Views returned by reads point into the
@@ -100,6 +104,7 @@ struct store_query {
     /* Decides on each candidate (in id order): 1 accept, 0 skip. */
     int (*accept)(const char *id, const struct record_view *doc, void *arg);
     void *arg;
+    bool with_bodies; /* doc->body is the document; else only doc->meta (the summary) is read */
 };
 enum store_status store_list(struct store *st, const struct store_query *q);
 /*

@@ -4,7 +4,9 @@
  * A sound store, written through the real write pipeline (creates, a patch, a deletion and a
  * re-creation), must verify with no violation and the right counts. Then each kind of damage
  * is made with raw LMDB writes on a fresh copy of that store, and must be reported: by the line
- * that names it, and by the count.
+ * that names it, and by the count. The raw reads and writes also check the layout: a document
+ * written once, in its revision; and a store of the first format, each document also in docs
+ * and changes, still verifies and reads.
  */
 #include "ctg/record.h"
 #include "ctg/store.h"
@@ -187,7 +189,29 @@ static void raw_put(struct raw *r, const char *db, MDB_val key, MDB_val val)
     CHECK_INT(mdb_put(r->txn, raw_db(r, db), &key, &val, 0), 0);
 }
 
-/* Rewrites the record under `key` with another rev in its header and/or another body. */
+static char *copy_bytes(const char *bytes, size_t len)
+{
+    char *copy = malloc(len + 1);
+    memcpy(copy, bytes, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+static void raw_put_record(struct raw *r, const char *db, MDB_val key, enum record_body kind,
+                           uint64_t rev, const char *meta, size_t meta_len, const char *body,
+                           size_t body_len)
+{
+    size_t size = record_size(meta_len, body_len);
+    unsigned char *buf = malloc(size);
+    record_encode(buf, kind, rev, meta, meta_len, body, body_len);
+    raw_put(r, db, key, (MDB_val){.mv_size = size, .mv_data = buf});
+    free(buf);
+}
+
+/*
+ * Rewrites the record under `key` with another rev in its header and/or another body (`from`
+ * replaced by `to`, of the same length, in a text body).
+ */
 static void raw_rewrite(struct raw *r, const char *db, MDB_val key, uint64_t rev_delta,
                         const char *from, const char *to)
 {
@@ -195,20 +219,45 @@ static void raw_rewrite(struct raw *r, const char *db, MDB_val key, uint64_t rev
     struct record_view v;
     CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
     CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
-    char *body = strndup(v.body, v.body_len), *meta = strndup(v.meta, v.meta_len);
+    char *body = copy_bytes(v.body, v.body_len), *meta = copy_bytes(v.meta, v.meta_len);
     char *at = from ? strstr(body, from) : NULL;
     if (from) {
         CHECK(at != NULL && strlen(from) == strlen(to));
         if (at)
             memcpy(at, to, strlen(to));
     }
-    size_t size = record_size(v.meta_len, v.body_len);
-    unsigned char *buf = malloc(size);
-    record_encode(buf, v.rev + rev_delta, meta, v.meta_len, body, v.body_len);
-    raw_put(r, db, key, (MDB_val){.mv_size = size, .mv_data = buf});
-    free(buf);
+    raw_put_record(r, db, key, v.kind, v.rev + rev_delta, meta, v.meta_len, body, v.body_len);
     free(body);
     free(meta);
+}
+
+/* Rewrites a record that points at its revision as the first format did: the document inline. */
+static void raw_inline(struct raw *r, const char *db, MDB_val key)
+{
+    MDB_val val, rev_val;
+    struct record_view v, rev;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    if (v.kind != RECORD_BODY_REVISION)
+        return; /* a deletion's change holds nothing */
+    MDB_val rev_key = {.mv_size = v.body_len, .mv_data = (void *)v.body};
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &rev_key, &rev_val), 0);
+    CHECK_INT(record_decode(rev_val.mv_data, rev_val.mv_size, &rev), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len), *body = copy_bytes(rev.body, rev.body_len);
+    raw_put_record(r, db, key, RECORD_BODY_TEXT, v.rev, meta, v.meta_len, body, rev.body_len);
+    free(meta);
+    free(body);
+}
+
+/* Rewrites every record of docs and changes as the first format did (see raw_inline). */
+static void raw_inline_all(struct raw *r)
+{
+    const char *ids[] = {"a-conv", "b-conv", "c-conv"};
+    unsigned char buf[8];
+    for (size_t i = 0; i < 3; i++)
+        raw_inline(r, "docs", text_val(ids[i]));
+    for (uint64_t seq = 1; seq <= 6; seq++)
+        raw_inline(r, "changes", seq_key(seq, buf));
 }
 
 /* Builds a sound store in its own folder, damages it with `damage`, verifies it. */
@@ -251,8 +300,24 @@ static void bump_doc_rev(struct raw *r)
     raw_rewrite(r, "docs", text_val("a-conv"), 1, NULL, NULL);
 }
 
+/* The current version of a-conv points at its first revision, under a header that says so. */
+static void point_doc_at_old_revision(struct raw *r)
+{
+    unsigned char ref[64];
+    MDB_val val, key = text_val("a-conv");
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "docs"), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len);
+    MDB_val old = revision_key("a-conv", 1, ref);
+    raw_put_record(r, "docs", key, RECORD_BODY_REVISION, 1, meta, v.meta_len, old.mv_data,
+                   old.mv_size);
+    free(meta);
+}
+
 static void change_doc_body(struct raw *r)
 {
+    raw_inline(r, "docs", text_val("c-conv"));
     raw_rewrite(r, "docs", text_val("c-conv"), 0, "Grand Ajaccio", "Grand Ajacciu");
 }
 
@@ -275,7 +340,139 @@ static void garble_doc(struct raw *r)
 static void change_logged_doc(struct raw *r)
 {
     unsigned char buf[8];
+    raw_inline(r, "changes", seq_key(6, buf));
     raw_rewrite(r, "changes", seq_key(6, buf), 0, "Grand Ajaccio", "Grand Ajacciu");
+}
+
+/* The change of c-conv's creation points at b-conv's first revision. */
+static void point_change_at_another_id(struct raw *r)
+{
+    unsigned char buf[8], ref[64];
+    MDB_val val, key = seq_key(6, buf);
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "changes"), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len);
+    MDB_val other = revision_key("b-conv", 1, ref);
+    raw_put_record(r, "changes", key, RECORD_BODY_REVISION, 1, meta, v.meta_len, other.mv_data,
+                   other.mv_size);
+    free(meta);
+}
+
+/* A revision that points at another, where it must hold its document. */
+static void point_revision_elsewhere(struct raw *r)
+{
+    unsigned char key[64], ref[64];
+    MDB_val val, k = revision_key("c-conv", 1, key);
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &k, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len);
+    MDB_val other = revision_key("a-conv", 1, ref);
+    raw_put_record(r, "revs", k, RECORD_BODY_REVISION, 1, meta, v.meta_len, other.mv_data,
+                   other.mv_size);
+    free(meta);
+}
+
+static void check_points_at(struct raw *r, const char *db, MDB_val key, const char *id,
+                            uint64_t rev)
+{
+    unsigned char want[64];
+    MDB_val val, ref = revision_key(id, rev, want);
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    CHECK_INT(v.kind, RECORD_BODY_REVISION);
+    CHECK(v.body_len == ref.mv_size && memcmp(v.body, ref.mv_data, ref.mv_size) == 0);
+}
+
+/*
+ * A document is written once, in its revision: the current version and the change log hold the
+ * key of that revision, and a deletion's change holds nothing.
+ */
+static void test_document_is_written_once(void)
+{
+    char dir[3100];
+    struct raw r;
+    unsigned char buf[8];
+    make_dir_name(dir, sizeof dir, "written-once");
+    build_sound_store(dir);
+    CHECK_INT(mdb_env_create(&r.env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
+    CHECK_INT(mdb_env_open(r.env, dir, MDB_RDONLY, 0600), 0);
+    CHECK_INT(mdb_txn_begin(r.env, NULL, MDB_RDONLY, &r.txn), 0);
+    check_points_at(&r, "docs", text_val("a-conv"), "a-conv", 2);
+    check_points_at(&r, "docs", text_val("b-conv"), "b-conv", 3);
+    check_points_at(&r, "changes", seq_key(3, buf), "a-conv", 2);
+    check_points_at(&r, "changes", seq_key(5, buf), "b-conv", 3);
+    MDB_val val, key = seq_key(4, buf); /* the deletion of b-conv */
+    struct record_view v;
+    CHECK_INT(mdb_get(r.txn, raw_db(&r, "changes"), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    CHECK_INT(v.kind, RECORD_BODY_TEXT);
+    CHECK_INT(v.body_len, 0);
+    mdb_txn_abort(r.txn);
+    mdb_env_close(r.env);
+}
+
+/* Builds a sound store in its own folder and rewrites it as the first format did. */
+static void build_first_format_store(const char *dir)
+{
+    struct raw r;
+    build_sound_store(dir);
+    CHECK_INT(mdb_env_create(&r.env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
+    CHECK_INT(mdb_env_set_mapsize(r.env, 64 * MiB), 0);
+    CHECK_INT(mdb_env_open(r.env, dir, 0, 0600), 0);
+    CHECK_INT(mdb_txn_begin(r.env, NULL, 0, &r.txn), 0);
+    raw_inline_all(&r);
+    CHECK_INT(mdb_txn_commit(r.txn), 0);
+    mdb_env_close(r.env);
+}
+
+static int count_change_with_doc(uint64_t seq, const struct record_view *change, void *arg)
+{
+    (void)seq;
+    size_t *n = arg;
+    *n += change->body_len > 0 && memchr(change->body, '{', change->body_len) == change->body;
+    return 0;
+}
+
+/*
+ * A store written before documents were kept once (each in docs and changes too) verifies as
+ * it did, and reads the same: its documents and its change log, then a new write on top of it.
+ */
+static void test_first_format_verifies_and_reads(void)
+{
+    char dir[3100], err[512] = "";
+    make_dir_name(dir, sizeof dir, "first-format");
+    build_first_format_store(dir);
+    struct report r = run_verify(dir);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
+    CHECK_INT(r.counts.changes, 6);
+    free(r.text);
+
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store *st = store_open(&opt, err, sizeof err);
+    CHECK(st != NULL);
+    struct record_view doc;
+    size_t with_doc = 0;
+    CHECK_INT(store_read_begin(st), STORE_OK);
+    CHECK_INT(store_get_doc(st, "c-conv", &doc), STORE_OK);
+    CHECK_INT(doc.kind, RECORD_BODY_TEXT);
+    char *text = copy_bytes(doc.body, doc.body_len);
+    CHECK(strstr(text, "Grand Ajaccio") != NULL);
+    free(text);
+    CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_OK);
+    store_read_end(st);
+    CHECK_INT(with_doc, 5); /* every change but the deletion */
+    write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"evaluation\"}", 1);
+    store_close(st);
+    r = run_verify(dir);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
+    free(r.text);
 }
 
 static void test_damage_is_reported(void)
@@ -297,23 +494,32 @@ static void test_damage_is_reported(void)
          "changes[seq 4]: follows seq 2: the change log has a gap"},
         {"change-log-gap", drop_change, 2,
          "changes: the log of a-conv ends at rev 1, its revisions at 2"},
-        /* the header disagrees with the document, and with the last revision */
-        {"doc-rev-mismatch", bump_doc_rev, 2, "docs[a-conv]: is at rev 3, its last revision is 2"},
+        {"doc-rev-mismatch", bump_doc_rev, 1,
+         "docs[a-conv]: its document is rev 2 of a-conv, its header says rev 3"},
+        /* and its summary (status, rev) and its 4 index entries are those of rev 2 */
+        {"doc-at-old-revision", point_doc_at_old_revision, 7,
+         "docs[a-conv]: is at rev 1, its last revision is 2"},
         {"doc-body-mismatch", change_doc_body, 2,
          "docs[c-conv]: differs from its last revision (1)"},
-        /* the gap, an update that follows nothing, and the change of the lost revision */
-        {"revision-gap", drop_first_revision, 3,
+        /* the gap, an update that follows nothing, the change of the lost revision, and the
+           change of rev 2 that now follows nothing in the log */
+        {"revision-gap", drop_first_revision, 4,
          "revs[a-conv rev 2]: follows rev 0: the revisions of an id go 1, 2, 3"},
-        {"revision-gap", drop_first_revision, 3,
+        {"revision-gap", drop_first_revision, 4,
          "revs[a-conv rev 2]: a revision 'updated' cannot follow nothing"},
-        {"revision-gap", drop_first_revision, 3,
-         "changes[seq 1]: names rev 1 of a-conv, which is not among its revisions"},
+        {"revision-gap", drop_first_revision, 4,
+         "changes[seq 1]: its document is rev 1 of a-conv, which is not among its revisions"},
         /* and its two index entries name it */
         {"live-doc-lost", drop_live_doc, 3,
          "docs[c-conv]: is absent, but its last revision (1) is not a deletion"},
         {"garbled-doc", garble_doc, 1, "docs[b-conv]: the value is not a record (bad header)"},
         {"logged-doc-differs", change_logged_doc, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
+        {"logged-doc-elsewhere", point_change_at_another_id, 1,
+         "changes[seq 6]: its document differs from rev 1 of c-conv"},
+        /* and docs and changes point at it, and the log of c-conv reaches none of its revs */
+        {"revision-points", point_revision_elsewhere, 4,
+         "revs[c-conv rev 1]: points at a revision: a revision holds its own document"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64];
@@ -330,6 +536,8 @@ int main(void)
     test_sound_store_verifies();
     test_missing_store_is_an_error();
     test_damage_is_reported();
+    test_document_is_written_once();
+    test_first_format_verifies_and_reads();
     tmpdir_remove(tmp_root);
     return check_summary("test_verify");
 }
