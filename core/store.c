@@ -76,25 +76,44 @@ static enum store_status decode_value(const MDB_val *val, struct record_view *ou
     return STORE_OK;
 }
 
+/* A value of revs, which holds its document itself. */
+static enum store_status decode_revision(const MDB_val *val, struct record_view *out)
+{
+    enum store_status status = decode_value(val, out);
+    if (status == STORE_OK && out->kind != RECORD_BODY_TEXT) {
+        log_error("store", "a revision points elsewhere for its document: the data folder is "
+                           "damaged");
+        return STORE_ERROR;
+    }
+    return status;
+}
+
+/* True when the revs key `key` names a revision of `id` (any id when NULL) at `rev`. */
+static bool key_names(const MDB_val *key, const char *id, uint64_t rev)
+{
+    size_t id_len;
+    uint64_t key_rev;
+    if (record_revision_key_split(key->mv_data, key->mv_size, &id_len, &key_rev) < 0)
+        return false;
+    return key_rev == rev && (!id || (strlen(id) == id_len && !memcmp(key->mv_data, id, id_len)));
+}
+
 /*
  * Puts the document of a record that points at its revision (RECORD_BODY_REVISION: a current
- * version, a change-log entry) in place of the pointer.
+ * version, a change-log entry) in place of the pointer. The revision must be of the record's
+ * rev, of `id` when given, and hold a document.
  */
-static enum store_status resolve_body(const struct store *st, MDB_txn *txn,
+static enum store_status resolve_body(const struct store *st, MDB_txn *txn, const char *id,
                                       struct record_view *out)
 {
     if (out->kind != RECORD_BODY_REVISION)
         return STORE_OK;
     MDB_val key = {.mv_size = out->body_len, .mv_data = (void *)out->body}, val;
     struct record_view revision;
-    size_t id_len;
-    uint64_t rev;
-    if (record_revision_key_split(key.mv_data, key.mv_size, &id_len, &rev) < 0 ||
-        rev != out->rev || mdb_get(txn, st->revs, &key, &val) != 0 ||
-        record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
-        revision.kind != RECORD_BODY_TEXT) {
-        log_error("store", "a record points at a revision that is not there: the data folder "
-                           "is damaged");
+    if (!key_names(&key, id, out->rev) || mdb_get(txn, st->revs, &key, &val) != 0 ||
+        decode_revision(&val, &revision) != STORE_OK || revision.body_len == 0) {
+        log_error("store", "a record points at a revision of another id or rev, or at one that "
+                           "is not there or holds no document: the data folder is damaged");
         return STORE_ERROR;
     }
     out->kind = RECORD_BODY_TEXT;
@@ -103,12 +122,19 @@ static enum store_status resolve_body(const struct store *st, MDB_txn *txn,
     return STORE_OK;
 }
 
-/* decode_value, then resolve_body when `with_body`. */
+/*
+ * decode_value, then, when `with_body`, resolve_body (`id`: the id the record is of, when
+ * known); without, the view has no body.
+ */
 static enum store_status read_value(const struct store *st, MDB_txn *txn, const MDB_val *val,
-                                    bool with_body, struct record_view *out)
+                                    const char *id, bool with_body, struct record_view *out)
 {
     enum store_status status = decode_value(val, out);
-    return status == STORE_OK && with_body ? resolve_body(st, txn, out) : status;
+    if (status != STORE_OK || with_body)
+        return status == STORE_OK ? resolve_body(st, txn, id, out) : status;
+    out->body = NULL;
+    out->body_len = 0;
+    return STORE_OK;
 }
 
 /* ---------- opening ---------- */
@@ -326,7 +352,7 @@ static enum store_status get_doc_in(const struct store *st, MDB_txn *txn, const 
         log_error("store", "cannot read %s: %s", id, mdb_strerror(rc));
         return STORE_ERROR;
     }
-    return read_value(st, txn, &val, with_body, out);
+    return read_value(st, txn, &val, id, with_body, out);
 }
 
 enum store_status store_get_doc(struct store *st, const char *id, struct record_view *out)
@@ -344,7 +370,7 @@ enum store_status store_get_revision(struct store *st, const char *id, uint64_t 
     int rc = mdb_get(st->read_txn, st->revs, &key, &val);
     if (rc == MDB_NOTFOUND)
         return STORE_NOT_FOUND;
-    return rc ? STORE_ERROR : decode_value(&val, out);
+    return rc ? STORE_ERROR : decode_revision(&val, out);
 }
 
 /* Positions `cur` on the first revision of `id`; 0 when there is one. */
@@ -376,7 +402,7 @@ enum store_status store_each_revision(struct store *st, const char *id,
     int rc = first_revision(cur, id, &key, &val);
     for (; rc == 0 && is_revision_of(&key, id); rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (decode_value(&val, &view) != STORE_OK) {
+        if (decode_revision(&val, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
@@ -404,7 +430,7 @@ enum store_status store_each_change(struct store *st, uint64_t since,
     int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (key.mv_size != 8 || read_value(st, st->read_txn, &val, true, &view) != STORE_OK) {
+        if (key.mv_size != 8 || read_value(st, st->read_txn, &val, NULL, true, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
@@ -777,7 +803,8 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         log_error("store", "cannot encode the change of %s", c->id);
         return STORE_ERROR;
     }
-    /* The document is written once, in its revision; the current version and the log point at it. */
+    /* The document is written once, in its revision; the current version and the log point
+       at it. */
     unsigned char ref[REV_KEY_MAX];
     MDB_val ref_key = rev_key(ref, c->id, c->rev);
     struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};

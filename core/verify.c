@@ -75,10 +75,11 @@ static unsigned long long ull(uint64_t n)
 }
 
 /*
- * Puts the document a RECORD_BODY_REVISION record points at in place of the pointer; false, with
- * why in `why`, when there is none.
+ * Puts the document a RECORD_BODY_REVISION record of `owner` (any id when NULL) points at in
+ * place of the pointer; false, with why in `why`, when there is none.
  */
-static bool resolve_body(struct verify *v, struct record_view *view, char why[WHERE_MAX])
+static bool resolve_body(struct verify *v, struct record_view *view, const char *owner,
+                         char why[WHERE_MAX])
 {
     MDB_val key = {.mv_size = view->body_len, .mv_data = (void *)view->body}, val;
     struct record_view revision;
@@ -90,6 +91,8 @@ static bool resolve_body(struct verify *v, struct record_view *view, char why[WH
     if (record_revision_key_split(key.mv_data, key.mv_size, &id_len, &rev) < 0 ||
         !key_text(key.mv_data, id_len, id))
         snprintf(why, WHERE_MAX, "its document is in revs under a key that is not <id> NUL <rev>");
+    else if (owner && strcmp(id, owner) != 0)
+        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, another id", ull(rev), id);
     else if (rev != view->rev)
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, its header says rev %llu",
                  ull(rev), id, ull(view->rev));
@@ -97,8 +100,9 @@ static bool resolve_body(struct verify *v, struct record_view *view, char why[WH
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which is not among its "
                                   "revisions", ull(rev), id);
     else if (record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
-             revision.kind != RECORD_BODY_TEXT)
-        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds none", ull(rev), id);
+             revision.kind != RECORD_BODY_TEXT || revision.body_len == 0)
+        snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds no document",
+                 ull(rev), id);
     else {
         view->kind = RECORD_BODY_TEXT;
         view->body = revision.body;
@@ -108,11 +112,13 @@ static bool resolve_body(struct verify *v, struct record_view *view, char why[WH
     return false;
 }
 
-/* record_decode, then resolve_body; false when either fails (the walk of that value says why). */
-static bool decode_resolved(struct verify *v, const MDB_val *val, struct record_view *view)
+/* record_decode, then resolve_body; false when either fails (the walk of docs says why). */
+static bool decode_resolved(struct verify *v, const MDB_val *val, const char *owner,
+                            struct record_view *view)
 {
     char why[WHERE_MAX];
-    return record_decode(val->mv_data, val->mv_size, view) == 0 && resolve_body(v, view, why);
+    return record_decode(val->mv_data, val->mv_size, view) == 0 &&
+           resolve_body(v, view, owner, why);
 }
 
 /* A stored value: its header, its meta object and its document (NULL when empty). */
@@ -122,11 +128,11 @@ struct entry {
 };
 
 /*
- * Reads a stored value, whose document may be in its revision when `may_point` (docs, changes);
- * false (after saying why) when it is not a well-formed record.
+ * Reads a stored value, whose document may be in a revision of `owner` (any id when NULL) when
+ * `may_point` (docs, changes); false (after saying why) when it is not a well-formed record.
  */
 static bool read_entry(struct verify *v, const char *where, const MDB_val *val, bool may_point,
-                       struct entry *e)
+                       const char *owner, struct entry *e)
 {
     e->meta = e->doc = NULL;
     if (record_decode(val->mv_data, val->mv_size, &e->view) < 0) {
@@ -138,7 +144,7 @@ static bool read_entry(struct verify *v, const char *where, const MDB_val *val, 
         return false;
     }
     char why[WHERE_MAX];
-    if (!resolve_body(v, &e->view, why)) {
+    if (!resolve_body(v, &e->view, owner, why)) {
         violation(v, where, "%s", why);
         return false;
     }
@@ -281,7 +287,7 @@ static void check_revision(struct verify *v, struct history *h, uint64_t rev, co
     struct entry e;
     int type = -1;
     h->body_len = 0;
-    if (read_entry(v, where, val, false, &e)) {
+    if (read_entry(v, where, val, false, NULL, &e)) {
         type = change_type_of(str_of(e.meta, "type"));
         check_revision_fields(v, where, h, rev, type, &e);
         h->body = e.view.body;
@@ -310,7 +316,7 @@ static void finish_history(struct verify *v, const struct history *h)
                       live ? "is live" : "is absent", ull(h->rev), live ? "" : "not ");
         return;
     }
-    if (!decode_resolved(v, &val, &doc))
+    if (!decode_resolved(v, &val, h->id, &doc))
         return; /* the walk of docs says so */
     if (doc.rev != h->rev)
         violation(v, where, "is at rev %llu, its last revision is %llu", ull(doc.rev), ull(h->rev));
@@ -408,7 +414,7 @@ static void visit_document(struct verify *v, const MDB_val *key, const MDB_val *
         return;
     }
     snprintf(where, sizeof where, "docs[%s]", id);
-    if (!read_entry(v, where, val, true, &e))
+    if (!read_entry(v, where, val, true, id, &e))
         return;
     if (!e.doc) {
         violation(v, where, "holds no document");
@@ -451,7 +457,7 @@ static void visit_index_entry(struct verify *v, const MDB_val *key, const MDB_va
         return;
     }
     json_t *parsed;
-    if (!decode_resolved(v, &doc_val, &doc) || !(parsed = parse_object(doc.body, doc.body_len)))
+    if (!decode_resolved(v, &doc_val, id, &doc) || !(parsed = parse_object(doc.body, doc.body_len)))
         return; /* the walk of docs says so */
     const char *values[MODEL_ARRAY_MAX];
     if (!contains(values, store_index_values(parsed, index, values, MODEL_ARRAY_MAX), value))
@@ -502,7 +508,7 @@ static void check_change_order(struct verify *v, const char *where, const char *
 static void check_change(struct verify *v, const char *where, uint64_t seq, const MDB_val *val)
 {
     struct entry e;
-    if (!read_entry(v, where, val, true, &e))
+    if (!read_entry(v, where, val, true, NULL, &e))
         return;
     int type = change_type_of_event(str_of(e.meta, "type"));
     const char *id = str_of(e.meta, "id");

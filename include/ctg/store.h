@@ -11,7 +11,7 @@
  *   idx_department, idx_status, idx_champ   value -> id (DUPSORT)
  * A document is written once, in revs (record.h: RECORD_BODY_REVISION). Stores written before
  * that hold the document in docs and changes too (RECORD_BODY_TEXT): both are read. The views
- * that reads return always carry the document itself.
+ * that reads return carry the document itself (a list's only when the query asks for bodies).
  * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
  *
  * The store is used from one thread (the event loop). Views returned by reads point into the
@@ -104,7 +104,8 @@ struct store_query {
     /* Decides on each candidate (in id order): 1 accept, 0 skip. */
     int (*accept)(const char *id, const struct record_view *doc, void *arg);
     void *arg;
-    bool with_bodies; /* doc->body is the document; else only doc->meta (the summary) is read */
+    bool with_bodies; /* doc->body is the document; else it is empty, and only doc->meta (the
+                         summary) is read */
 };
 enum store_status store_list(struct store *st, const struct store_query *q);
 /*

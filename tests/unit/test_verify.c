@@ -260,12 +260,11 @@ static void raw_inline_all(struct raw *r)
         raw_inline(r, "changes", seq_key(seq, buf));
 }
 
-/* Builds a sound store in its own folder, damages it with `damage`, verifies it. */
-static struct report verify_damaged(const char *name, void (*damage)(struct raw *r))
+/* Builds a sound store in its own folder `dir`, damages it with `damage`. */
+static void build_damaged_store(char dir[3100], const char *name, void (*damage)(struct raw *r))
 {
-    char dir[3100];
     struct raw r;
-    make_dir_name(dir, sizeof dir, name);
+    make_dir_name(dir, 3100, name);
     build_sound_store(dir);
     CHECK_INT(mdb_env_create(&r.env), 0);
     CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
@@ -275,6 +274,13 @@ static struct report verify_damaged(const char *name, void (*damage)(struct raw 
     damage(&r);
     CHECK_INT(mdb_txn_commit(r.txn), 0);
     mdb_env_close(r.env);
+}
+
+/* Builds a sound store in its own folder, damages it with `damage`, verifies it. */
+static struct report verify_damaged(const char *name, void (*damage)(struct raw *r))
+{
+    char dir[3100];
+    build_damaged_store(dir, name, damage);
     return run_verify(dir);
 }
 
@@ -300,19 +306,40 @@ static void bump_doc_rev(struct raw *r)
     raw_rewrite(r, "docs", text_val("a-conv"), 1, NULL, NULL);
 }
 
-/* The current version of a-conv points at its first revision, under a header that says so. */
-static void point_doc_at_old_revision(struct raw *r)
+/* The current version of `id` points at rev `rev` of `target`, under a header of that rev. */
+static void point_doc_at(struct raw *r, const char *id, const char *target, uint64_t rev)
 {
     unsigned char ref[64];
-    MDB_val val, key = text_val("a-conv");
+    MDB_val val, key = text_val(id);
     struct record_view v;
     CHECK_INT(mdb_get(r->txn, raw_db(r, "docs"), &key, &val), 0);
     CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
     char *meta = copy_bytes(v.meta, v.meta_len);
-    MDB_val old = revision_key("a-conv", 1, ref);
-    raw_put_record(r, "docs", key, RECORD_BODY_REVISION, 1, meta, v.meta_len, old.mv_data,
-                   old.mv_size);
+    MDB_val to = revision_key(target, rev, ref);
+    raw_put_record(r, "docs", key, RECORD_BODY_REVISION, rev, meta, v.meta_len, to.mv_data,
+                   to.mv_size);
     free(meta);
+}
+
+static void point_doc_at_old_revision(struct raw *r)
+{
+    point_doc_at(r, "a-conv", "a-conv", 1);
+}
+
+static void point_doc_at_deletion(struct raw *r)
+{
+    point_doc_at(r, "b-conv", "b-conv", 2);
+}
+
+static void point_doc_at_another_id(struct raw *r)
+{
+    point_doc_at(r, "c-conv", "a-conv", 1);
+}
+
+static void drop_live_revision(struct raw *r)
+{
+    unsigned char buf[64];
+    raw_del(r, "revs", revision_key("c-conv", 1, buf), NULL);
 }
 
 static void change_doc_body(struct raw *r)
@@ -415,6 +442,66 @@ static void test_document_is_written_once(void)
     mdb_env_close(r.env);
 }
 
+static int count_change_with_doc(uint64_t seq, const struct record_view *change, void *arg);
+
+/* What the store reads of a sound store: every document, through the pointers. */
+static void test_store_reads_through_pointers(void)
+{
+    char dir[3100], err[512] = "";
+    make_dir_name(dir, sizeof dir, "reads-through");
+    build_sound_store(dir);
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store *st = store_open(&opt, err, sizeof err);
+    CHECK(st != NULL);
+    struct record_view doc;
+    size_t with_doc = 0;
+    CHECK_INT(store_read_begin(st), STORE_OK);
+    CHECK_INT(store_get_doc(st, "a-conv", &doc), STORE_OK);
+    char *text = copy_bytes(doc.body, doc.body_len);
+    CHECK(strstr(text, "\"status\":\"monitoring\"") != NULL);
+    free(text);
+    CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_OK);
+    store_read_end(st);
+    CHECK_INT(with_doc, 5); /* every change but the deletion */
+    struct store_query q = {.department = "49", .limit = 10};
+    struct json_texts texts = {0};
+    CHECK_INT(store_list_texts(st, &q, &texts), STORE_OK);
+    CHECK_INT(texts.n, 1);
+    if (texts.n == 1) {
+        char *listed = copy_bytes(texts.buf, texts.ends[0]);
+        CHECK(strstr(listed, "Saumur Agglo") != NULL);
+        free(listed);
+    }
+    json_texts_clear(&texts);
+    store_close(st);
+}
+
+/* A current version that points at a wrong revision is an error to the store, not a document. */
+static void test_store_refuses_bad_pointers(void)
+{
+    struct {
+        const char *name, *id;
+        void (*damage)(struct raw *r);
+    } cases[] = {
+        {"refused-deletion", "b-conv", point_doc_at_deletion},
+        {"refused-another-id", "c-conv", point_doc_at_another_id},
+        {"refused-lost", "c-conv", drop_live_revision},
+        {"refused-revision-points", "c-conv", point_revision_elsewhere},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[3100], err[512] = "";
+        build_damaged_store(dir, cases[i].name, cases[i].damage);
+        struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+        struct store *st = store_open(&opt, err, sizeof err);
+        CHECK(st != NULL);
+        struct record_view doc;
+        CHECK_INT(store_read_begin(st), STORE_OK);
+        CHECK_INT(store_get_doc(st, cases[i].id, &doc), STORE_ERROR);
+        store_read_end(st);
+        store_close(st);
+    }
+}
+
 /* Builds a sound store in its own folder and rewrites it as the first format did. */
 static void build_first_format_store(const char *dir)
 {
@@ -460,7 +547,6 @@ static void test_first_format_verifies_and_reads(void)
     size_t with_doc = 0;
     CHECK_INT(store_read_begin(st), STORE_OK);
     CHECK_INT(store_get_doc(st, "c-conv", &doc), STORE_OK);
-    CHECK_INT(doc.kind, RECORD_BODY_TEXT);
     char *text = copy_bytes(doc.body, doc.body_len);
     CHECK(strstr(text, "Grand Ajaccio") != NULL);
     free(text);
@@ -518,6 +604,13 @@ static void test_damage_is_reported(void)
         {"logged-doc-elsewhere", point_change_at_another_id, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         /* and docs and changes point at it, and the log of c-conv reaches none of its revs */
+        {"doc-at-deletion", point_doc_at_deletion, 1,
+         "docs[b-conv]: its document is rev 2 of b-conv, which holds no document"},
+        {"doc-of-another-id", point_doc_at_another_id, 1,
+         "docs[c-conv]: its document is rev 1 of a-conv, another id"},
+        /* and the log's entry points at it too */
+        {"live-revision-lost", drop_live_revision, 2,
+         "docs[c-conv]: its document is rev 1 of c-conv, which is not among its revisions"},
         {"revision-points", point_revision_elsewhere, 4,
          "revs[c-conv rev 1]: points at a revision: a revision holds its own document"},
     };
@@ -537,6 +630,8 @@ int main(void)
     test_missing_store_is_an_error();
     test_damage_is_reported();
     test_document_is_written_once();
+    test_store_reads_through_pointers();
+    test_store_refuses_bad_pointers();
     test_first_format_verifies_and_reads();
     tmpdir_remove(tmp_root);
     return check_summary("test_verify");
