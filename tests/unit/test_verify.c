@@ -260,7 +260,7 @@ static void raw_inline_all(struct raw *r)
         raw_inline(r, "changes", seq_key(seq, buf));
 }
 
-/* Builds a sound store in its own folder `dir`, damages it with `damage`. */
+/* Builds a sound store in its own folder `dir`, then rewrites it with raw writes (`damage`). */
 static void build_damaged_store(char dir[3100], const char *name, void (*damage)(struct raw *r))
 {
     struct raw r;
@@ -306,19 +306,24 @@ static void bump_doc_rev(struct raw *r)
     raw_rewrite(r, "docs", text_val("a-conv"), 1, NULL, NULL);
 }
 
-/* The current version of `id` points at rev `rev` of `target`, under a header of that rev. */
-static void point_doc_at(struct raw *r, const char *id, const char *target, uint64_t rev)
+/* The record under `key` points at rev `rev` of `target`, under a header of that rev. */
+static void raw_point(struct raw *r, const char *db, MDB_val key, const char *target, uint64_t rev)
 {
     unsigned char ref[64];
-    MDB_val val, key = text_val(id);
+    MDB_val val;
     struct record_view v;
-    CHECK_INT(mdb_get(r->txn, raw_db(r, "docs"), &key, &val), 0);
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
     CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
     char *meta = copy_bytes(v.meta, v.meta_len);
     MDB_val to = revision_key(target, rev, ref);
-    raw_put_record(r, "docs", key, RECORD_BODY_REVISION, rev, meta, v.meta_len, to.mv_data,
+    raw_put_record(r, db, key, RECORD_BODY_REVISION, rev, meta, v.meta_len, to.mv_data,
                    to.mv_size);
     free(meta);
+}
+
+static void point_doc_at(struct raw *r, const char *id, const char *target, uint64_t rev)
+{
+    raw_point(r, "docs", text_val(id), target, rev);
 }
 
 static void point_doc_at_old_revision(struct raw *r)
@@ -374,31 +379,15 @@ static void change_logged_doc(struct raw *r)
 /* The change of c-conv's creation points at b-conv's first revision. */
 static void point_change_at_another_id(struct raw *r)
 {
-    unsigned char buf[8], ref[64];
-    MDB_val val, key = seq_key(6, buf);
-    struct record_view v;
-    CHECK_INT(mdb_get(r->txn, raw_db(r, "changes"), &key, &val), 0);
-    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
-    char *meta = copy_bytes(v.meta, v.meta_len);
-    MDB_val other = revision_key("b-conv", 1, ref);
-    raw_put_record(r, "changes", key, RECORD_BODY_REVISION, 1, meta, v.meta_len, other.mv_data,
-                   other.mv_size);
-    free(meta);
+    unsigned char buf[8];
+    raw_point(r, "changes", seq_key(6, buf), "b-conv", 1);
 }
 
 /* A revision that points at another, where it must hold its document. */
 static void point_revision_elsewhere(struct raw *r)
 {
-    unsigned char key[64], ref[64];
-    MDB_val val, k = revision_key("c-conv", 1, key);
-    struct record_view v;
-    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &k, &val), 0);
-    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
-    char *meta = copy_bytes(v.meta, v.meta_len);
-    MDB_val other = revision_key("a-conv", 1, ref);
-    raw_put_record(r, "revs", k, RECORD_BODY_REVISION, 1, meta, v.meta_len, other.mv_data,
-                   other.mv_size);
-    free(meta);
+    unsigned char buf[64];
+    raw_point(r, "revs", revision_key("c-conv", 1, buf), "a-conv", 1);
 }
 
 static void check_points_at(struct raw *r, const char *db, MDB_val key, const char *id,
@@ -442,27 +431,37 @@ static void test_document_is_written_once(void)
     mdb_env_close(r.env);
 }
 
-static int count_change_with_doc(uint64_t seq, const struct record_view *change, void *arg);
-
-/* What the store reads of a sound store: every document, through the pointers. */
-static void test_store_reads_through_pointers(void)
+static int count_change_with_doc(uint64_t seq, const struct record_view *change, void *arg)
 {
-    char dir[3100], err[512] = "";
-    make_dir_name(dir, sizeof dir, "reads-through");
-    build_sound_store(dir);
+    (void)seq;
+    size_t *n = arg;
+    *n += change->body_len > 0 && memchr(change->body, '{', change->body_len) == change->body;
+    return 0;
+}
+
+/*
+ * Opens the sound store in `dir` (in either layout) and checks what its reads give: `id`'s
+ * document holds `want`, every change but the deletion has its document, and the list of
+ * department 49 has b-conv's. Returns the store, open.
+ */
+static struct store *open_and_check_reads(const char *dir, const char *id, const char *want)
+{
+    char err[512] = "";
     struct store_options opt = {dir, 1 * MiB, 64 * MiB};
     struct store *st = store_open(&opt, err, sizeof err);
     CHECK(st != NULL);
+    if (!st)
+        exit(2);
     struct record_view doc;
     size_t with_doc = 0;
     CHECK_INT(store_read_begin(st), STORE_OK);
-    CHECK_INT(store_get_doc(st, "a-conv", &doc), STORE_OK);
+    CHECK_INT(store_get_doc(st, id, &doc), STORE_OK);
     char *text = copy_bytes(doc.body, doc.body_len);
-    CHECK(strstr(text, "\"status\":\"monitoring\"") != NULL);
+    CHECK(strstr(text, want) != NULL);
     free(text);
     CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_OK);
     store_read_end(st);
-    CHECK_INT(with_doc, 5); /* every change but the deletion */
+    CHECK_INT(with_doc, 5);
     struct store_query q = {.department = "49", .limit = 10};
     struct json_texts texts = {0};
     CHECK_INT(store_list_texts(st, &q, &texts), STORE_OK);
@@ -473,7 +472,16 @@ static void test_store_reads_through_pointers(void)
         free(listed);
     }
     json_texts_clear(&texts);
-    store_close(st);
+    return st;
+}
+
+/* What the store reads of a sound store: every document, through the pointers. */
+static void test_store_reads_through_pointers(void)
+{
+    char dir[3100];
+    make_dir_name(dir, sizeof dir, "reads-through");
+    build_sound_store(dir);
+    store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
 }
 
 /* A current version that points at a wrong revision is an error to the store, not a document. */
@@ -502,57 +510,21 @@ static void test_store_refuses_bad_pointers(void)
     }
 }
 
-/* Builds a sound store in its own folder and rewrites it as the first format did. */
-static void build_first_format_store(const char *dir)
-{
-    struct raw r;
-    build_sound_store(dir);
-    CHECK_INT(mdb_env_create(&r.env), 0);
-    CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
-    CHECK_INT(mdb_env_set_mapsize(r.env, 64 * MiB), 0);
-    CHECK_INT(mdb_env_open(r.env, dir, 0, 0600), 0);
-    CHECK_INT(mdb_txn_begin(r.env, NULL, 0, &r.txn), 0);
-    raw_inline_all(&r);
-    CHECK_INT(mdb_txn_commit(r.txn), 0);
-    mdb_env_close(r.env);
-}
-
-static int count_change_with_doc(uint64_t seq, const struct record_view *change, void *arg)
-{
-    (void)seq;
-    size_t *n = arg;
-    *n += change->body_len > 0 && memchr(change->body, '{', change->body_len) == change->body;
-    return 0;
-}
-
 /*
  * A store written before documents were kept once (each in docs and changes too) verifies as
  * it did, and reads the same: its documents and its change log, then a new write on top of it.
  */
 static void test_first_format_verifies_and_reads(void)
 {
-    char dir[3100], err[512] = "";
-    make_dir_name(dir, sizeof dir, "first-format");
-    build_first_format_store(dir);
+    char dir[3100];
+    build_damaged_store(dir, "first-format", raw_inline_all); /* a rewrite, not a damage */
     struct report r = run_verify(dir);
     CHECK_INT(r.counts.violations, 0);
     CHECK_STR(r.text, "");
     CHECK_INT(r.counts.changes, 6);
     free(r.text);
 
-    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
-    struct store *st = store_open(&opt, err, sizeof err);
-    CHECK(st != NULL);
-    struct record_view doc;
-    size_t with_doc = 0;
-    CHECK_INT(store_read_begin(st), STORE_OK);
-    CHECK_INT(store_get_doc(st, "c-conv", &doc), STORE_OK);
-    char *text = copy_bytes(doc.body, doc.body_len);
-    CHECK(strstr(text, "Grand Ajaccio") != NULL);
-    free(text);
-    CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_OK);
-    store_read_end(st);
-    CHECK_INT(with_doc, 5); /* every change but the deletion */
+    struct store *st = open_and_check_reads(dir, "c-conv", "Grand Ajaccio");
     write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"evaluation\"}", 1);
     store_close(st);
     r = run_verify(dir);
