@@ -756,17 +756,16 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     return rc;
 }
 
-static int put_revision(struct store_txn *t, const struct store_change *c, const char *department,
-                        struct body body)
+/* Writes the revision c makes under `key`, its revs key. */
+static int put_revision(struct store_txn *t, const struct store_change *c, MDB_val *key,
+                        const char *department, struct body body)
 {
-    unsigned char buf[REV_KEY_MAX];
-    MDB_val key = rev_key(buf, c->id, c->rev);
     json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at,
                              "actor", c->actor, "type", change_type_name(c->type), "department",
                              department);
     char *meta_text = json_write(meta, NULL);
     json_decref(meta);
-    int rc = put_record(t, t->st->revs, &key, c->rev, meta_text, body, MDB_NOOVERWRITE);
+    int rc = put_record(t, t->st->revs, key, c->rev, meta_text, body, MDB_NOOVERWRITE);
     free(meta_text);
     return rc;
 }
@@ -812,7 +811,7 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
-        rc = put_revision(t, c, department, text_body(body));
+        rc = put_revision(t, c, &ref_key, department, text_body(body));
     if (!rc)
         rc = append_change(t, c, department, c->new_doc ? in_revision : text_body(NULL));
     if (!rc && c->stored_text) {
