@@ -52,6 +52,9 @@ static char null_sentinel;
 /* The address of this byte is the registry key of the size bound (lua_json_set_size_max). */
 static char size_max_key;
 
+/* The address of this byte is the registry key of the documents' generation (a lazy_state). */
+static char lazy_state_key;
+
 /* ---- the registry ---------------------------------------------------------------------- */
 
 static int refuse_write(lua_State *L)
@@ -115,6 +118,7 @@ static int held_gc(lua_State *L)
 }
 
 static int text_decoder_gc(lua_State *L); /* JSON text to Lua, below */
+static void lazy_init(lua_State *L);       /* documents read on demand, below */
 
 static struct held *push_held(lua_State *L)
 {
@@ -144,6 +148,7 @@ void lua_json_init(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, TEXT_HINTS_KEY);
     }
     lua_pop(L, 1);
+    lazy_init(L);
 }
 
 void lua_json_set_size_max(lua_State *L, size_t bytes)
@@ -237,6 +242,208 @@ void lua_json_push(lua_State *L, const json_t *value)
     push_value(L, value, &k);
     lua_replace(L, k.array_mt); /* the value takes the first metatable's slot */
     lua_settop(L, k.array_mt);
+}
+
+/* ---- documents read on demand ---------------------------------------------------------- */
+
+/*
+ * A document given to one plugin call (lua_json_push_lazy) is an empty table whose metatable
+ * reads the jansson object member by member: a member is converted when first read, and a
+ * member that is a table is kept, so that it is the same table each time it is read. The first
+ * write or pairs() fills the table with every member and gives it the object metatable: it is
+ * then a document like any other. The metatable answers getmetatable() with the object marker,
+ * as a document's does, so no plugin code can reach these functions or the pointer.
+ *
+ * The jansson object belongs to the caller and lives as long as the call. A generation counter
+ * in the registry, raised by lua_json_end_lazy, tells the tables of an ended call: reading one
+ * of those raises an error instead of reading freed memory.
+ */
+enum lazy_slot { LAZY_OBJECT = 1, LAZY_GENERATION, LAZY_STATE, LAZY_TABLES };
+
+struct lazy_state {
+    lua_Integer generation;
+};
+
+static void lazy_init(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key) == LUA_TNIL) {
+        struct lazy_state *state = lua_newuserdatauv(L, sizeof *state, 0);
+        state->generation = 0;
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    }
+    lua_pop(L, 1);
+}
+
+/* The generation state of L; pushes nothing and allocates nothing. */
+static struct lazy_state *lazy_state(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    struct lazy_state *state = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return state;
+}
+
+/*
+ * With the metatable of a table on top of the stack: its jansson object when it is a document
+ * read on demand, else NULL. `*ended` says the call it was given to is over. Allocates nothing.
+ */
+static const json_t *lazy_object_of_metatable(lua_State *L, bool *ended)
+{
+    lua_rawgeti(L, -1, LAZY_STATE);
+    const struct lazy_state *state = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!state || state != lazy_state(L))
+        return NULL;
+    lua_rawgeti(L, -1, LAZY_OBJECT);
+    lua_rawgeti(L, -2, LAZY_GENERATION);
+    const json_t *object = lua_touserdata(L, -2);
+    *ended = lua_tointeger(L, -1) != state->generation;
+    lua_pop(L, 2);
+    return object;
+}
+
+#define LAZY_ENDED "a document given to a plugin can be read only during the call it was given to"
+
+/* The jansson object of the document at `t` (a metamethod's first argument); raises once ended. */
+static const json_t *lazy_object(lua_State *L, int t)
+{
+    bool ended = true;
+    const json_t *object = NULL;
+    if (lua_getmetatable(L, t)) {
+        object = lazy_object_of_metatable(L, &ended);
+        lua_pop(L, 1);
+    }
+    if (!object || ended)
+        luaL_error(L, LAZY_ENDED);
+    return object;
+}
+
+/* Pushes the table of the members already read as tables, creating it when `create`. */
+static int push_lazy_tables(lua_State *L, int t, bool create)
+{
+    lua_getmetatable(L, t);
+    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TNIL && create) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, LAZY_TABLES);
+    }
+    lua_remove(L, -2);
+    return lua_type(L, -1);
+}
+
+/* __index(t, key): the member, converted now; one that is a table, converted once. */
+static int lazy_index(lua_State *L)
+{
+    const json_t *object = lazy_object(L, 1);
+    size_t len;
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+    json_t *member = key ? json_object_getn(object, key, len) : NULL;
+    if (!member)
+        return 0;
+    if (!json_is_object(member) && !json_is_array(member)) {
+        lua_json_push(L, member);
+        return 1;
+    }
+    push_lazy_tables(L, 1, true);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_json_push(L, member);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    return 1;
+}
+
+/* Puts every member into the table at `t`, those read already as they were read, and gives the
+ * table the object metatable: from then on it is a plain document. */
+static void lazy_fill(lua_State *L, int t)
+{
+    json_t *object = (json_t *)lazy_object(L, t); /* jansson's iteration does not modify it */
+    int tables = (push_lazy_tables(L, t, false), lua_gettop(L));
+    const char *key;
+    size_t key_len;
+    json_t *member;
+    json_object_keylen_foreach(object, key, key_len, member) {
+        lua_pushlstring(L, key, key_len);
+        if (lua_istable(L, tables)) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, tables);
+        } else {
+            lua_pushnil(L);
+        }
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_json_push(L, member);
+        }
+        lua_rawset(L, t);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    lua_setmetatable(L, t);
+}
+
+/* __newindex(t, key, value): the document becomes a plain one, then takes the write. */
+static int lazy_newindex(lua_State *L)
+{
+    lazy_fill(L, 1);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int raw_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs(t): the document becomes a plain one, walked as pairs() walks any table. */
+static int lazy_pairs(lua_State *L)
+{
+    lazy_fill(L, 1);
+    lua_pushcfunction(L, raw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+void lua_json_push_lazy(lua_State *L, const json_t *value)
+{
+    if (!json_is_object(value)) {
+        lua_json_push(L, value);
+        return;
+    }
+    luaL_checkstack(L, 3, NULL);
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, LAZY_TABLES, 5);
+    lua_pushcfunction(L, lazy_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lazy_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, lazy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    push_kind_marker(L, OBJECT_MT_KEY);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushliteral(L, "json.object");
+    lua_setfield(L, -2, "__name");
+    lua_pushlightuserdata(L, (void *)value);
+    lua_rawseti(L, -2, LAZY_OBJECT);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    lua_pushinteger(L, ((struct lazy_state *)lua_touserdata(L, -1))->generation);
+    lua_rawseti(L, -3, LAZY_GENERATION);
+    lua_rawseti(L, -2, LAZY_STATE);
+    lua_setmetatable(L, -2);
+}
+
+void lua_json_end_lazy(lua_State *L)
+{
+    lazy_state(L)->generation++;
 }
 
 /* ---- JSON text to Lua ------------------------------------------------------------------ */
@@ -1025,6 +1232,57 @@ static json_t *plain_table_to_json(struct to_json *c, int index, const struct pa
     return count_items(c, index, p, &n) ? items_to_json(c, index, p, n) : NULL;
 }
 
+/*
+ * The JSON object of a document read on demand: the members read as tables converted as they
+ * are now (a plugin may have changed them), the others shared with the jansson object, which
+ * outlives the conversion's result only through their references. Allocates no Lua value.
+ */
+static json_t *lazy_to_json(struct to_json *c, int index, const json_t *backing,
+                            const struct path *p)
+{
+    lua_State *L = c->L;
+    json_t *object = json_object(), *read = json_object();
+    if (!object || !read) {
+        json_decref(object);
+        json_decref(read);
+        return refuse(c, p, "out of memory");
+    }
+    if (!lua_checkstack(L, 4)) {
+        json_decref(object);
+        json_decref(read);
+        return refuse(c, p, "out of Lua stack");
+    }
+    lua_getmetatable(L, index);
+    int type = lua_rawgeti(L, -1, LAZY_TABLES);
+    int tables = lua_gettop(L);
+    for (lua_pushnil(L); type == LUA_TTABLE && lua_next(L, tables); lua_pop(L, 1)) {
+        size_t key_len;
+        const char *key = lua_tolstring(L, -2, &key_len); /* always a string: lazy_index's key */
+        struct path at = at_key(p, key, key_len);
+        json_t *item = value_to_json(c, lua_gettop(L), &at);
+        if (!item || json_object_setn_new(read, key, key_len, item)) {
+            json_decref(object);
+            json_decref(read);
+            return item ? refuse(c, &at, "out of memory") : NULL;
+        }
+    }
+    lua_pop(L, 2);
+    const char *key;
+    size_t key_len;
+    json_t *member;
+    json_object_keylen_foreach((json_t *)backing, key, key_len, member) {
+        json_t *now = json_object_getn(read, key, key_len);
+        bool fits = charge(c, key_len + JSON_VALUE_COST);
+        if (!fits || json_object_setn(object, key, key_len, now ? now : member)) {
+            json_decref(object);
+            json_decref(read);
+            return fits ? refuse(c, p, "out of memory") : refuse_size(c, p);
+        }
+    }
+    json_decref(read);
+    return object;
+}
+
 static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
 {
     lua_State *L = c->L;
@@ -1042,11 +1300,15 @@ static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
     } else {
         int is_array = lua_rawequal(L, -1, c->array_mt);
         int is_object = lua_rawequal(L, -1, c->object_mt);
+        bool ended = false;
+        const json_t *lazy = is_array || is_object ? NULL : lazy_object_of_metatable(L, &ended);
         lua_pop(L, 1);
         /* An array reads items 1..#t: keys past the border #t and non-integer keys are not
          * part of it and are not written. */
         value = is_array    ? items_to_json(c, index, p, (size_t)lua_rawlen(L, index))
                 : is_object ? object_to_json(c, index, p, 0)
+                : ended     ? refuse(c, p, LAZY_ENDED)
+                : lazy      ? lazy_to_json(c, index, lazy, p)
                             : plain_table_to_json(c, index, p);
     }
     c->depth--;

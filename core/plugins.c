@@ -410,7 +410,7 @@ static void read_result(lua_State *L, struct plugin_call *c)
 static void push_arg(lua_State *L, const struct plugin_arg *a)
 {
     if (a->json)
-        lua_json_push(L, a->json);
+        lua_json_push_lazy(L, a->json); /* validators and indicators read a few members */
     else if (a->text)
         lua_json_push_text(L, a->text, a->len);
     else if (a->texts) {
@@ -461,6 +461,7 @@ static int call_plugin(struct plugins *p, size_t index, const char *what, const 
     char message[512];
     p->reg.call_department = department;
     int rc = lua_runtime_call(p->reg.rt, call_plugin_function, c, message, sizeof message);
+    lua_json_end_lazy(lua_runtime_state(p->reg.rt)); /* the documents die with the call */
     p->reg.call_department = NULL;
     if (rc == 0 && !c->problem[0])
         return 0;

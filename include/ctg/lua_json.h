@@ -51,6 +51,20 @@ void lua_json_set_size_max(lua_State *L, size_t bytes);
 void lua_json_push(lua_State *L, const json_t *value);
 
 /*
+ * Pushes `value` for one plugin call: an object is a table that converts each member when it is
+ * first read (a member that is a table, once: it is the same table each time), instead of the
+ * whole document before the call; anything else is pushed as lua_json_push pushes it. Reading,
+ * ipairs, pairs, writing, # and lua_json_to see the document lua_json_push gives; the first
+ * write or pairs() turns it into that very table. Only next(), rawget() and rawlen() on the
+ * document itself see less: its members are not in it until then. `value` must live until
+ * lua_json_end_lazy, after which reading such a table raises an error (lua_json_to refuses it).
+ * Raises a Lua error (memory) only.
+ */
+void lua_json_push_lazy(lua_State *L, const json_t *value);
+/* Ends the call of the documents pushed by lua_json_push_lazy so far (see there). */
+void lua_json_end_lazy(lua_State *L);
+
+/*
  * Pushes the JSON text that the server wrote itself (a stored document, a change event) as the
  * Lua value lua_json_push gives for its parse, decoding the text straight into Lua (yajl) with
  * no jansson tree in between. Raises a Lua error on memory exhaustion or on a text that does

@@ -9,7 +9,9 @@
  *   - so does the value's compact text (as the store writes it) decoded straight into Lua
  *     (lua_json_push_text);
  *   - in Lua, json.encode of the pushed value and of json.decode(text) are the same text, which
- *     is the sorted compact text of the input, and which decodes and encodes to itself.
+ *     is the sorted compact text of the input, and which decodes and encodes to itself; so is
+ *     json.encode of the value pushed to be read on demand (lua_json_push_lazy), with some of
+ *     its members read, then after pairs() has filled it.
  */
 #include "ctg/lua_json.h"
 #include "ctg/lua_runtime.h"
@@ -21,10 +23,18 @@
 
 /* Run as a plugin's chunk: returns the function called on each input. */
 static const char round_trip_lua[] =
-    "return function(pushed, text)\n"
+    "return function(pushed, text, lazy)\n"
     "  local encoded = json.encode(pushed)\n"
     "  assert(json.encode(json.decode(text)) == encoded, 'json.decode and the push disagree')\n"
     "  assert(json.encode(json.decode(encoded)) == encoded, 'encoding is not stable')\n"
+    "  if type(lazy) == 'table' then\n"
+    "    for k, v in pairs(pushed) do\n"
+    "      if type(v) == 'table' then assert(json.encode(lazy[k]) == json.encode(v)) end\n"
+    "    end\n"
+    "    assert(json.encode(lazy) == encoded, 'read on demand, the document encodes otherwise')\n"
+    "    for _ in pairs(lazy) do end\n"
+    "    assert(json.encode(lazy) == encoded, 'filled, the document encodes otherwise')\n"
+    "  end\n"
     "  return encoded\n"
     "end\n";
 
@@ -70,7 +80,8 @@ static int run_trip(lua_State *L, void *arg)
     t->back_text = lua_json_to(L, -1, NULL, 0);
     lua_pop(L, 1);
     lua_pushlstring(L, t->text, t->len);
-    lua_call(L, 2, 1);
+    lua_json_push_lazy(L, t->value);
+    lua_call(L, 3, 1);
     t->encoded = strdup(lua_tostring(L, -1));
     lua_settop(L, top);
     return 0;
@@ -124,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t.stored = stored;
     char err[512]; /* "json.encode: " and lua_json_to's refusal (less than 256 bytes) */
     int rc = lua_runtime_call(runtime, run_trip, &t, err, sizeof err);
+    lua_json_end_lazy(lua_runtime_state(runtime));
     /* What this input made is freed now, not at some later input: libFuzzer takes a run that
      * allocates more than it frees for a leak and searches the whole heap after it. */
     lua_gc(lua_runtime_state(runtime), LUA_GCCOLLECT);

@@ -598,6 +598,111 @@ static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+/* ---- documents read on demand (lua_json_push_lazy) ---- */
+
+static const char lazy_doc[] =
+    "{\"id\": \"pbs\", \"title\": \"CTG du Pays Bigouden Sud\", \"rev\": 3, \"score\": 2.0,"
+    " \"signed\": true, \"note\": null, \"champs\": [\"jeunesse\", \"logement\"],"
+    " \"period\": {\"start\": \"2020-01-01\", \"end\": \"2023-12-31\"}, \"empty\": {},"
+    " \"actions\": [{\"code\": \"A1\", \"figures\": [1, 2]}]}";
+
+/* Sets global `doc` to `value` read on demand, and `full` to its whole conversion. */
+static void set_lazy_globals(lua_State *L, const json_t *value)
+{
+    lua_json_push_lazy(L, value);
+    lua_setglobal(L, "doc");
+    lua_json_push(L, value);
+    lua_setglobal(L, "full");
+}
+
+/* The JSON of the Lua value of global `name` must be `want`. */
+static void check_global_is(lua_State *L, const char *name, const json_t *want)
+{
+    char err[256] = "";
+    lua_getglobal(L, name);
+    json_t *got = lua_json_to(L, -1, err, sizeof err);
+    lua_pop(L, 1);
+    if (!json_equal(got, want))
+        report_mismatch(name, got, err);
+    CHECK(json_equal(got, want));
+    json_decref(got);
+}
+
+/* Read member by member, the document gives what the whole conversion gives. */
+static void test_lazy_reads(lua_State *L)
+{
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, value);
+    CHECK(lua_says(L, "return doc.id == 'pbs' and doc.rev == 3 and math.type(doc.rev) == "
+                      "'integer' and math.type(doc.score) == 'float' and doc.signed == true"));
+    CHECK(lua_says(L, "return doc.note == json.null and doc.missing == nil and doc[1] == nil"));
+    CHECK(lua_says(L, "return doc.period == doc.period and doc.period['end'] == '2023-12-31'"));
+    CHECK(lua_says(L, "return #doc.champs == 2 and doc.champs[2] == 'logement' and "
+                      "getmetatable(doc.champs) == json.array_mt"));
+    CHECK(lua_says(L, "return getmetatable(doc) == json.object_mt and "
+                      "getmetatable(doc.empty) == json.object_mt"));
+    CHECK(lua_says(L, "return not pcall(setmetatable, doc, nil)"));
+    CHECK(lua_says(L, "return json.encode(doc) == json.encode(full)"));
+    check_global_is(L, "doc", value);
+    /* a member changed through the table it was read as is written as it is now */
+    CHECK(lua_says(L, "doc.period.start = '2021-01-01' table.insert(doc.actions, 'x') "
+                      "return next(doc) == nil"));
+    json_t *changed = json_deep_copy(value);
+    json_object_set_new(json_object_get(changed, "period"), "start", json_string("2021-01-01"));
+    json_array_append_new(json_object_get(changed, "actions"), json_string("x"));
+    check_global_is(L, "doc", changed);
+    json_decref(changed);
+    /* a table holding the document twice is counted twice against the size bound */
+    CHECK(lua_says(L, "twice = {doc, doc} return true"));
+    lua_json_set_size_max(L, 200);
+    check_refused(L, "return twice", "the JSON would take more than");
+    lua_json_set_size_max(L, 64 << 20);
+    lua_json_end_lazy(L);
+    json_decref(value);
+}
+
+/* pairs() and the first write turn the document into the whole conversion, kept as it is. */
+static void test_lazy_becomes_plain(lua_State *L)
+{
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, value);
+    CHECK(lua_says(L, "local period = doc.period local n = 0 "
+                      "for k, v in pairs(doc) do n = n + 1 assert(json.encode(v) == "
+                      "json.encode(full[k])) end "
+                      "return n == 10 and next(doc) ~= nil and rawget(doc, 'period') == period"));
+    json_t *other = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, other);
+    CHECK(lua_says(L, "doc.title = nil doc.extra = 1 return rawget(doc, 'id') == 'pbs' and "
+                      "getmetatable(doc) == json.object_mt"));
+    json_object_del(other, "title");
+    json_object_set_new(other, "extra", json_integer(1));
+    lua_json_end_lazy(L);
+    check_global_is(L, "doc", other); /* plain now: readable after its call */
+    json_decref(other);
+    json_decref(value);
+}
+
+/* After its call, a document that is still read on demand is refused, not read. */
+static void test_lazy_after_the_call(lua_State *L)
+{
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, value);
+    CHECK(lua_says(L, "kept = doc.period return doc.title ~= nil"));
+    lua_json_end_lazy(L);
+    json_decref(value); /* what the caller does after the call: ASan sees any read of it */
+    CHECK(lua_says(L, "local ok, e = pcall(function() return doc.id end) "
+                      "return not ok and e:find('only during the call', 1, true) ~= nil"));
+    CHECK(lua_says(L, "return not pcall(pairs, doc) and not pcall(function() doc.x = 1 end)"));
+    CHECK(lua_says(L, "return kept.start == '2020-01-01'")); /* a member read is its own */
+    check_refusal_is(L, "return {doc}", "/0: a document given to a plugin can be read only "
+                                        "during the call it was given to");
+    json_t *scalar = json_integer(7);
+    lua_json_push_lazy(L, scalar); /* anything but an object is pushed whole */
+    CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 7);
+    lua_pop(L, 1);
+    json_decref(scalar);
+}
+
 /* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
 static int lua_says_with_room(lua_State *L, struct budget *b, const char *chunk, size_t room)
 {
@@ -655,6 +760,9 @@ int main(void)
     test_text_push(L);
     test_texts_push(L);
     test_text_push_errors(L);
+    test_lazy_reads(L);
+    test_lazy_becomes_plain(L);
+    test_lazy_after_the_call(L);
     lua_close(L);
     test_memory_errors_leak_nothing();
     return check_summary("test_lua_json");
