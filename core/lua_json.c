@@ -244,208 +244,6 @@ void lua_json_push(lua_State *L, const json_t *value)
     lua_settop(L, k.array_mt);
 }
 
-/* ---- documents read on demand ---------------------------------------------------------- */
-
-/*
- * A document given to one plugin call (lua_json_push_lazy) is an empty table whose metatable
- * reads the jansson object member by member: a member is converted when first read, and a
- * member that is a table is kept, so that it is the same table each time it is read. The first
- * write or pairs() fills the table with every member and gives it the object metatable: it is
- * then a document like any other. The metatable answers getmetatable() with the object marker,
- * as a document's does, so no plugin code can reach these functions or the pointer.
- *
- * The jansson object belongs to the caller and lives as long as the call. A generation counter
- * in the registry, raised by lua_json_end_lazy, tells the tables of an ended call: reading one
- * of those raises an error instead of reading freed memory.
- */
-enum lazy_slot { LAZY_OBJECT = 1, LAZY_GENERATION, LAZY_STATE, LAZY_TABLES };
-
-struct lazy_state {
-    lua_Integer generation;
-};
-
-static void lazy_init(lua_State *L)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key) == LUA_TNIL) {
-        struct lazy_state *state = lua_newuserdatauv(L, sizeof *state, 0);
-        state->generation = 0;
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    }
-    lua_pop(L, 1);
-}
-
-/* The generation state of L; pushes nothing and allocates nothing. */
-static struct lazy_state *lazy_state(lua_State *L)
-{
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    struct lazy_state *state = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return state;
-}
-
-/*
- * With the metatable of a table on top of the stack: its jansson object when it is a document
- * read on demand, else NULL. `*ended` says the call it was given to is over. Allocates nothing.
- */
-static const json_t *lazy_object_of_metatable(lua_State *L, bool *ended)
-{
-    lua_rawgeti(L, -1, LAZY_STATE);
-    const struct lazy_state *state = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (!state || state != lazy_state(L))
-        return NULL;
-    lua_rawgeti(L, -1, LAZY_OBJECT);
-    lua_rawgeti(L, -2, LAZY_GENERATION);
-    const json_t *object = lua_touserdata(L, -2);
-    *ended = lua_tointeger(L, -1) != state->generation;
-    lua_pop(L, 2);
-    return object;
-}
-
-#define LAZY_ENDED "a document given to a plugin can be read only during the call it was given to"
-
-/* The jansson object of the document at `t` (a metamethod's first argument); raises once ended. */
-static const json_t *lazy_object(lua_State *L, int t)
-{
-    bool ended = true;
-    const json_t *object = NULL;
-    if (lua_getmetatable(L, t)) {
-        object = lazy_object_of_metatable(L, &ended);
-        lua_pop(L, 1);
-    }
-    if (!object || ended)
-        luaL_error(L, LAZY_ENDED);
-    return object;
-}
-
-/* Pushes the table of the members already read as tables, creating it when `create`. */
-static int push_lazy_tables(lua_State *L, int t, bool create)
-{
-    lua_getmetatable(L, t);
-    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TNIL && create) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, -3, LAZY_TABLES);
-    }
-    lua_remove(L, -2);
-    return lua_type(L, -1);
-}
-
-/* __index(t, key): the member, converted now; one that is a table, converted once. */
-static int lazy_index(lua_State *L)
-{
-    const json_t *object = lazy_object(L, 1);
-    size_t len;
-    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
-    json_t *member = key ? json_object_getn(object, key, len) : NULL;
-    if (!member)
-        return 0;
-    if (!json_is_object(member) && !json_is_array(member)) {
-        lua_json_push(L, member);
-        return 1;
-    }
-    push_lazy_tables(L, 1, true);
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, -2) == LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_json_push(L, member);
-        lua_pushvalue(L, 2);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, -4);
-    }
-    return 1;
-}
-
-/* Puts every member into the table at `t`, those read already as they were read, and gives the
- * table the object metatable: from then on it is a plain document. */
-static void lazy_fill(lua_State *L, int t)
-{
-    json_t *object = (json_t *)lazy_object(L, t); /* jansson's iteration does not modify it */
-    int tables = (push_lazy_tables(L, t, false), lua_gettop(L));
-    const char *key;
-    size_t key_len;
-    json_t *member;
-    json_object_keylen_foreach(object, key, key_len, member) {
-        lua_pushlstring(L, key, key_len);
-        if (lua_istable(L, tables)) {
-            lua_pushvalue(L, -1);
-            lua_rawget(L, tables);
-        } else {
-            lua_pushnil(L);
-        }
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_json_push(L, member);
-        }
-        lua_rawset(L, t);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
-    lua_setmetatable(L, t);
-}
-
-/* __newindex(t, key, value): the document becomes a plain one, then takes the write. */
-static int lazy_newindex(lua_State *L)
-{
-    lazy_fill(L, 1);
-    lua_settop(L, 3);
-    lua_rawset(L, 1);
-    return 0;
-}
-
-static int raw_next(lua_State *L)
-{
-    lua_settop(L, 2);
-    if (lua_next(L, 1))
-        return 2;
-    lua_pushnil(L);
-    return 1;
-}
-
-/* __pairs(t): the document becomes a plain one, walked as pairs() walks any table. */
-static int lazy_pairs(lua_State *L)
-{
-    lazy_fill(L, 1);
-    lua_pushcfunction(L, raw_next);
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
-}
-
-void lua_json_push_lazy(lua_State *L, const json_t *value)
-{
-    if (!json_is_object(value)) {
-        lua_json_push(L, value);
-        return;
-    }
-    luaL_checkstack(L, 3, NULL);
-    lua_createtable(L, 0, 0);
-    lua_createtable(L, LAZY_TABLES, 5);
-    lua_pushcfunction(L, lazy_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, lazy_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, lazy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    push_kind_marker(L, OBJECT_MT_KEY);
-    lua_setfield(L, -2, "__metatable");
-    lua_pushliteral(L, "json.object");
-    lua_setfield(L, -2, "__name");
-    lua_pushlightuserdata(L, (void *)value);
-    lua_rawseti(L, -2, LAZY_OBJECT);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    lua_pushinteger(L, ((struct lazy_state *)lua_touserdata(L, -1))->generation);
-    lua_rawseti(L, -3, LAZY_GENERATION);
-    lua_rawseti(L, -2, LAZY_STATE);
-    lua_setmetatable(L, -2);
-}
-
-void lua_json_end_lazy(lua_State *L)
-{
-    lazy_state(L)->generation++;
-}
-
 /* ---- JSON text to Lua ------------------------------------------------------------------ */
 
 /*
@@ -940,6 +738,396 @@ void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
     pop_decoder(L, d);
 }
 
+/* ---- documents read on demand ---------------------------------------------------------- */
+
+/*
+ * A document given to one plugin call is an empty table whose own metatable reads, member by
+ * member, either a jansson object (lua_json_push_lazy) or the compact text of an object
+ * (lua_json_push_text_lazy): a member is converted when first read, and a member that is a
+ * table is kept, so that it is the same table each time it is read. In a text, a member that
+ * is an object is read on demand in turn (a change event's "doc"). The first write or pairs()
+ * fills the table with every member and gives it the object metatable: it is then a document
+ * like any other. The metatable answers getmetatable() with the object marker, as a document's
+ * does, so no plugin code can reach these functions, the pointer or the text.
+ *
+ * The jansson object belongs to the caller and lives as long as the call. A generation counter
+ * in the registry, raised by lua_json_end_lazy, tells the tables of an ended call: reading one
+ * of those raises an error instead of reading freed memory. A text is a Lua string that the
+ * metatable holds: it lives as long as the table.
+ */
+enum lazy_slot {
+    LAZY_STATE = 1, /* the registry's lazy_state: what tells these metatables from any other */
+    LAZY_TABLES,    /* the members read that are tables, by key; created at the first one */
+    LAZY_OBJECT,    /* the jansson object (a light userdata), or nil for a text */
+    LAZY_GENERATION,
+    LAZY_TEXT,      /* the Lua string that holds the object's text, and where it is in it */
+    LAZY_START,
+    LAZY_END,
+};
+
+struct lazy_state {
+    lua_Integer generation;
+};
+
+/* What a document read on demand reads: a jansson object, or the compact text of an object. */
+struct lazy {
+    const json_t *object; /* NULL for a text */
+    const char *text;     /* the object's text, braces included */
+    size_t start, len;    /* where that text is in the string of LAZY_TEXT */
+};
+
+static void lazy_init(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key) == LUA_TNIL) {
+        struct lazy_state *state = lua_newuserdatauv(L, sizeof *state, 0);
+        state->generation = 0;
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    }
+    lua_pop(L, 1);
+}
+
+/* The generation state of L; leaves the stack as it is and allocates nothing. */
+static struct lazy_state *lazy_state(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    struct lazy_state *state = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return state;
+}
+
+static lua_Integer slot_integer(lua_State *L, int slot)
+{
+    lua_rawgeti(L, -1, slot);
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return n;
+}
+
+/*
+ * With the metatable of a table on top of the stack: whether it is a document read on demand,
+ * what it reads in `out`, and whether the call it was given to is over. Allocates nothing.
+ */
+static bool lazy_of_metatable(lua_State *L, struct lazy *out, bool *ended)
+{
+    lua_rawgeti(L, -1, LAZY_STATE);
+    const struct lazy_state *state = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!state || state != lazy_state(L))
+        return false;
+    *out = (struct lazy){0};
+    lua_rawgeti(L, -1, LAZY_OBJECT);
+    out->object = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (out->object) {
+        *ended = slot_integer(L, LAZY_GENERATION) != state->generation;
+        return true;
+    }
+    lua_rawgeti(L, -1, LAZY_TEXT);
+    const char *string = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    out->start = (size_t)slot_integer(L, LAZY_START);
+    out->len = (size_t)slot_integer(L, LAZY_END) - out->start;
+    out->text = string + out->start;
+    *ended = false;
+    return true;
+}
+
+#define LAZY_ENDED "a document given to a plugin can be read only during the call it was given to"
+
+/* What the document at `t` (a metamethod's first argument) reads; raises once its call ended. */
+static struct lazy lazy_of(lua_State *L, int t)
+{
+    struct lazy z = {0};
+    bool ended = true, lazy = false;
+    if (lua_getmetatable(L, t)) {
+        lazy = lazy_of_metatable(L, &z, &ended);
+        lua_pop(L, 1);
+    }
+    if (!lazy || ended)
+        luaL_error(L, LAZY_ENDED);
+    return z;
+}
+
+/* Pushes the table of the members already read as tables (nil if none yet, unless `create`). */
+static int push_lazy_tables(lua_State *L, int t, bool create)
+{
+    lua_getmetatable(L, t);
+    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TNIL && create) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, LAZY_TABLES);
+    }
+    lua_remove(L, -2);
+    return lua_type(L, -1);
+}
+
+/* The end of the string whose text starts at p (after its quote), or NULL. */
+static const char *compact_skip_string(const char *p, const char *end)
+{
+    for (const char *from = p; from < end;) {
+        const char *quote = memchr(from, '"', (size_t)(end - from));
+        if (!quote)
+            return NULL;
+        size_t slashes = 0; /* an odd run of backslashes before it escapes it */
+        while (quote - slashes > p && quote[-1 - (ptrdiff_t)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return quote + 1;
+        from = quote + 1;
+    }
+    return NULL;
+}
+
+/* The end of the value of compact text at p, or NULL; what it holds is checked when read. */
+static const char *compact_skip_value(const char *p, const char *end)
+{
+    if (p < end && *p == '"')
+        return compact_skip_string(p + 1, end);
+    if (p < end && *p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']')
+            p++;
+        return p;
+    }
+    for (int depth = 0; p < end;) {
+        char ch = *p++;
+        if (ch == '"' && !(p = compact_skip_string(p, end)))
+            return NULL;
+        if (ch == '{' || ch == '[')
+            depth++;
+        else if ((ch == '}' || ch == ']') && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
+enum member { MEMBER_ABSENT, MEMBER_FOUND, MEMBER_UNKNOWN };
+
+/*
+ * Finds the member `key` in the compact text of an object: its value's text in *value. UNKNOWN
+ * when the text is not as ctgd writes it (white space, say) or a key holds an escape: only a
+ * whole decoding can tell then.
+ */
+static enum member compact_member(const struct lazy *z, const char *key, size_t key_len,
+                                  const char **value, size_t *value_len)
+{
+    const char *p = z->text, *end = z->text + z->len;
+    if (end - p < 2 || *p++ != '{')
+        return MEMBER_UNKNOWN;
+    if (*p == '}')
+        return p + 1 == end ? MEMBER_ABSENT : MEMBER_UNKNOWN;
+    for (;;) {
+        const char *k = p + 1;
+        if (*p != '"' || !(p = compact_skip_string(k, end)) || p == end || *p != ':')
+            return MEMBER_UNKNOWN;
+        size_t n = (size_t)(p - 1 - k);
+        const char *v = ++p;
+        if (memchr(k, '\\', n) || !(p = compact_skip_value(v, end)) || p == end)
+            return MEMBER_UNKNOWN;
+        if (n == key_len && memcmp(k, key, n) == 0) {
+            *value = v;
+            *value_len = (size_t)(p - v);
+            return MEMBER_FOUND;
+        }
+        if (*p == '}')
+            return p + 1 == end ? MEMBER_ABSENT : MEMBER_UNKNOWN;
+        if (*p++ != ',' || p == end)
+            return MEMBER_UNKNOWN;
+    }
+}
+
+static int lazy_index(lua_State *L);
+static int lazy_newindex(lua_State *L);
+static int lazy_pairs(lua_State *L);
+
+/* Pushes an empty table with a metatable of a document read on demand, its slots to be set. */
+static void push_lazy_table(lua_State *L)
+{
+    luaL_checkstack(L, 4, NULL);
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, LAZY_END, 5);
+    lua_pushcfunction(L, lazy_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lazy_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, lazy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    push_kind_marker(L, OBJECT_MT_KEY);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushliteral(L, "json.object");
+    lua_setfield(L, -2, "__name");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    lua_rawseti(L, -2, LAZY_STATE);
+}
+
+/* Pushes the object at [start, end) of the string at `string` as a document read on demand. */
+static void push_text_lazy(lua_State *L, int string, size_t start, size_t end)
+{
+    push_lazy_table(L);
+    lua_pushvalue(L, string);
+    lua_rawseti(L, -2, LAZY_TEXT);
+    lua_pushinteger(L, (lua_Integer)start);
+    lua_rawseti(L, -2, LAZY_START);
+    lua_pushinteger(L, (lua_Integer)end);
+    lua_rawseti(L, -2, LAZY_END);
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes a member that is not a table, or converts one that is; false when it is not there. */
+static bool push_member(lua_State *L, int t, const struct lazy *z, const char *key,
+                        size_t key_len, bool *is_table)
+{
+    if (z->object) {
+        json_t *member = json_object_getn(z->object, key, key_len);
+        *is_table = json_is_object(member) || json_is_array(member);
+        if (member)
+            lua_json_push(L, member);
+        return member != NULL;
+    }
+    const char *value;
+    size_t len;
+    enum member found = compact_member(z, key, key_len, &value, &len);
+    if (found == MEMBER_UNKNOWN) { /* read the whole object, and the member from it */
+        lua_json_push_text(L, z->text, z->len);
+        lua_pushlstring(L, key, key_len);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        *is_table = lua_istable(L, -1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            return false;
+        }
+        return true;
+    }
+    *is_table = found == MEMBER_FOUND && (*value == '{' || *value == '[');
+    if (found == MEMBER_FOUND && *value == '{') {
+        lua_getmetatable(L, t);
+        lua_rawgeti(L, -1, LAZY_TEXT);
+        size_t at = z->start + (size_t)(value - z->text);
+        push_text_lazy(L, lua_gettop(L), at, at + len);
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+    } else if (found == MEMBER_FOUND) {
+        lua_json_push_text(L, value, len);
+    }
+    return found == MEMBER_FOUND;
+}
+
+/* __index(t, key): the member, converted now; one that is a table, converted once. */
+static int lazy_index(lua_State *L)
+{
+    struct lazy z = lazy_of(L, 1);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    size_t key_len;
+    const char *key = lua_tolstring(L, 2, &key_len);
+    push_lazy_tables(L, 1, false);
+    lua_pushvalue(L, 2);
+    if (lua_istable(L, -2) && lua_rawget(L, -2) != LUA_TNIL)
+        return 1;
+    lua_settop(L, 2);
+    bool is_table;
+    if (!push_member(L, 1, &z, key, key_len, &is_table))
+        return 0;
+    if (is_table) {
+        push_lazy_tables(L, 1, true);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static void copy_pairs(lua_State *L, int from, int to)
+{
+    for (lua_pushnil(L); lua_next(L, from);) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, to);
+    }
+}
+
+/* Puts every member into the table at `t`, those read already as they were read, and gives the
+ * table the object metatable: from then on it is a plain document. */
+static void lazy_fill(lua_State *L, int t)
+{
+    struct lazy z = lazy_of(L, t);
+    luaL_checkstack(L, 4, NULL);
+    if (z.object)
+        lua_json_push(L, z.object);
+    else
+        lua_json_push_text(L, z.text, z.len);
+    int whole = lua_gettop(L);
+    copy_pairs(L, whole, t);
+    if (push_lazy_tables(L, t, false) == LUA_TTABLE)
+        copy_pairs(L, lua_gettop(L), t);
+    lua_settop(L, whole - 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    lua_setmetatable(L, t);
+}
+
+/* __newindex(t, key, value): the document becomes a plain one, then takes the write. */
+static int lazy_newindex(lua_State *L)
+{
+    lazy_fill(L, 1);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* The iterator __pairs hands out: plugin code may call it with anything. */
+static int raw_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs(t): the document becomes a plain one, walked as pairs() walks any table. */
+static int lazy_pairs(lua_State *L)
+{
+    lazy_fill(L, 1);
+    lua_pushcfunction(L, raw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+void lua_json_push_lazy(lua_State *L, const json_t *value)
+{
+    if (!json_is_object(value)) {
+        lua_json_push(L, value);
+        return;
+    }
+    push_lazy_table(L);
+    lua_pushlightuserdata(L, (void *)value);
+    lua_rawseti(L, -2, LAZY_OBJECT);
+    lua_pushinteger(L, lazy_state(L)->generation);
+    lua_rawseti(L, -2, LAZY_GENERATION);
+    lua_setmetatable(L, -2);
+}
+
+void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len)
+{
+    if (len == 0 || text[0] != '{') {
+        lua_json_push_text(L, text, len);
+        return;
+    }
+    luaL_checkstack(L, 2, NULL);
+    lua_pushlstring(L, text, len);
+    push_text_lazy(L, lua_gettop(L), 0, len);
+    lua_remove(L, -2);
+}
+
+void lua_json_end_lazy(lua_State *L)
+{
+    lazy_state(L)->generation++;
+}
+
 /* ---- paths and refusals ---------------------------------------------------------------- */
 
 /* One segment of a JSON pointer (RFC 6901, so array indices count from 0); the root is NULL. */
@@ -1233,53 +1421,103 @@ static json_t *plain_table_to_json(struct to_json *c, int index, const struct pa
 }
 
 /*
+ * Charges the JSON value `v`, a container of which would be the `depth`th table on the way, as
+ * the conversion of its Lua value would be charged; false (the refusal written) when it does
+ * not fit or nests deeper than LUA_JSON_DEPTH_MAX.
+ */
+static bool charge_shared(struct to_json *c, const json_t *v, int depth, const struct path *p)
+{
+    if (depth > LUA_JSON_DEPTH_MAX && (json_is_object(v) || json_is_array(v))) {
+        refuse(c, p, "tables nested deeper than %d levels (does a table contain itself?)",
+               LUA_JSON_DEPTH_MAX);
+        return false;
+    }
+    if (!charge(c, JSON_VALUE_COST + (json_is_string(v) ? json_string_length(v) : 0))) {
+        refuse_size(c, p);
+        return false;
+    }
+    const char *key;
+    size_t key_len, i;
+    json_t *item;
+    json_object_keylen_foreach((json_t *)v, key, key_len, item) {
+        if (!charge(c, key_len)) {
+            refuse_size(c, p);
+            return false;
+        }
+        if (!charge_shared(c, item, depth + 1, p))
+            return false;
+    }
+    json_array_foreach(v, i, item) {
+        if (!charge_shared(c, item, depth + 1, p))
+            return false;
+    }
+    return true;
+}
+
+/*
  * The JSON object of a document read on demand: the members read as tables converted as they
  * are now (a plugin may have changed them), the others shared with the jansson object, which
  * outlives the conversion's result only through their references. Allocates no Lua value.
  */
-static json_t *lazy_to_json(struct to_json *c, int index, const json_t *backing,
+static json_t *lazy_to_json(struct to_json *c, int index, const struct lazy *z,
                             const struct path *p)
 {
     lua_State *L = c->L;
+    json_t *backing = z->object ? json_incref((json_t *)z->object)
+                                : json_parse_body(z->text, z->len, NULL);
+    if (!json_is_object(backing)) {
+        json_decref(backing);
+        return refuse(c, p, "a stored JSON text cannot be read (run ctgd --verify)");
+    }
     json_t *object = json_object(), *read = json_object();
     if (!object || !read) {
         json_decref(object);
         json_decref(read);
+        json_decref(backing);
         return refuse(c, p, "out of memory");
     }
     if (!lua_checkstack(L, 4)) {
         json_decref(object);
         json_decref(read);
+        json_decref(backing);
         return refuse(c, p, "out of Lua stack");
     }
     lua_getmetatable(L, index);
-    int type = lua_rawgeti(L, -1, LAZY_TABLES);
-    int tables = lua_gettop(L);
-    for (lua_pushnil(L); type == LUA_TTABLE && lua_next(L, tables); lua_pop(L, 1)) {
-        size_t key_len;
-        const char *key = lua_tolstring(L, -2, &key_len); /* always a string: lazy_index's key */
-        struct path at = at_key(p, key, key_len);
-        json_t *item = value_to_json(c, lua_gettop(L), &at);
-        if (!item || json_object_setn_new(read, key, key_len, item)) {
-            json_decref(object);
-            json_decref(read);
-            return item ? refuse(c, &at, "out of memory") : NULL;
+    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TTABLE) {
+        int tables = lua_gettop(L);
+        for (lua_pushnil(L); lua_next(L, tables); lua_pop(L, 1)) {
+            size_t key_len;
+            const char *key = lua_tolstring(L, -2, &key_len); /* a string: lazy_index's key */
+            struct path at = at_key(p, key, key_len);
+            json_t *item = charge(c, key_len) ? value_to_json(c, lua_gettop(L), &at)
+                                              : refuse_size(c, &at);
+            if (!item || json_object_setn_new(read, key, key_len, item)) {
+                json_decref(object);
+                json_decref(read);
+                json_decref(backing);
+                return item ? refuse(c, &at, "out of memory") : NULL;
+            }
         }
     }
-    lua_pop(L, 2);
+    lua_pop(L, 2); /* the metatable and the tables */
     const char *key;
     size_t key_len;
     json_t *member;
-    json_object_keylen_foreach((json_t *)backing, key, key_len, member) {
+    json_object_keylen_foreach(backing, key, key_len, member) {
         json_t *now = json_object_getn(read, key, key_len);
-        bool fits = charge(c, key_len + JSON_VALUE_COST);
+        struct path at = at_key(p, key, key_len);
+        /* what was read is charged already; what is shared, as its conversion would be */
+        bool fits = now || (charge(c, key_len) ? charge_shared(c, member, c->depth + 1, &at)
+                                               : (refuse_size(c, &at), false));
         if (!fits || json_object_setn(object, key, key_len, now ? now : member)) {
             json_decref(object);
             json_decref(read);
-            return fits ? refuse(c, p, "out of memory") : refuse_size(c, p);
+            json_decref(backing);
+            return fits ? refuse(c, p, "out of memory") : NULL;
         }
     }
     json_decref(read);
+    json_decref(backing);
     return object;
 }
 
@@ -1301,14 +1539,15 @@ static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
         int is_array = lua_rawequal(L, -1, c->array_mt);
         int is_object = lua_rawequal(L, -1, c->object_mt);
         bool ended = false;
-        const json_t *lazy = is_array || is_object ? NULL : lazy_object_of_metatable(L, &ended);
+        struct lazy z;
+        bool lazy = !is_array && !is_object && lazy_of_metatable(L, &z, &ended);
         lua_pop(L, 1);
         /* An array reads items 1..#t: keys past the border #t and non-integer keys are not
          * part of it and are not written. */
         value = is_array    ? items_to_json(c, index, p, (size_t)lua_rawlen(L, index))
                 : is_object ? object_to_json(c, index, p, 0)
-                : ended     ? refuse(c, p, LAZY_ENDED)
-                : lazy      ? lazy_to_json(c, index, lazy, p)
+                : lazy && ended ? refuse(c, p, LAZY_ENDED)
+                : lazy      ? lazy_to_json(c, index, &z, p)
                             : plain_table_to_json(c, index, p);
     }
     c->depth--;
@@ -1422,12 +1661,18 @@ static int lua_json_decode(lua_State *L)
     return 1;
 }
 
-/* Gives the table in argument 1 (a new one if there is none) the metatable under `key`. */
 /* True when the table at `index` has a metatable that is not one of the two kinds. */
 static bool has_foreign_metatable(lua_State *L, int index)
 {
+    struct lazy z;
+    bool ended;
     if (!lua_getmetatable(L, index))
         return false;
+    if (lazy_of_metatable(L, &z, &ended)) {
+        lua_pop(L, 1);
+        lazy_fill(L, index); /* a document read on demand becomes a plain one */
+        return false;
+    }
     lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
     lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
     bool ours = lua_rawequal(L, -3, -2) || lua_rawequal(L, -3, -1);
@@ -1435,6 +1680,7 @@ static bool has_foreign_metatable(lua_State *L, int index)
     return !ours;
 }
 
+/* Gives the table in argument 1 (a new one if there is none) the metatable under `key`. */
 static int mark_table(lua_State *L, const char *key)
 {
     lua_settop(L, 1);

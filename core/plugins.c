@@ -412,7 +412,7 @@ static void push_arg(lua_State *L, const struct plugin_arg *a)
     if (a->json)
         lua_json_push_lazy(L, a->json); /* validators and indicators read a few members */
     else if (a->text)
-        lua_json_push_text(L, a->text, a->len);
+        lua_json_push_text_lazy(L, a->text, a->len); /* a change event: most read a few keys */
     else if (a->texts) {
         lua_json_push_texts(L, a->texts);
         lua_runtime_hold_collector(L); /* the documents live as long as the call */

@@ -63,6 +63,13 @@ void lua_json_push(lua_State *L, const json_t *value);
 void lua_json_push_lazy(lua_State *L, const json_t *value);
 /* Ends the call of the documents pushed by lua_json_push_lazy so far (see there). */
 void lua_json_end_lazy(lua_State *L);
+/*
+ * Pushes a JSON text that the server wrote itself (a change event), as lua_json_push_text
+ * would, but an object read on demand as lua_json_push_lazy's are, its members that are
+ * objects too: the text is copied into the state and found member by member. Such a document
+ * stays readable after the call. A damaged text raises an error when the part read is.
+ */
+void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len);
 
 /*
  * Pushes the JSON text that the server wrote itself (a stored document, a change event) as the

@@ -652,14 +652,63 @@ static void test_lazy_reads(lua_State *L)
     json_array_append_new(json_object_get(changed, "actions"), json_string("x"));
     check_global_is(L, "doc", changed);
     json_decref(changed);
-    /* a table holding the document twice is counted twice against the size bound */
-    CHECK(lua_says(L, "twice = {doc, doc} return true"));
-    lua_json_set_size_max(L, 200);
-    check_refused(L, "return twice", "the JSON would take more than");
-    lua_json_set_size_max(L, 64 << 20);
+    /* inside another table, the document is written as it is, nothing of it read */
+    json_t *fresh = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, fresh);
+    json_t *inside = json_pack("{s:O, s:i}", "d", fresh, "e", 1);
+    check_global_is(L, "doc", fresh);
+    CHECK(lua_says(L, "inside = {d = doc, e = 1} return next(doc) == nil"));
+    check_global_is(L, "inside", inside);
+    json_decref(inside);
+    json_decref(fresh);
     lua_json_end_lazy(L);
     json_decref(value);
 }
+
+/* What pairs() hands out refuses what is not a table; json.object fills the document. */
+static void test_lazy_guards(lua_State *L)
+{
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    set_lazy_globals(L, value);
+    CHECK(lua_says(L, "local f = pairs(doc) return not pcall(f, 0x41414141) and "
+                      "not pcall(f, 's') and not pcall(f, json.null) and f(doc) ~= nil"));
+    set_lazy_globals(L, value);
+    CHECK(lua_says(L, "return json.object(doc) == doc and next(doc) ~= nil and "
+                      "getmetatable(doc) == json.object_mt"));
+    lua_json_end_lazy(L);
+    json_decref(value);
+}
+
+/* A member not read is charged against the size bound and the depth as its conversion is. */
+static void test_lazy_bounds(lua_State *L)
+{
+    char *big = malloc(10001);
+    memset(big, 'x', 10000);
+    big[10000] = '\0';
+    json_t *value = json_pack("{s:s, s:i}", "big", big, "n", 1);
+    free(big);
+    set_lazy_globals(L, value);
+    lua_json_set_size_max(L, 15000); /* one copy of the document, not two */
+    CHECK(lua_says(L, "return #json.encode(doc) > 10000"));
+    check_refused(L, "return {doc, doc}", "the JSON would take more than");
+    check_refused(L, "return {full, full}", "the JSON would take more than");
+    lua_json_set_size_max(L, 64 << 20);
+    lua_json_end_lazy(L);
+    json_decref(value);
+    json_t *deep = json_object(), *at = deep;
+    for (int i = 0; i < LUA_JSON_DEPTH_MAX + 2; i++) {
+        json_t *inner = json_object();
+        json_object_set_new(at, "a", inner);
+        at = inner;
+    }
+    set_lazy_globals(L, deep);
+    check_refused(L, "return full", "nested deeper than");
+    check_refused(L, "return doc", "nested deeper than");
+    lua_json_end_lazy(L);
+    json_decref(deep);
+}
+
+/* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
 
 /* pairs() and the first write turn the document into the whole conversion, kept as it is. */
 static void test_lazy_becomes_plain(lua_State *L)
@@ -701,6 +750,58 @@ static void test_lazy_after_the_call(lua_State *L)
     CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 7);
     lua_pop(L, 1);
     json_decref(scalar);
+}
+
+static int push_text_lazy_of(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    lua_json_push_text_lazy(L, text, len);
+    return 1;
+}
+
+/* A text read on demand gives what its whole decoding gives, objects inside it read on demand
+ * too; it stays readable after the call. */
+static void test_text_lazy(lua_State *L)
+{
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    char *compact = json_dumps(value, JSON_COMPACT);
+    lua_pushcfunction(L, push_text_lazy_of);
+    lua_setglobal(L, "lazy_text");
+    lua_pushstring(L, compact);
+    lua_setglobal(L, "text");
+    lua_pushstring(L, lazy_doc); /* with white space: read whole, then member by member */
+    lua_setglobal(L, "spaced");
+    CHECK(lua_says(L, "local d = lazy_text(text) local p = d.period "
+                      "return next(p) == nil and p == d.period and p.start == '2020-01-01' and "
+                      "d.rev == 3 and math.type(d.score) == 'float' and d.note == json.null and "
+                      "d.champs[1] == 'jeunesse' and getmetatable(p) == json.object_mt"));
+    CHECK(lua_says(L, "local d = lazy_text(text) return json.encode(d) == json.encode("
+                      "json.decode(text)) and json.encode(d.period) == "
+                      "'{\"end\":\"2023-12-31\",\"start\":\"2020-01-01\"}'"));
+    CHECK(lua_says(L, "local d = lazy_text(text) d.period.start = 'x' local n = 0 "
+                      "for k in pairs(d) do n = n + 1 end "
+                      "return n == 10 and rawget(d, 'period').start == 'x' and d.empty ~= nil"));
+    CHECK(lua_says(L, "local d, s = lazy_text(text), lazy_text(spaced) "
+                      "return s.period['end'] == '2023-12-31' and s.missing == nil and "
+                      "json.encode(s) == json.encode(d)"));
+    CHECK(lua_says(L, "kept = lazy_text(text) return true"));
+    lua_json_end_lazy(L);
+    CHECK(lua_says(L, "return kept.actions[1].code == 'A1' and kept.period.start == '2020-01-01'"));
+    /* escaped keys; a damaged text fails where it is read, and its encoding is refused */
+    CHECK(lua_says(L, "local d = lazy_text([[{\"a\\\"b\":1,\"c\":{\"d\":2}}]]) "
+                      "return d['a\"b'] == 1 and d.c.d == 2"));
+    CHECK(lua_says(L, "local d = lazy_text('{\"a\":1,\"b\":tru}') "
+                      "local ok, e = pcall(function() return d.b end) "
+                      "return d.a == 1 and not ok and e:find('cannot be read', 1, true) ~= nil"));
+    check_refused(L, "return lazy_text('{\"a\":1,\"b\":tru}')", "cannot be read");
+    CHECK(lua_says(L, "return lazy_text('[1,2]')[2] == 2 and lazy_text('{}').x == nil"));
+    /* strings ending in escaped backslashes, and escaped quotes, are skipped where they end */
+    CHECK(lua_says(L, "local d = lazy_text([[{\"a\":\"x\\\\\",\"b\":\"q\\\"r\\\\\\\"\","
+                      "\"c\":{\"d\":[\"]\",\"}\"]},\"e\":1}]]) "
+                      "return d.e == 1 and d.c.d[2] == '}' and d.b == [[q\"r\\\"]] and d.a == [[x\\]]"));
+    free(compact);
+    json_decref(value);
 }
 
 /* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
@@ -763,6 +864,9 @@ int main(void)
     test_lazy_reads(L);
     test_lazy_becomes_plain(L);
     test_lazy_after_the_call(L);
+    test_text_lazy(L);
+    test_lazy_guards(L);
+    test_lazy_bounds(L);
     lua_close(L);
     test_memory_errors_leak_nothing();
     return check_summary("test_lua_json");
