@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define ARRAY_MT_KEY  "ctg.json.array_mt"
@@ -276,6 +277,7 @@ struct text_decoder {
     size_t text_len;     /* the text being decoded: its length, */
     bool in_text;        /* whether yajl reads it (not the space after it), */
     size_t value_end;    /* and where its value ended */
+    bool has_value;      /* its value is complete: a second one ends the decoding */
 };
 
 static void text_decoder_release(struct text_decoder *d)
@@ -300,8 +302,12 @@ static int text_decoder_gc(lua_State *L)
 /* Stores the value on top into its container, or leaves it on the stack at the top level. */
 static int text_attach(struct text_decoder *d)
 {
-    if (d->depth == 0)
+    if (d->depth == 0 && d->has_value)
+        return 0; /* "1 2 3…": each would stay on the stack; yajl stops here, the text is refused */
+    if (d->depth == 0) {
         d->value_end = d->in_text ? yajl_get_bytes_consumed(d->parser) : d->text_len;
+        d->has_value = true;
+    }
     if (d->depth > 0) {
         struct text_level *l = &d->levels[d->depth - 1];
         if (l->array)
@@ -647,6 +653,7 @@ static bool decode_compact(struct text_decoder *d, const char *text, size_t len)
     struct compact c = {d, text, text + len};
     d->depth = 0;
     d->text_len = len;
+    d->has_value = false;
     if (compact_value(&c, 0) && c.p == c.end)
         return true;
     lua_settop(d->L, top);
@@ -667,6 +674,7 @@ static void decode_text(struct text_decoder *d, const char *text, size_t len)
     d->depth = 0;
     d->text_len = len;
     d->value_end = 0;
+    d->has_value = false;
     d->in_text = true;
     bool read = yajl_parse(d->parser, (const unsigned char *)text, len) == yajl_status_ok;
     d->in_text = false;
@@ -760,9 +768,7 @@ enum lazy_slot {
     LAZY_TABLES,    /* the members read that are tables, by key; created at the first one */
     LAZY_OBJECT,    /* the jansson object (a light userdata), or nil for a text */
     LAZY_GENERATION,
-    LAZY_TEXT,      /* the Lua string that holds the object's text, and where it is in it */
-    LAZY_START,
-    LAZY_END,
+    LAZY_TEXT,      /* the object's text, a Lua string of its own */
 };
 
 struct lazy_state {
@@ -773,7 +779,7 @@ struct lazy_state {
 struct lazy {
     const json_t *object; /* NULL for a text */
     const char *text;     /* the object's text, braces included */
-    size_t start, len;    /* where that text is in the string of LAZY_TEXT */
+    size_t len;
 };
 
 static void lazy_init(lua_State *L)
@@ -823,11 +829,8 @@ static bool lazy_of_metatable(lua_State *L, struct lazy *out, bool *ended)
         return true;
     }
     lua_rawgeti(L, -1, LAZY_TEXT);
-    const char *string = lua_tostring(L, -1);
+    out->text = lua_tolstring(L, -1, &out->len); /* the metatable keeps the string */
     lua_pop(L, 1);
-    out->start = (size_t)slot_integer(L, LAZY_START);
-    out->len = (size_t)slot_integer(L, LAZY_END) - out->start;
-    out->text = string + out->start;
     *ended = false;
     return true;
 }
@@ -889,14 +892,23 @@ static const char *compact_skip_value(const char *p, const char *end)
             p++;
         return p;
     }
+    uint64_t arrays = 0; /* a bit per open container, set for an array */
     for (int depth = 0; p < end;) {
         char ch = *p++;
         if (ch == '"' && !(p = compact_skip_string(p, end)))
             return NULL;
-        if (ch == '{' || ch == '[')
+        if (ch == '{' || ch == '[') {
+            if (depth == 64)
+                return NULL;
+            arrays = arrays << 1 | (ch == '[');
             depth++;
-        else if ((ch == '}' || ch == ']') && --depth == 0)
-            return p;
+        } else if (ch == '}' || ch == ']') {
+            if ((arrays & 1) != (ch == ']'))
+                return NULL; /* not what opened it: not a text of ours */
+            arrays >>= 1;
+            if (--depth == 0)
+                return p;
+        }
     }
     return NULL;
 }
@@ -939,13 +951,14 @@ static enum member compact_member(const struct lazy *z, const char *key, size_t 
 static int lazy_index(lua_State *L);
 static int lazy_newindex(lua_State *L);
 static int lazy_pairs(lua_State *L);
+static void lazy_fill(lua_State *L, int t);
 
 /* Pushes an empty table with a metatable of a document read on demand, its slots to be set. */
 static void push_lazy_table(lua_State *L)
 {
     luaL_checkstack(L, 4, NULL);
     lua_createtable(L, 0, 0);
-    lua_createtable(L, LAZY_END, 5);
+    lua_createtable(L, LAZY_TEXT, 5);
     lua_pushcfunction(L, lazy_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lazy_newindex);
@@ -960,16 +973,12 @@ static void push_lazy_table(lua_State *L)
     lua_rawseti(L, -2, LAZY_STATE);
 }
 
-/* Pushes the object at [start, end) of the string at `string` as a document read on demand. */
-static void push_text_lazy(lua_State *L, int string, size_t start, size_t end)
+/* Pushes the compact text of an object as a document read on demand; it keeps a copy. */
+static void push_text_lazy(lua_State *L, const char *text, size_t len)
 {
     push_lazy_table(L);
-    lua_pushvalue(L, string);
+    lua_pushlstring(L, text, len);
     lua_rawseti(L, -2, LAZY_TEXT);
-    lua_pushinteger(L, (lua_Integer)start);
-    lua_rawseti(L, -2, LAZY_START);
-    lua_pushinteger(L, (lua_Integer)end);
-    lua_rawseti(L, -2, LAZY_END);
     lua_setmetatable(L, -2);
 }
 
@@ -987,30 +996,24 @@ static bool push_member(lua_State *L, int t, const struct lazy *z, const char *k
     const char *value;
     size_t len;
     enum member found = compact_member(z, key, key_len, &value, &len);
-    if (found == MEMBER_UNKNOWN) { /* read the whole object, and the member from it */
-        lua_json_push_text(L, z->text, z->len);
+    if (found == MEMBER_UNKNOWN) { /* decoded whole, once: the table becomes a plain one */
+        lazy_fill(L, t);
         lua_pushlstring(L, key, key_len);
-        lua_rawget(L, -2);
-        lua_remove(L, -2);
-        *is_table = lua_istable(L, -1);
-        if (lua_isnil(L, -1)) {
+        *is_table = false; /* it is in the table now */
+        if (lua_rawget(L, t) == LUA_TNIL) {
             lua_pop(L, 1);
             return false;
         }
         return true;
     }
-    *is_table = found == MEMBER_FOUND && (*value == '{' || *value == '[');
-    if (found == MEMBER_FOUND && *value == '{') {
-        lua_getmetatable(L, t);
-        lua_rawgeti(L, -1, LAZY_TEXT);
-        size_t at = z->start + (size_t)(value - z->text);
-        push_text_lazy(L, lua_gettop(L), at, at + len);
-        lua_replace(L, -3);
-        lua_pop(L, 1);
-    } else if (found == MEMBER_FOUND) {
+    if (found == MEMBER_ABSENT)
+        return false;
+    *is_table = *value == '{' || *value == '[';
+    if (*value == '{')
+        push_text_lazy(L, value, len); /* a copy: keeping it does not keep the whole text */
+    else
         lua_json_push_text(L, value, len);
-    }
-    return found == MEMBER_FOUND;
+    return true;
 }
 
 /* __index(t, key): the member, converted now; one that is a table, converted once. */
@@ -1117,10 +1120,7 @@ void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len)
         lua_json_push_text(L, text, len);
         return;
     }
-    luaL_checkstack(L, 2, NULL);
-    lua_pushlstring(L, text, len);
-    push_text_lazy(L, lua_gettop(L), 0, len);
-    lua_remove(L, -2);
+    push_text_lazy(L, text, len);
 }
 
 void lua_json_end_lazy(lua_State *L)

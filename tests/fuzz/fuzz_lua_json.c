@@ -12,7 +12,9 @@
  *     is the sorted compact text of the input, and which decodes and encodes to itself; so is
  *     json.encode of the value pushed to be read on demand (lua_json_push_lazy, and
  *     lua_json_push_text_lazy of its compact text), with some of its members read, then after
- *     pairs() has filled it.
+ *     pairs() has filled it;
+ *   - any input that starts like an object, JSON or not, pushed by lua_json_push_text_lazy and
+ *     read here and there, fails with a Lua error at worst (ASan watches the reads).
  */
 #include "ctg/lua_json.h"
 #include "ctg/lua_runtime.h"
@@ -41,8 +43,21 @@ static const char round_trip_lua[] =
     "  return encoded\n"
     "end\n";
 
+/* Run as a plugin's chunk too: reads a document of any text here and there. */
+static const char probe_lua[] =
+    "return function(doc)\n"
+    "  pcall(function()\n"
+    "    for _, k in ipairs({'a', 'b', '', 'doc', 'id', 'c'}) do\n"
+    "      local v = doc[k]\n"
+    "      if type(v) == 'table' then local _ = v.a, v[''], v.b, v[1] end\n"
+    "    end\n"
+    "  end)\n"
+    "  pcall(json.encode, doc)\n"
+    "  pcall(function() for _ in pairs(doc) do end end)\n"
+    "end\n";
+
 static struct lua_runtime *runtime;
-static int round_trip_ref = LUA_NOREF;
+static int round_trip_ref = LUA_NOREF, probe_ref = LUA_NOREF;
 
 /* One input, and what the calls into Lua found. */
 struct trip {
@@ -57,17 +72,36 @@ struct trip {
 };
 
 /* The sandbox's globals get `json` (read-only, as ctg.json is); the round trip is loaded. */
+/* Loads `chunk` as a plugin's, runs it and keeps the function it returns in the registry. */
+static int load_function(lua_State *L, struct lua_runtime *rt, const char *chunk, size_t len,
+                         const char *name)
+{
+    if (luaL_loadbufferx(L, chunk, len, name, "t"))
+        return lua_error(L);
+    lua_runtime_push_env(rt);
+    lua_setupvalue(L, -2, 1);
+    lua_call(L, 0, 1);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 static int open_sandbox(lua_State *L, void *arg)
 {
     lua_json_push_module(L);
     lua_runtime_make_read_only(L);
     lua_runtime_set_global(arg, "json");
-    if (luaL_loadbufferx(L, round_trip_lua, sizeof round_trip_lua - 1, "=round_trip", "t"))
-        return lua_error(L);
-    lua_runtime_push_env(arg);
-    lua_setupvalue(L, -2, 1);
-    lua_call(L, 0, 1);
-    round_trip_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    round_trip_ref = load_function(L, arg, round_trip_lua, sizeof round_trip_lua - 1,
+                                   "=round_trip");
+    probe_ref = load_function(L, arg, probe_lua, sizeof probe_lua - 1, "=probe");
+    return 0;
+}
+
+/* Reads the input, JSON or not, as a change event's text is read (see probe_lua). */
+static int run_probe(lua_State *L, void *arg)
+{
+    const struct trip *t = arg;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, probe_ref);
+    lua_json_push_text_lazy(L, t->text, t->len);
+    lua_call(L, 1, 0);
     return 0;
 }
 
@@ -130,6 +164,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct trip t = {.text = (const char *)data, .len = size};
+    if (size > 0 && data[0] == '{') {
+        char probe_err[512];
+        lua_runtime_call(runtime, run_probe, &t, probe_err, sizeof probe_err);
+        lua_gc(lua_runtime_state(runtime), LUA_GCCOLLECT); /* see below */
+    }
     json_t *value = json_loadb(t.text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (!value)
         return 0;

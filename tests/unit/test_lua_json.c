@@ -559,6 +559,9 @@ static void test_text_push_errors(lua_State *L)
         lua_settop(L, top);
     }
     CHECK(lua_says(L, "return push_text('[1]')[1] == 1"));
+    /* many values one after the other are refused at the second, not left on the stack */
+    CHECK(lua_says(L, "local ok, e = pcall(push_text, string.rep('1 ', 100000)) "
+                      "return not ok and e:find('cannot be read', 1, true) ~= nil"));
     /* a text that ends inside an escape is not read past its end (under ASan, the block is the
      * text's exact size) */
     static const char ends_in_escape[] = {'[', '"', 'a', '\\'};
@@ -790,7 +793,16 @@ static void test_text_lazy(lua_State *L)
     CHECK(lua_says(L, "return kept.actions[1].code == 'A1' and kept.period.start == '2020-01-01'"));
     /* escaped keys; a damaged text fails where it is read, and its encoding is refused */
     CHECK(lua_says(L, "local d = lazy_text([[{\"a\\\"b\":1,\"c\":{\"d\":2}}]]) "
-                      "return d['a\"b'] == 1 and d.c.d == 2"));
+                      "return d['a\"b'] == 1 and next(d) ~= nil and d.c.d == 2"));
+    CHECK(lua_says(L, "local d = lazy_text('{\"a\":[1},\"b\":2}') "
+                      "return not pcall(function() return d.b end)"));
+    /* an object kept from a text keeps its own text, not the whole one */
+    CHECK(lua_says(L, "local filler = string.rep('x', 100000) kept_parts = {} "
+                      "collectgarbage() local before = collectgarbage('count') "
+                      "for i = 1, 50 do kept_parts[i] = lazy_text('{\"f\":\"' .. filler .. "
+                      "'\",\"p\":{\"a\":1}}').p end "
+                      "collectgarbage() return collectgarbage('count') - before < 1000 and "
+                      "kept_parts[50].a == 1"));
     CHECK(lua_says(L, "local d = lazy_text('{\"a\":1,\"b\":tru}') "
                       "local ok, e = pcall(function() return d.b end) "
                       "return d.a == 1 and not ok and e:find('cannot be read', 1, true) ~= nil"));
