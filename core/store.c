@@ -802,12 +802,12 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         log_error("store", "cannot encode the change of %s", c->id);
         return STORE_ERROR;
     }
-    /* The document is written once, in its revision; the current version and the log point
-       at it. */
+    /* The document is written in its revision, and as the current version, which a GET
+       serves with one lookup; the change log points at the revision. */
     unsigned char ref[REV_KEY_MAX];
     MDB_val ref_key = rev_key(ref, c->id, c->rev);
     struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};
-    int rc = put_current(t, c, in_revision);
+    int rc = put_current(t, c, text_body(body));
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)

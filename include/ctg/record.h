@@ -8,8 +8,8 @@
  *                         document as the bytes it is served in lets a GET answer without
  *                         parsing it again.
  *   RECORD_BODY_REVISION  the key (see record_revision_key) of the revision whose body is the
- *                         document: a document is written once, in its revision, and the current
- *                         version and the change log point at it.
+ *                         document: the change log points at the revision instead of keeping
+ *                         another copy of it.
  */
 #ifndef CTG_RECORD_H
 #define CTG_RECORD_H

@@ -4,9 +4,9 @@
  * A sound store, written through the real write pipeline (creates, a patch, a deletion and a
  * re-creation), must verify with no violation and the right counts. Then each kind of damage
  * is made with raw LMDB writes on a fresh copy of that store, and must be reported: by the line
- * that names it, and by the count. The raw reads and writes also check the layout: a document
- * written once, in its revision; and a store of the first format, each document also in docs
- * and changes, still verifies and reads.
+ * that names it, and by the count. The raw reads and writes also check the layout: the change
+ * log points at revisions; and a store of the first format, each document also in changes,
+ * still verifies and reads, as does one whose current versions point at their revisions.
  */
 #include "ctg/record.h"
 #include "ctg/store.h"
@@ -347,6 +347,19 @@ static void drop_live_revision(struct raw *r)
     raw_del(r, "revs", revision_key("c-conv", 1, buf), NULL);
 }
 
+/* The current version of a-conv points at its revision, under a header one rev ahead. */
+static void bump_doc_pointer_rev(struct raw *r)
+{
+    point_doc_at(r, "a-conv", "a-conv", 2);
+    raw_rewrite(r, "docs", text_val("a-conv"), 1, NULL, NULL);
+}
+
+static void point_then_drop_live_revision(struct raw *r)
+{
+    point_doc_at(r, "c-conv", "c-conv", 1);
+    drop_live_revision(r);
+}
+
 static void change_doc_body(struct raw *r)
 {
     raw_inline(r, "docs", text_val("c-conv"));
@@ -390,6 +403,12 @@ static void point_revision_elsewhere(struct raw *r)
     raw_point(r, "revs", revision_key("c-conv", 1, buf), "a-conv", 1);
 }
 
+static void point_then_point_revision_elsewhere(struct raw *r)
+{
+    point_doc_at(r, "c-conv", "c-conv", 1);
+    point_revision_elsewhere(r);
+}
+
 static void check_points_at(struct raw *r, const char *db, MDB_val key, const char *id,
                             uint64_t rev)
 {
@@ -402,23 +421,36 @@ static void check_points_at(struct raw *r, const char *db, MDB_val key, const ch
     CHECK(v.body_len == ref.mv_size && memcmp(v.body, ref.mv_data, ref.mv_size) == 0);
 }
 
+/* The current version holds its document's text for a GET; the revision holds it too. */
+static void check_holds_text(struct raw *r, const char *db, MDB_val key, const char *fragment)
+{
+    MDB_val val;
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    CHECK_INT(v.kind, RECORD_BODY_TEXT);
+    char *text = copy_bytes(v.body, v.body_len);
+    CHECK(strstr(text, fragment) != NULL);
+    free(text);
+}
+
 /*
- * A document is written once, in its revision: the current version and the change log hold the
- * key of that revision, and a deletion's change holds nothing.
+ * A document is written twice, in its revision and as the current version; the change log
+ * holds the key of the revision, and a deletion's change holds nothing.
  */
-static void test_document_is_written_once(void)
+static void test_change_log_points_at_revisions(void)
 {
     char dir[3100];
     struct raw r;
-    unsigned char buf[8];
-    make_dir_name(dir, sizeof dir, "written-once");
+    unsigned char buf[8], rev[64];
+    make_dir_name(dir, sizeof dir, "log-points");
     build_sound_store(dir);
     CHECK_INT(mdb_env_create(&r.env), 0);
     CHECK_INT(mdb_env_set_maxdbs(r.env, 8), 0);
     CHECK_INT(mdb_env_open(r.env, dir, MDB_RDONLY, 0600), 0);
     CHECK_INT(mdb_txn_begin(r.env, NULL, MDB_RDONLY, &r.txn), 0);
-    check_points_at(&r, "docs", text_val("a-conv"), "a-conv", 2);
-    check_points_at(&r, "docs", text_val("b-conv"), "b-conv", 3);
+    check_holds_text(&r, "docs", text_val("a-conv"), "\"status\":\"monitoring\"");
+    check_holds_text(&r, "revs", revision_key("a-conv", 2, rev), "\"status\":\"monitoring\"");
     check_points_at(&r, "changes", seq_key(3, buf), "a-conv", 2);
     check_points_at(&r, "changes", seq_key(5, buf), "b-conv", 3);
     MDB_val val, key = seq_key(4, buf); /* the deletion of b-conv */
@@ -475,13 +507,26 @@ static struct store *open_and_check_reads(const char *dir, const char *id, const
     return st;
 }
 
-/* What the store reads of a sound store: every document, through the pointers. */
+static void point_doc_at_its_revision(struct raw *r)
+{
+    point_doc_at(r, "a-conv", "a-conv", 2);
+}
+
+/*
+ * What the store reads of a sound store: every document, the log's through its pointers; and
+ * the same when the current version points at its revision too (as some versions wrote it).
+ */
 static void test_store_reads_through_pointers(void)
 {
     char dir[3100];
     make_dir_name(dir, sizeof dir, "reads-through");
     build_sound_store(dir);
     store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
+    build_damaged_store(dir, "docs-point", point_doc_at_its_revision); /* not a damage */
+    store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
+    struct report r = run_verify(dir);
+    CHECK_INT(r.counts.violations, 0);
+    free(r.text);
 }
 
 /* A current version that points at a wrong revision is an error to the store, not a document. */
@@ -493,8 +538,8 @@ static void test_store_refuses_bad_pointers(void)
     } cases[] = {
         {"refused-deletion", "b-conv", point_doc_at_deletion},
         {"refused-another-id", "c-conv", point_doc_at_another_id},
-        {"refused-lost", "c-conv", drop_live_revision},
-        {"refused-revision-points", "c-conv", point_revision_elsewhere},
+        {"refused-lost", "c-conv", point_then_drop_live_revision},
+        {"refused-revision-points", "c-conv", point_then_point_revision_elsewhere},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[3100], err[512] = "";
@@ -552,7 +597,9 @@ static void test_damage_is_reported(void)
          "changes[seq 4]: follows seq 2: the change log has a gap"},
         {"change-log-gap", drop_change, 2,
          "changes: the log of a-conv ends at rev 1, its revisions at 2"},
-        {"doc-rev-mismatch", bump_doc_rev, 1,
+        /* the header disagrees with the document, and with the last revision */
+        {"doc-rev-mismatch", bump_doc_rev, 2, "docs[a-conv]: is at rev 3, its last revision is 2"},
+        {"doc-pointer-rev-mismatch", bump_doc_pointer_rev, 1,
          "docs[a-conv]: its document is rev 2 of a-conv, its header says rev 3"},
         /* and its summary (status, rev) and its 4 index entries are those of rev 2 */
         {"doc-at-old-revision", point_doc_at_old_revision, 7,
@@ -582,6 +629,8 @@ static void test_damage_is_reported(void)
          "docs[c-conv]: its document is rev 1 of a-conv, another id"},
         /* and the log's entry points at it too */
         {"live-revision-lost", drop_live_revision, 2,
+         "changes[seq 6]: its document is rev 1 of c-conv, which is not among its revisions"},
+        {"pointed-revision-lost", point_then_drop_live_revision, 2,
          "docs[c-conv]: its document is rev 1 of c-conv, which is not among its revisions"},
         {"revision-points", point_revision_elsewhere, 4,
          "revs[c-conv rev 1]: points at a revision: a revision holds its own document"},
@@ -601,7 +650,7 @@ int main(void)
     test_sound_store_verifies();
     test_missing_store_is_an_error();
     test_damage_is_reported();
-    test_document_is_written_once();
+    test_change_log_points_at_revisions();
     test_store_reads_through_pointers();
     test_store_refuses_bad_pointers();
     test_first_format_verifies_and_reads();
