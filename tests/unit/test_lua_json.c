@@ -9,6 +9,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,12 +457,24 @@ static int push_bytes(lua_State *L)
     return 1;
 }
 
-static int push_one_text(lua_State *L)
+/* (text) -> lua_json_push_text of it; lua_json_push_text_lazy when upvalue 1 is true. */
+static int push_text_of(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    lua_json_push_text(L, text, len);
+    if (lua_toboolean(L, lua_upvalueindex(1)))
+        lua_json_push_text_lazy(L, text, len);
+    else
+        lua_json_push_text(L, text, len);
     return 1;
+}
+
+/* Sets global `name` to push_text_of, reading on demand when `lazy`. */
+static void set_text_push(lua_State *L, const char *name, bool lazy)
+{
+    lua_pushboolean(L, lazy);
+    lua_pushcclosure(L, push_text_of, 1);
+    lua_setglobal(L, name);
 }
 
 /* Several texts become one marked array; an empty list, an empty marked array. */
@@ -518,7 +531,8 @@ static void test_texts_push(lua_State *L)
     lua_pushlightuserdata(L, &texts);
     CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
     lua_settop(L, top);
-    lua_pushcfunction(L, push_one_text);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, push_text_of, 1);
     lua_pushliteral(L, "{\"a\":1}\"x");
     CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
     lua_settop(L, top);
@@ -544,8 +558,7 @@ static void test_texts_push(lua_State *L)
 /* A text that does not decode raises an error that says so, and leaves the stack as it was. */
 static void test_text_push_errors(lua_State *L)
 {
-    lua_pushcfunction(L, push_one_text);
-    lua_setglobal(L, "push_text");
+    set_text_push(L, "push_text", false);
     static const char *const bad[] = {"{", "[1,]", "{\"a\":1}x", "", "[1] [2]", "\"\\x\"",
                                       "\"\xff\"", "[01]", "[1.]", "[-]", "[.5]", "[1e]", "{\"a\"1}",
                                       "{\"a\":1,}", "[tru]", "[\"\xc3\"]", "\"\\u12\"",
@@ -755,22 +768,13 @@ static void test_lazy_after_the_call(lua_State *L)
     json_decref(scalar);
 }
 
-static int push_text_lazy_of(lua_State *L)
-{
-    size_t len;
-    const char *text = luaL_checklstring(L, 1, &len);
-    lua_json_push_text_lazy(L, text, len);
-    return 1;
-}
-
 /* A text read on demand gives what its whole decoding gives, objects inside it read on demand
  * too; it stays readable after the call. */
 static void test_text_lazy(lua_State *L)
 {
     json_t *value = json_loads(lazy_doc, 0, NULL);
     char *compact = json_dumps(value, JSON_COMPACT);
-    lua_pushcfunction(L, push_text_lazy_of);
-    lua_setglobal(L, "lazy_text");
+    set_text_push(L, "lazy_text", true);
     lua_pushstring(L, compact);
     lua_setglobal(L, "text");
     lua_pushstring(L, lazy_doc); /* with white space: read whole, then member by member */
@@ -846,8 +850,7 @@ static void test_memory_errors_leak_nothing(void)
                                     "return not ok and e == 'not enough memory'", 10000));
     CHECK(lua_says(L, "return #json.encode(value) == #text"));
     /* and so does a stored text decoded straight into Lua: the parser is freed */
-    lua_pushcfunction(L, push_one_text);
-    lua_setglobal(L, "push_text");
+    set_text_push(L, "push_text", false);
     CHECK(lua_says_with_room(L, &b, "local ok, e = pcall(push_text, text) "
                                     "return not ok and e == 'not enough memory'", 20000));
     CHECK(lua_says(L, "return #push_text(text) == 2001"));
