@@ -130,8 +130,10 @@ static enum store_status read_value(const struct store *st, MDB_txn *txn, const 
                                     const char *id, bool with_body, struct record_view *out)
 {
     enum store_status status = decode_value(val, out);
-    if (status != STORE_OK || with_body)
-        return status == STORE_OK ? resolve_body(st, txn, id, out) : status;
+    if (status != STORE_OK)
+        return status;
+    if (with_body)
+        return resolve_body(st, txn, id, out);
     out->body = NULL;
     out->body_len = 0;
     return STORE_OK;
@@ -807,11 +809,12 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     unsigned char ref[REV_KEY_MAX];
     MDB_val ref_key = rev_key(ref, c->id, c->rev);
     struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};
-    int rc = put_current(t, c, text_body(body));
+    struct body text = text_body(body);
+    int rc = put_current(t, c, text);
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
-        rc = put_revision(t, c, &ref_key, department, text_body(body));
+        rc = put_revision(t, c, &ref_key, department, text);
     if (!rc)
         rc = append_change(t, c, department, c->new_doc ? in_revision : text_body(NULL));
     if (!rc && c->stored_text) {
