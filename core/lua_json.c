@@ -837,16 +837,22 @@ static bool lazy_of_metatable(lua_State *L, struct lazy *out, bool *ended)
 
 #define LAZY_ENDED "a document given to a plugin can be read only during the call it was given to"
 
+/* Whether the table at `t` is a document read on demand (see lazy_of_metatable). */
+static bool lazy_table(lua_State *L, int t, struct lazy *out, bool *ended)
+{
+    if (!lua_getmetatable(L, t))
+        return false;
+    bool lazy = lazy_of_metatable(L, out, ended);
+    lua_pop(L, 1);
+    return lazy;
+}
+
 /* What the document at `t` (a metamethod's first argument) reads; raises once its call ended. */
 static struct lazy lazy_of(lua_State *L, int t)
 {
     struct lazy z = {0};
-    bool ended = true, lazy = false;
-    if (lua_getmetatable(L, t)) {
-        lazy = lazy_of_metatable(L, &z, &ended);
-        lua_pop(L, 1);
-    }
-    if (!lazy || ended)
+    bool ended = true;
+    if (!lazy_table(L, t, &z, &ended) || ended)
         luaL_error(L, LAZY_ENDED);
     return z;
 }
@@ -1454,34 +1460,11 @@ static bool charge_shared(struct to_json *c, const json_t *v, int depth, const s
     return true;
 }
 
-/*
- * The JSON object of a document read on demand: the members read as tables converted as they
- * are now (a plugin may have changed them), the others shared with the jansson object, which
- * outlives the conversion's result only through their references. Allocates no Lua value.
- */
-static json_t *lazy_to_json(struct to_json *c, int index, const struct lazy *z,
-                            const struct path *p)
+/* Converts the members read as tables (the metatable's LAZY_TABLES) into `read`, as they are
+ * now; false once refused (lua_json_to then restores the stack). */
+static bool read_members_to_json(struct to_json *c, int index, const struct path *p, json_t *read)
 {
     lua_State *L = c->L;
-    json_t *backing = z->object ? json_incref((json_t *)z->object)
-                                : json_parse_body(z->text, z->len, NULL);
-    if (!json_is_object(backing)) {
-        json_decref(backing);
-        return refuse(c, p, "a stored JSON text cannot be read (run ctgd --verify)");
-    }
-    json_t *object = json_object(), *read = json_object();
-    if (!object || !read) {
-        json_decref(object);
-        json_decref(read);
-        json_decref(backing);
-        return refuse(c, p, "out of memory");
-    }
-    if (!lua_checkstack(L, 4)) {
-        json_decref(object);
-        json_decref(read);
-        json_decref(backing);
-        return refuse(c, p, "out of Lua stack");
-    }
     lua_getmetatable(L, index);
     if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TTABLE) {
         int tables = lua_gettop(L);
@@ -1491,34 +1474,74 @@ static json_t *lazy_to_json(struct to_json *c, int index, const struct lazy *z,
             struct path at = at_key(p, key, key_len);
             json_t *item = charge(c, key_len) ? value_to_json(c, lua_gettop(L), &at)
                                               : refuse_size(c, &at);
-            if (!item || json_object_setn_new(read, key, key_len, item)) {
-                json_decref(object);
-                json_decref(read);
-                json_decref(backing);
-                return item ? refuse(c, &at, "out of memory") : NULL;
+            if (!item)
+                return false;
+            if (json_object_setn_new(read, key, key_len, item)) {
+                refuse(c, &at, "out of memory");
+                return false;
             }
         }
     }
     lua_pop(L, 2); /* the metatable and the tables */
-    const char *key;
-    size_t key_len;
-    json_t *member;
-    json_object_keylen_foreach(backing, key, key_len, member) {
-        json_t *now = json_object_getn(read, key, key_len);
-        struct path at = at_key(p, key, key_len);
-        /* what was read is charged already; what is shared, as its conversion would be */
-        bool fits = now || (charge(c, key_len) ? charge_shared(c, member, c->depth + 1, &at)
-                                               : (refuse_size(c, &at), false));
-        if (!fits || json_object_setn(object, key, key_len, now ? now : member)) {
-            json_decref(object);
-            json_decref(read);
-            json_decref(backing);
-            return fits ? refuse(c, p, "out of memory") : NULL;
+    return true;
+}
+
+/* Charges a member of the document not read (or its `now`, charged already) and adds it. */
+static bool add_member(struct to_json *c, json_t *object, const char *key, size_t key_len,
+                       json_t *member, json_t *now, const struct path *p)
+{
+    struct path at = at_key(p, key, key_len);
+    if (!now && !charge(c, key_len)) {
+        refuse_size(c, &at);
+        return false;
+    }
+    if (!now && !charge_shared(c, member, c->depth + 1, &at))
+        return false;
+    if (json_object_setn(object, key, key_len, now ? now : member)) {
+        refuse(c, p, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The JSON object of a document read on demand: the members read as tables converted as they
+ * are now (a plugin may have changed them), the others shared with the jansson object (or the
+ * text's, parsed here), which outlives the conversion's result only through their references.
+ * Allocates no Lua value.
+ */
+static json_t *lazy_to_json(struct to_json *c, int index, const struct lazy *z,
+                            const struct path *p)
+{
+    json_t *backing = z->object ? json_incref((json_t *)z->object)
+                                : json_parse_body(z->text, z->len, NULL);
+    json_t *object = NULL, *read = NULL, *result = NULL;
+    if (!json_is_object(backing))
+        refuse(c, p, "a stored JSON text cannot be read (run ctgd --verify)");
+    else if (!(object = json_object()) || !(read = json_object()))
+        refuse(c, p, "out of memory");
+    else if (!lua_checkstack(c->L, 4))
+        refuse(c, p, "out of Lua stack");
+    else if (read_members_to_json(c, index, p, read)) {
+        const char *key;
+        size_t key_len;
+        json_t *member;
+        bool added = true;
+        json_object_keylen_foreach(backing, key, key_len, member) {
+            added = add_member(c, object, key, key_len, member,
+                               json_object_getn(read, key, key_len), p);
+            if (!added)
+                break;
+        }
+        if (added) {
+            result = object;
+            object = NULL;
         }
     }
+    json_decref(object);
     json_decref(read);
     json_decref(backing);
-    return object;
+    return result;
 }
 
 static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
@@ -1664,15 +1687,8 @@ static int lua_json_decode(lua_State *L)
 /* True when the table at `index` has a metatable that is not one of the two kinds. */
 static bool has_foreign_metatable(lua_State *L, int index)
 {
-    struct lazy z;
-    bool ended;
     if (!lua_getmetatable(L, index))
         return false;
-    if (lazy_of_metatable(L, &z, &ended)) {
-        lua_pop(L, 1);
-        lazy_fill(L, index); /* a document read on demand becomes a plain one */
-        return false;
-    }
     lua_getfield(L, LUA_REGISTRYINDEX, ARRAY_MT_KEY);
     lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
     bool ours = lua_rawequal(L, -3, -2) || lua_rawequal(L, -3, -1);
@@ -1689,6 +1705,10 @@ static int mark_table(lua_State *L, const char *key)
         lua_replace(L, 1);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    struct lazy z;
+    bool ended;
+    if (lazy_table(L, 1, &z, &ended))
+        lazy_fill(L, 1); /* a document read on demand becomes a plain one */
     /* A table with another metatable (a read-only proxy of the sandbox, say) keeps it. */
     if (has_foreign_metatable(L, 1))
         return luaL_error(L, "json.array/json.object: the table has a metatable of its own");
