@@ -1,15 +1,14 @@
 /*
- * json_write.c — compact JSON text of a jansson value through yajl_gen (see json_write.h).
+ * json_write.c — compact JSON text of a jansson value (see json_write.h).
  *
- * yajl escapes strings as jansson does (the two-letter escapes, \u00XX in upper case for the
- * other control characters, nothing else). Reals are written here, as jansson writes them: 17
- * significant digits, ".0" when the text would read back as an integer, no '+' and no leading
- * zero in the exponent. A value yajl_gen refuses (nested deeper than its 128 levels) is left
- * to json_dumps.
+ * The text is written straight into one growing buffer: strings are copied in runs and only
+ * what jansson escapes is escaped (the two-letter escapes, \u00XX in upper case for the other
+ * control characters, nothing else). Reals are written as jansson writes them: 17 significant
+ * digits, ".0" when the text would read back as an integer, no '+' and no leading zero in the
+ * exponent.
  */
 #include "ctg/json_write.h"
 
-#include <yajl/yajl_gen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,25 +20,70 @@ struct text {
     bool failed; /* out of memory */
 };
 
-static void append(void *ctx, const char *s, size_t n)
+/* Room for `n` more bytes and a NUL; false once memory has run out. */
+static bool reserve(struct text *t, size_t n)
 {
-    struct text *t = ctx;
     if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(t->buf, cap);
-        if (!grown) {
-            t->failed = true;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
+        return false;
+    if (t->len + n + 1 <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap < t->len + n + 1)
+        cap *= 2;
+    char *grown = realloc(t->buf, cap);
+    if (!grown) {
+        t->failed = true;
+        return false;
     }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
+    t->buf = grown;
+    t->cap = cap;
+    return true;
+}
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (reserve(t, n)) {
+        memcpy(t->buf + t->len, s, n);
+        t->len += n;
+    }
+}
+
+static void put_char(struct text *t, char c)
+{
+    if (reserve(t, 1))
+        t->buf[t->len++] = c;
+}
+
+/* The escape of `c`, a byte that needs one: its two-letter form, or \u00XX. */
+static void put_escape(struct text *t, unsigned char c)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char letter = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f'
+                : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+    if (letter) {
+        const char two[2] = {'\\', letter};
+        put(t, two, 2);
+        return;
+    }
+    const char six[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    put(t, six, 6);
+}
+
+/* A string (or key) between quotes; the bytes that need no escape are copied in runs. */
+static void put_string(struct text *t, const char *s, size_t n)
+{
+    put_char(t, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(t, s + run, i - run);
+        put_escape(t, c);
+        run = i + 1;
+    }
+    put(t, s + run, n - run);
+    put_char(t, '"');
 }
 
 /* jansson's jsonp_dtostr at its default precision. */
@@ -66,7 +110,7 @@ static size_t format_real(double value, char out[32])
     return len;
 }
 
-/* The decimal text of `value`; yajl_gen_integer's own goes through sprintf, ten times slower. */
+/* The decimal text of `value`, without sprintf's cost. */
 static size_t format_integer(long long value, char out[24])
 {
     char digits[24];
@@ -84,53 +128,58 @@ static size_t format_integer(long long value, char out[24])
     return len;
 }
 
-static bool write_value(yajl_gen g, const json_t *value)
+static void write_value(struct text *t, const json_t *value)
 {
+    char number[32];
     switch (json_typeof(value)) {
     case JSON_OBJECT: {
         const char *key;
         size_t key_len; /* a key may hold a NUL */
         json_t *member;
-        if (yajl_gen_map_open(g) != yajl_gen_status_ok)
-            return false;
+        bool first = true;
+        put_char(t, '{');
         json_object_keylen_foreach((json_t *)value, key, key_len, member) {
-            if (yajl_gen_string(g, (const unsigned char *)key, key_len) != yajl_gen_status_ok ||
-                !write_value(g, member))
-                return false;
+            if (!first)
+                put_char(t, ',');
+            put_string(t, key, key_len);
+            put_char(t, ':');
+            write_value(t, member);
+            first = false;
         }
-        return yajl_gen_map_close(g) == yajl_gen_status_ok;
+        put_char(t, '}');
+        return;
     }
     case JSON_ARRAY: {
         size_t i;
         json_t *item;
-        if (yajl_gen_array_open(g) != yajl_gen_status_ok)
-            return false;
+        put_char(t, '[');
         json_array_foreach(value, i, item) {
-            if (!write_value(g, item))
-                return false;
+            if (i)
+                put_char(t, ',');
+            write_value(t, item);
         }
-        return yajl_gen_array_close(g) == yajl_gen_status_ok;
+        put_char(t, ']');
+        return;
     }
     case JSON_STRING:
-        return yajl_gen_string(g, (const unsigned char *)json_string_value(value),
-                               json_string_length(value)) == yajl_gen_status_ok;
-    case JSON_INTEGER: {
-        char text[24];
-        size_t len = format_integer((long long)json_integer_value(value), text);
-        return yajl_gen_number(g, text, len) == yajl_gen_status_ok;
-    }
-    case JSON_REAL: {
-        char text[32];
-        size_t len = format_real(json_real_value(value), text);
-        return len && yajl_gen_number(g, text, len) == yajl_gen_status_ok;
-    }
+        put_string(t, json_string_value(value), json_string_length(value));
+        return;
+    case JSON_INTEGER:
+        put(t, number, format_integer((long long)json_integer_value(value), number));
+        return;
+    case JSON_REAL:
+        put(t, number, format_real(json_real_value(value), number));
+        return;
     case JSON_TRUE:
+        put(t, "true", 4);
+        return;
     case JSON_FALSE:
-        return yajl_gen_bool(g, json_is_true(value)) == yajl_gen_status_ok;
+        put(t, "false", 5);
+        return;
     case JSON_NULL:
-        return yajl_gen_null(g) == yajl_gen_status_ok;
+        put(t, "null", 4);
+        return;
     }
-    return false;
 }
 
 char *json_write(const json_t *value, size_t *len)
@@ -138,20 +187,13 @@ char *json_write(const json_t *value, size_t *len)
     if (!value)
         return NULL; /* what json_pack gives for a text that is not UTF-8, say */
     struct text t = {0};
-    yajl_gen g = yajl_gen_alloc(NULL);
-    bool written = g && yajl_gen_config(g, yajl_gen_print_callback, append, &t) &&
-                   write_value(g, value);
-    if (g)
-        yajl_gen_free(g);
-    append(&t, "", 1); /* the NUL */
-    if (!written || t.failed) {
+    write_value(&t, value);
+    if (!reserve(&t, 0)) {
         free(t.buf);
-        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (text && len)
-            *len = strlen(text);
-        return text;
+        return NULL;
     }
+    t.buf[t.len] = '\0';
     if (len)
-        *len = t.len - 1;
+        *len = t.len;
     return t.buf;
 }
