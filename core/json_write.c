@@ -69,6 +69,12 @@ static void put_escape(struct text *t, unsigned char c)
     put(t, six, 6);
 }
 
+/* 1 for the bytes a string's text escapes: the control characters, '"' and '\\'. */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 /* A string (or key) between quotes; the bytes that need no escape are copied in runs. */
 static void put_string(struct text *t, const char *s, size_t n)
 {
@@ -76,7 +82,7 @@ static void put_string(struct text *t, const char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!escaped[c])
             continue;
         put(t, s + run, i - run);
         put_escape(t, c);
