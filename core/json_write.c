@@ -20,13 +20,9 @@ struct text {
     bool failed; /* out of memory */
 };
 
-/* Room for `n` more bytes and a NUL; false once memory has run out. */
-static bool reserve(struct text *t, size_t n)
+/* Makes the buffer hold `n` more bytes and a NUL; false once memory has run out. */
+static bool grow(struct text *t, size_t n)
 {
-    if (t->failed)
-        return false;
-    if (t->len + n + 1 <= t->cap)
-        return true;
     size_t cap = t->cap ? t->cap : 1024;
     while (cap < t->len + n + 1)
         cap *= 2;
@@ -38,6 +34,12 @@ static bool reserve(struct text *t, size_t n)
     t->buf = grown;
     t->cap = cap;
     return true;
+}
+
+/* Room for `n` more bytes and a NUL; false once memory has run out. */
+static inline bool reserve(struct text *t, size_t n)
+{
+    return !t->failed && (t->len + n + 1 <= t->cap || grow(t, n));
 }
 
 static void put(struct text *t, const char *s, size_t n)
@@ -75,10 +77,9 @@ static const unsigned char escaped[256] = {
     ['"'] = 1, ['\\'] = 1,
 };
 
-/* A string (or key) between quotes; the bytes that need no escape are copied in runs. */
-static void put_string(struct text *t, const char *s, size_t n)
+/* The rest of a string from its first byte that needs an escape, in runs between escapes. */
+static void put_escaped(struct text *t, const char *s, size_t n)
 {
-    put_char(t, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -89,6 +90,24 @@ static void put_string(struct text *t, const char *s, size_t n)
         run = i + 1;
     }
     put(t, s + run, n - run);
+}
+
+/*
+ * A string (or key) between quotes. Most have nothing to escape (keys, ids, dates): they are
+ * copied in one pass, into room made once.
+ */
+static void put_string(struct text *t, const char *s, size_t n)
+{
+    if (!reserve(t, n + 2))
+        return;
+    char *out = t->buf + t->len;
+    size_t i = 0;
+    out[0] = '"';
+    for (; i < n && !escaped[(unsigned char)s[i]]; i++)
+        out[1 + i] = s[i];
+    t->len += 1 + i;
+    if (i < n)
+        put_escaped(t, s + i, n - i);
     put_char(t, '"');
 }
 
