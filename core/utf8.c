@@ -1,6 +1,7 @@
 /* utf8.c — well-formed UTF-8 sequences, and messages made valid UTF-8 (see utf8.h). */
 #include "ctg/utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t utf8_sequence(const unsigned char *s, size_t n)
@@ -25,6 +26,24 @@ size_t utf8_sequence(const unsigned char *s, size_t n)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
     return len;
+}
+
+bool utf8_valid(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t eight;
+        if (n - i >= 8 && (memcpy(&eight, s + i, 8), !(eight & 0x8080808080808080u))) {
+            i += 8; /* eight ASCII bytes */
+            continue;
+        }
+        size_t len = s[i] < 0x80 ? 1 : utf8_sequence(s + i, n - i);
+        if (len == 0)
+            return false;
+        i += len;
+    }
+    return true;
 }
 
 void utf8_repair(char *s)

@@ -4,6 +4,7 @@
 #ifndef CTG_UTF8_H
 #define CTG_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -12,6 +13,9 @@
  * U+10FFFF, or a sequence cut by the end.
  */
 size_t utf8_sequence(const unsigned char *s, size_t n);
+
+/* True when the `n` bytes at `text` are well-formed UTF-8 (a NUL is, as in JSON's \u0000). */
+bool utf8_valid(const char *text, size_t n);
 
 /*
  * Makes `s` valid UTF-8 in place: each byte that starts no well-formed sequence becomes '?'.

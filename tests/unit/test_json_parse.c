@@ -83,6 +83,15 @@ static void test_refusals(void)
     check_text("{\"a\":\"\xc0\xaf\"}", false);       /* overlong UTF-8 */
     check_text("{\"\xff\":1}", false);
     check_text("{\"a\":\"\xe2\x82\"}", false);
+    /* the same past eight ASCII bytes, which the UTF-8 check takes at once */
+    check_text("{\"a\":\"abcdefghij\xc0\xaf\"}", false);
+    check_text("{\"abcdefghij\xc0\xafk\":1}", false);
+    check_text("{\"a\":\"abcdefgh\xed\xa0\x80\"}", false); /* a surrogate, as bytes */
+    check_text("{\"a\":\"abcdefgh\xf4\x90\x80\x80\"}", false); /* past U+10FFFF */
+    check_text("{\"abcdefgh\x80\":1}", false);
+    check_text("{\"a\":\"abcdefghijklmno\xe2\x82\"}", false);
+    check_text("{\"cl\xc3\xa9 \xf0\x9f\x98\x80 abcdefgh\":\"\xe2\x82\xac abcdefghijklmnop \xf4\x8f\xbf\xbf\"}",
+               true);
     check_same("raw NUL", "{\"a\":1}\0", 8, false);
     check_same("NUL in a string", "{\"a\":\"x\0y\"}", 11, false);
 }
