@@ -12,6 +12,7 @@
  * freed on the way up and lua_json_to restores the stack height once, at the end.
  */
 #include "ctg/lua_json.h"
+#include "ctg/json_compact.h"
 #include "ctg/json_parse.h"
 #include "ctg/utf8.h"
 
@@ -871,89 +872,6 @@ static int push_lazy_tables(lua_State *L, int t, bool create)
     return lua_type(L, -1);
 }
 
-/* The end of the string whose text starts at p (after its quote), or NULL. */
-static const char *compact_skip_string(const char *p, const char *end)
-{
-    for (const char *from = p; from < end;) {
-        const char *quote = memchr(from, '"', (size_t)(end - from));
-        if (!quote)
-            return NULL;
-        size_t slashes = 0; /* an odd run of backslashes before it escapes it */
-        while (quote - slashes > p && quote[-1 - (ptrdiff_t)slashes] == '\\')
-            slashes++;
-        if (slashes % 2 == 0)
-            return quote + 1;
-        from = quote + 1;
-    }
-    return NULL;
-}
-
-/* The end of the value of compact text at p, or NULL; what it holds is checked when read. */
-static const char *compact_skip_value(const char *p, const char *end)
-{
-    if (p < end && *p == '"')
-        return compact_skip_string(p + 1, end);
-    if (p < end && *p != '{' && *p != '[') {
-        while (p < end && *p != ',' && *p != '}' && *p != ']')
-            p++;
-        return p;
-    }
-    uint64_t arrays = 0; /* a bit per open container, set for an array */
-    for (int depth = 0; p < end;) {
-        char ch = *p++;
-        if (ch == '"' && !(p = compact_skip_string(p, end)))
-            return NULL;
-        if (ch == '{' || ch == '[') {
-            if (depth == 64)
-                return NULL;
-            arrays = arrays << 1 | (ch == '[');
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            if ((arrays & 1) != (ch == ']'))
-                return NULL; /* not what opened it: not a text of ours */
-            arrays >>= 1;
-            if (--depth == 0)
-                return p;
-        }
-    }
-    return NULL;
-}
-
-enum member { MEMBER_ABSENT, MEMBER_FOUND, MEMBER_UNKNOWN };
-
-/*
- * Finds the member `key` in the compact text of an object: its value's text in *value. UNKNOWN
- * when the text is not as ctgd writes it (white space, say) or a key holds an escape: only a
- * whole decoding can tell then.
- */
-static enum member compact_member(const struct lazy *z, const char *key, size_t key_len,
-                                  const char **value, size_t *value_len)
-{
-    const char *p = z->text, *end = z->text + z->len;
-    if (end - p < 2 || *p++ != '{')
-        return MEMBER_UNKNOWN;
-    if (*p == '}')
-        return p + 1 == end ? MEMBER_ABSENT : MEMBER_UNKNOWN;
-    for (;;) {
-        const char *k = p + 1;
-        if (*p != '"' || !(p = compact_skip_string(k, end)) || p == end || *p != ':')
-            return MEMBER_UNKNOWN;
-        size_t n = (size_t)(p - 1 - k);
-        const char *v = ++p;
-        if (memchr(k, '\\', n) || !(p = compact_skip_value(v, end)) || p == end)
-            return MEMBER_UNKNOWN;
-        if (n == key_len && memcmp(k, key, n) == 0) {
-            *value = v;
-            *value_len = (size_t)(p - v);
-            return MEMBER_FOUND;
-        }
-        if (*p == '}')
-            return p + 1 == end ? MEMBER_ABSENT : MEMBER_UNKNOWN;
-        if (*p++ != ',' || p == end)
-            return MEMBER_UNKNOWN;
-    }
-}
-
 static int lazy_index(lua_State *L);
 static int lazy_newindex(lua_State *L);
 static int lazy_pairs(lua_State *L);
@@ -1001,8 +919,8 @@ static bool push_member(lua_State *L, int t, const struct lazy *z, const char *k
     }
     const char *value;
     size_t len;
-    enum member found = compact_member(z, key, key_len, &value, &len);
-    if (found == MEMBER_UNKNOWN) { /* decoded whole, once: the table becomes a plain one */
+    enum json_member found = json_compact_member(z->text, z->len, key, key_len, &value, &len);
+    if (found == JSON_MEMBER_UNKNOWN) { /* decoded whole, once: the table becomes a plain one */
         lazy_fill(L, t);
         lua_pushlstring(L, key, key_len);
         *is_table = false; /* it is in the table now */
@@ -1012,7 +930,7 @@ static bool push_member(lua_State *L, int t, const struct lazy *z, const char *k
         }
         return true;
     }
-    if (found == MEMBER_ABSENT)
+    if (found == JSON_MEMBER_ABSENT)
         return false;
     *is_table = *value == '{' || *value == '[';
     if (*value == '{')
