@@ -3,10 +3,11 @@
 
 #include <string.h>
 
-/* The magic of each kind of body: "CTG1" (the first format, a text), "CTG2". */
+/* The magic of each kind of body: "CTG1" (the first format, a text), "CTG2", "CTG3". */
 static const uint32_t record_magic[] = {
     [RECORD_BODY_TEXT] = 0x31475443,
     [RECORD_BODY_REVISION] = 0x32475443,
+    [RECORD_BODY_CURRENT] = 0x33475443,
 };
 
 size_t record_size(size_t meta_len, size_t body_len)
@@ -35,12 +36,12 @@ int record_decode(const void *data, size_t len, struct record_view *out)
         return -1;
     memcpy(&magic, p, 4);
     memcpy(&meta_len, p + 4, 4);
-    if (magic == record_magic[RECORD_BODY_TEXT])
-        out->kind = RECORD_BODY_TEXT;
-    else if (magic == record_magic[RECORD_BODY_REVISION])
-        out->kind = RECORD_BODY_REVISION;
-    else
+    size_t kinds = sizeof record_magic / sizeof *record_magic, kind = 0;
+    while (kind < kinds && magic != record_magic[kind])
+        kind++;
+    if (kind == kinds)
         return -1;
+    out->kind = (enum record_body)kind;
     if (meta_len > len - RECORD_HEADER_SIZE)
         return -1;
     memcpy(&out->rev, p + 8, 8);

@@ -76,16 +76,45 @@ static enum store_status decode_value(const MDB_val *val, struct record_view *ou
     return STORE_OK;
 }
 
-/* A value of revs, which holds its document itself. */
-static enum store_status decode_revision(const MDB_val *val, struct record_view *out)
+/*
+ * Puts the current version's text in the view of a revision written RECORD_BODY_CURRENT under
+ * `key`; false when docs has no text of that id at the revision's rev.
+ */
+static bool current_text(const struct store *st, MDB_txn *txn, const MDB_val *key,
+                         struct record_view *out)
+{
+    size_t id_len;
+    uint64_t rev;
+    if (record_revision_key_split(key->mv_data, key->mv_size, &id_len, &rev) < 0)
+        return false;
+    MDB_val doc_key = {.mv_size = id_len, .mv_data = key->mv_data}, doc_val;
+    struct record_view doc;
+    if (mdb_get(txn, st->docs, &doc_key, &doc_val) != 0 ||
+        record_decode(doc_val.mv_data, doc_val.mv_size, &doc) < 0 ||
+        doc.kind != RECORD_BODY_TEXT || doc.rev != out->rev || doc.body_len == 0)
+        return false;
+    out->kind = RECORD_BODY_TEXT;
+    out->body = doc.body;
+    out->body_len = doc.body_len;
+    return true;
+}
+
+/*
+ * A value of revs, under `key`: a revision holds its document, or, while it is the last one
+ * (RECORD_BODY_CURRENT), it is the current version's.
+ */
+static enum store_status read_revision(const struct store *st, MDB_txn *txn, const MDB_val *key,
+                                       const MDB_val *val, struct record_view *out)
 {
     enum store_status status = decode_value(val, out);
-    if (status == STORE_OK && out->kind != RECORD_BODY_TEXT) {
-        log_error("store", "a revision points elsewhere for its document: the data folder is "
-                           "damaged");
-        return STORE_ERROR;
-    }
-    return status;
+    if (status != STORE_OK || out->kind == RECORD_BODY_TEXT)
+        return status;
+    if (out->kind == RECORD_BODY_CURRENT && current_text(st, txn, key, out))
+        return STORE_OK;
+    log_error("store", "a revision points at another for its document, or its document is the "
+                       "current version, which is not there, at another rev or not a text: the "
+                       "data folder is damaged");
+    return STORE_ERROR;
 }
 
 /* True when the revs key `key` names a revision of `id` (any id when NULL) at `rev`. */
@@ -111,7 +140,7 @@ static enum store_status resolve_body(const struct store *st, MDB_txn *txn, cons
     MDB_val key = {.mv_size = out->body_len, .mv_data = (void *)out->body}, val;
     struct record_view revision;
     if (!key_names(&key, id, out->rev) || mdb_get(txn, st->revs, &key, &val) != 0 ||
-        decode_revision(&val, &revision) != STORE_OK || revision.body_len == 0) {
+        read_revision(st, txn, &key, &val, &revision) != STORE_OK || revision.body_len == 0) {
         log_error("store", "a record points at a revision of another id or rev, or at one that "
                            "is not there or holds no document: the data folder is damaged");
         return STORE_ERROR;
@@ -372,7 +401,7 @@ enum store_status store_get_revision(struct store *st, const char *id, uint64_t 
     int rc = mdb_get(st->read_txn, st->revs, &key, &val);
     if (rc == MDB_NOTFOUND)
         return STORE_NOT_FOUND;
-    return rc ? STORE_ERROR : decode_revision(&val, out);
+    return rc ? STORE_ERROR : read_revision(st, st->read_txn, &key, &val, out);
 }
 
 /* Positions `cur` on the first revision of `id`; 0 when there is one. */
@@ -404,7 +433,7 @@ enum store_status store_each_revision(struct store *st, const char *id,
     int rc = first_revision(cur, id, &key, &val);
     for (; rc == 0 && is_revision_of(&key, id); rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (decode_revision(&val, &view) != STORE_OK) {
+        if (read_revision(st, st->read_txn, &key, &val, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
@@ -573,6 +602,16 @@ struct body {
 static struct body text_body(const char *text)
 {
     return (struct body){RECORD_BODY_TEXT, text, text ? strlen(text) : 0};
+}
+
+static char *copy_text(const char *bytes, size_t len)
+{
+    char *text = malloc(len + 1);
+    if (text) {
+        memcpy(text, bytes, len);
+        text[len] = '\0';
+    }
+    return text;
 }
 
 static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,
@@ -772,6 +811,34 @@ static int put_revision(struct store_txn *t, const struct store_change *c, MDB_v
     return rc;
 }
 
+/*
+ * Before a write supersedes the current version of `id`: its revision, written while it was the
+ * last one with no document of its own (RECORD_BODY_CURRENT), is given the current text.
+ */
+static int keep_superseded_text(struct store_txn *t, const char *id)
+{
+    MDB_val key = string_val(id), val;
+    struct record_view doc, revision;
+    int rc = mdb_get(t->txn, t->st->docs, &key, &val);
+    if (rc || record_decode(val.mv_data, val.mv_size, &doc) < 0 || doc.kind != RECORD_BODY_TEXT)
+        return rc == MDB_NOTFOUND ? 0 : rc; /* a pointer at a revision: that one holds the text */
+    unsigned char buf[REV_KEY_MAX];
+    MDB_val rev_key_val = rev_key(buf, id, doc.rev);
+    rc = mdb_get(t->txn, t->st->revs, &rev_key_val, &val);
+    if (rc || record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
+        revision.kind != RECORD_BODY_CURRENT)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    /* copies: the put below replaces the very value they are read from */
+    char *meta = copy_text(revision.meta, revision.meta_len);
+    char *text = copy_text(doc.body, doc.body_len);
+    rc = meta && text ? put_record(t, t->st->revs, &rev_key_val, revision.rev, meta,
+                                   (struct body){RECORD_BODY_TEXT, text, doc.body_len}, 0)
+                      : ENOMEM;
+    free(meta);
+    free(text);
+    return rc;
+}
+
 static int put_current(struct store_txn *t, const struct store_change *c, struct body body)
 {
     MDB_val key = string_val(c->id);
@@ -804,17 +871,20 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
         log_error("store", "cannot encode the change of %s", c->id);
         return STORE_ERROR;
     }
-    /* The document is written in its revision, and as the current version, which a GET
-       serves with one lookup; the change log points at the revision. */
+    /* The document is written once, as the current version, which a GET serves with one
+       lookup; its revision says so, and is given the text when a later write supersedes it.
+       The change log points at the revision. */
     unsigned char ref[REV_KEY_MAX];
     MDB_val ref_key = rev_key(ref, c->id, c->rev);
     struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};
-    struct body text = text_body(body);
-    int rc = put_current(t, c, text);
+    struct body is_current = {RECORD_BODY_CURRENT, NULL, 0};
+    int rc = c->old_doc ? keep_superseded_text(t, c->id) : 0;
+    if (!rc)
+        rc = put_current(t, c, text_body(body));
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
         rc = update_index(t, i, c->id, c->old_doc, c->new_doc);
     if (!rc)
-        rc = put_revision(t, c, &ref_key, department, text);
+        rc = put_revision(t, c, &ref_key, department, c->new_doc ? is_current : text_body(NULL));
     if (!rc)
         rc = append_change(t, c, department, c->new_doc ? in_revision : text_body(NULL));
     if (!rc && c->stored_text) {

@@ -74,9 +74,48 @@ static unsigned long long ull(uint64_t n)
     return (unsigned long long)n;
 }
 
+static bool get_value(struct verify *v, MDB_dbi dbi, MDB_val key, MDB_val *val)
+{
+    return mdb_get(v->txn, dbi, &key, val) == 0;
+}
+
+static bool get_doc(struct verify *v, const char *id, MDB_val *val)
+{
+    return get_value(v, v->docs, (MDB_val){.mv_size = strlen(id), .mv_data = (void *)id}, val);
+}
+
 /*
- * Puts the document a RECORD_BODY_REVISION record of `owner` (any id when NULL) points at in
- * place of the pointer; false, with why in `why`, when there is none.
+ * Puts the text of docs[id] in the view of a revision of `id` written RECORD_BODY_CURRENT (its
+ * document is the current version); false, with why in `why`, when docs has no text at its rev.
+ */
+static bool resolve_current(struct verify *v, struct record_view *view, const char *id,
+                            char why[WHERE_MAX])
+{
+    MDB_val val = {0};
+    struct record_view doc;
+    if (!get_doc(v, id, &val))
+        snprintf(why, WHERE_MAX, "its document is the current version of %s, which is absent", id);
+    else if (record_decode(val.mv_data, val.mv_size, &doc) < 0 || doc.kind != RECORD_BODY_TEXT ||
+             doc.body_len == 0)
+        snprintf(why, WHERE_MAX, "its document is the current version of %s, which holds no text",
+                 id);
+    else if (doc.rev != view->rev)
+        snprintf(why, WHERE_MAX, "its document is the current version of %s, which is at rev %llu",
+                 id, ull(doc.rev));
+    else {
+        view->kind = RECORD_BODY_TEXT;
+        view->body = doc.body;
+        view->body_len = doc.body_len;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Puts the document of a record that is not its own text in place of what it holds: a
+ * RECORD_BODY_REVISION record of `owner` (any id when NULL) points at a revision, which holds
+ * the document or is the current version; a RECORD_BODY_CURRENT revision of `owner` is the
+ * current version. False, with why in `why`, when there is no document.
  */
 static bool resolve_body(struct verify *v, struct record_view *view, const char *owner,
                          char why[WHERE_MAX])
@@ -86,6 +125,8 @@ static bool resolve_body(struct verify *v, struct record_view *view, const char 
     size_t id_len;
     uint64_t rev;
     char id[TEXT_MAX];
+    if (view->kind == RECORD_BODY_CURRENT)
+        return resolve_current(v, view, owner, why);
     if (view->kind != RECORD_BODY_REVISION)
         return true;
     if (record_revision_key_split(key.mv_data, key.mv_size, &id_len, &rev) < 0 ||
@@ -100,7 +141,9 @@ static bool resolve_body(struct verify *v, struct record_view *view, const char 
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which is not among its "
                                   "revisions", ull(rev), id);
     else if (record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
-             revision.kind != RECORD_BODY_TEXT || revision.body_len == 0)
+             revision.kind == RECORD_BODY_REVISION ||
+             (revision.kind == RECORD_BODY_CURRENT && !resolve_current(v, &revision, id, why)) ||
+             revision.body_len == 0)
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds no document",
                  ull(rev), id);
     else {
@@ -128,19 +171,23 @@ struct entry {
 };
 
 /*
- * Reads a stored value, whose document may be in a revision of `owner` (any id when NULL) when
- * `may_point` (docs, changes); false (after saying why) when it is not a well-formed record.
+ * Reads a stored value of `owner` (any id when NULL), whose document may be elsewhere as
+ * `elsewhere` says: in a revision (RECORD_BODY_REVISION: docs, changes) or, for a revision, the
+ * current version (RECORD_BODY_CURRENT); false (after saying why) when it is not a well-formed
+ * record.
  */
-static bool read_entry(struct verify *v, const char *where, const MDB_val *val, bool may_point,
-                       const char *owner, struct entry *e)
+static bool read_entry(struct verify *v, const char *where, const MDB_val *val,
+                       enum record_body elsewhere, const char *owner, struct entry *e)
 {
     e->meta = e->doc = NULL;
     if (record_decode(val->mv_data, val->mv_size, &e->view) < 0) {
         violation(v, where, "the value is not a record (bad header)");
         return false;
     }
-    if (!may_point && e->view.kind != RECORD_BODY_TEXT) {
-        violation(v, where, "points at a revision: a revision holds its own document");
+    if (e->view.kind != RECORD_BODY_TEXT && e->view.kind != elsewhere) {
+        violation(v, where, "%s", e->view.kind == RECORD_BODY_REVISION
+                                      ? "points at a revision: a revision holds its own document"
+                                      : "says it is the current version: only a revision may");
         return false;
     }
     char why[WHERE_MAX];
@@ -205,16 +252,6 @@ static int change_type_of_event(const char *name)
     if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
         return -1;
     return change_type_of(name + sizeof prefix - 1);
-}
-
-static bool get_value(struct verify *v, MDB_dbi dbi, MDB_val key, MDB_val *val)
-{
-    return mdb_get(v->txn, dbi, &key, val) == 0;
-}
-
-static bool get_doc(struct verify *v, const char *id, MDB_val *val)
-{
-    return get_value(v, v->docs, (MDB_val){.mv_size = strlen(id), .mv_data = (void *)id}, val);
 }
 
 /* Calls `fn` on every key and value of `dbi` (every pair of a DUPSORT one), in order. */
@@ -287,7 +324,7 @@ static void check_revision(struct verify *v, struct history *h, uint64_t rev, co
     struct entry e;
     int type = -1;
     h->body_len = 0;
-    if (read_entry(v, where, val, false, NULL, &e)) {
+    if (read_entry(v, where, val, RECORD_BODY_CURRENT, h->id, &e)) {
         type = change_type_of(str_of(e.meta, "type"));
         check_revision_fields(v, where, h, rev, type, &e);
         h->body = e.view.body;
@@ -414,7 +451,7 @@ static void visit_document(struct verify *v, const MDB_val *key, const MDB_val *
         return;
     }
     snprintf(where, sizeof where, "docs[%s]", id);
-    if (!read_entry(v, where, val, true, id, &e))
+    if (!read_entry(v, where, val, RECORD_BODY_REVISION, id, &e))
         return;
     if (!e.doc) {
         violation(v, where, "holds no document");
@@ -484,7 +521,8 @@ static void check_change_is_revision(struct verify *v, const char *where, const 
         violation(v, where, "names rev %llu of %s, which is not among its revisions", ull(n), id);
         return;
     }
-    if (record_decode(val.mv_data, val.mv_size, &rev) < 0)
+    char why[WHERE_MAX];
+    if (record_decode(val.mv_data, val.mv_size, &rev) < 0 || !resolve_body(v, &rev, id, why))
         return; /* the walk of revs says so */
     json_t *meta = parse_object(rev.meta, rev.meta_len);
     if (!str_is(meta, "type", change_type_name(type)) ||
@@ -508,7 +546,7 @@ static void check_change_order(struct verify *v, const char *where, const char *
 static void check_change(struct verify *v, const char *where, uint64_t seq, const MDB_val *val)
 {
     struct entry e;
-    if (!read_entry(v, where, val, true, NULL, &e))
+    if (!read_entry(v, where, val, RECORD_BODY_REVISION, NULL, &e))
         return;
     int type = change_type_of_event(str_of(e.meta, "type"));
     const char *id = str_of(e.meta, "id");

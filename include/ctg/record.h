@@ -10,6 +10,9 @@
  *   RECORD_BODY_REVISION  the key (see record_revision_key) of the revision whose body is the
  *                         document: the change log points at the revision instead of keeping
  *                         another copy of it.
+ *   RECORD_BODY_CURRENT   nothing: the revision's document is the current version of its id,
+ *                         in docs. A revision is written so while it is the last one, and is
+ *                         given its document (RECORD_BODY_TEXT) when a write supersedes it.
  */
 #ifndef CTG_RECORD_H
 #define CTG_RECORD_H
@@ -19,7 +22,7 @@
 
 #define RECORD_HEADER_SIZE 16
 
-enum record_body { RECORD_BODY_TEXT, RECORD_BODY_REVISION };
+enum record_body { RECORD_BODY_TEXT, RECORD_BODY_REVISION, RECORD_BODY_CURRENT };
 
 struct record_view {
     uint64_t rev;

@@ -4,16 +4,18 @@
  *
  * Databases of the one environment under data_dir:
  *   revs            id NUL rev(8 bytes, big-endian) -> record {rev, at, actor, type, department
- *                                                            | document}
+ *                                                            | document, or nothing while it
+ *                                                              is the current version}
  *   docs            id -> record {summary | document}
  *   changes         seq (8 bytes, big-endian) -> record {event without doc | key of its revision
  *                                                       in revs; nothing after a deletion}
  *   idx_department, idx_status, idx_champ   value -> id (DUPSORT)
- * The change log points at the revision (record.h: RECORD_BODY_REVISION) instead of holding a
- * third copy of the document. Stores written before that hold it in changes too, and stores of
- * some development versions point from docs as well: every record of docs and changes may be
- * either kind, and both are read. The views that reads return carry the document itself (a
- * list's only when the query asks for bodies).
+ * A document is written once, as the current version: its revision says so (record.h:
+ * RECORD_BODY_CURRENT) and is given the text when a write supersedes it, and the change log
+ * points at the revision (RECORD_BODY_REVISION). Stores written before hold the text in every
+ * revision, the first ones in changes too, and stores of some development versions point from
+ * docs as well: every kind is read where it may be. The views that reads return carry the
+ * document itself (a list's only when the query asks for bodies).
  * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
  *
  * The store is used from one thread (the event loop). Views returned by reads point into the

@@ -231,33 +231,58 @@ static void raw_rewrite(struct raw *r, const char *db, MDB_val key, uint64_t rev
     free(meta);
 }
 
-/* Rewrites a record that points at its revision as the first format did: the document inline. */
+/* The text of the revision under `rev_key`: its own, or the current version's (docs). */
+static struct record_view raw_revision_text(struct raw *r, MDB_val rev_key)
+{
+    MDB_val val, doc_val;
+    struct record_view rev, doc;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &rev_key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &rev), 0);
+    if (rev.kind != RECORD_BODY_CURRENT)
+        return rev;
+    MDB_val id = {.mv_size = rev_key.mv_size - RECORD_REVISION_KEY_EXTRA,
+                  .mv_data = rev_key.mv_data};
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "docs"), &id, &doc_val), 0);
+    CHECK_INT(record_decode(doc_val.mv_data, doc_val.mv_size, &doc), 0);
+    rev.kind = RECORD_BODY_TEXT;
+    rev.body = doc.body;
+    rev.body_len = doc.body_len;
+    return rev;
+}
+
+/*
+ * Rewrites a record that points elsewhere for its document as the first format did: the
+ * document inline, in a record that points at its revision (docs, changes) or a revision that
+ * is the current version.
+ */
 static void raw_inline(struct raw *r, const char *db, MDB_val key)
 {
-    MDB_val val, rev_val;
+    MDB_val val;
     struct record_view v, rev;
     CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
     CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
-    if (v.kind != RECORD_BODY_REVISION)
-        return; /* a deletion's change holds nothing */
+    if (v.kind == RECORD_BODY_TEXT)
+        return; /* a deletion's change holds nothing; a superseded revision holds its text */
     MDB_val rev_key = {.mv_size = v.body_len, .mv_data = (void *)v.body};
-    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &rev_key, &rev_val), 0);
-    CHECK_INT(record_decode(rev_val.mv_data, rev_val.mv_size, &rev), 0);
+    rev = raw_revision_text(r, v.kind == RECORD_BODY_REVISION ? rev_key : key);
     char *meta = copy_bytes(v.meta, v.meta_len), *body = copy_bytes(rev.body, rev.body_len);
     raw_put_record(r, db, key, RECORD_BODY_TEXT, v.rev, meta, v.meta_len, body, rev.body_len);
     free(meta);
     free(body);
 }
 
-/* Rewrites every record of docs and changes as the first format did (see raw_inline). */
+/* Rewrites every record of docs, changes and revs as the first format did (see raw_inline). */
 static void raw_inline_all(struct raw *r)
 {
     const char *ids[] = {"a-conv", "b-conv", "c-conv"};
-    unsigned char buf[8];
+    const uint64_t last_rev[] = {2, 3, 1};
+    unsigned char buf[64];
     for (size_t i = 0; i < 3; i++)
         raw_inline(r, "docs", text_val(ids[i]));
     for (uint64_t seq = 1; seq <= 6; seq++)
         raw_inline(r, "changes", seq_key(seq, buf));
+    for (size_t i = 0; i < 3; i++)
+        raw_inline(r, "revs", revision_key(ids[i], last_rev[i], buf));
 }
 
 /* Builds a sound store in its own folder `dir`, then rewrites it with raw writes (`damage`). */
@@ -403,6 +428,36 @@ static void point_revision_elsewhere(struct raw *r)
     raw_point(r, "revs", revision_key("c-conv", 1, buf), "a-conv", 1);
 }
 
+/* The record under `key` says its document is the current version (RECORD_BODY_CURRENT). */
+static void raw_make_current(struct raw *r, const char *db, MDB_val key)
+{
+    MDB_val val;
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len);
+    raw_put_record(r, db, key, RECORD_BODY_CURRENT, v.rev, meta, v.meta_len, NULL, 0);
+    free(meta);
+}
+
+/* A superseded revision that says it is the current version: its text is lost. */
+static void make_old_revision_current(struct raw *r)
+{
+    unsigned char buf[64];
+    raw_make_current(r, "revs", revision_key("a-conv", 1, buf));
+}
+
+static void make_doc_current(struct raw *r)
+{
+    raw_make_current(r, "docs", text_val("c-conv"));
+}
+
+static void make_change_current(struct raw *r)
+{
+    unsigned char buf[8];
+    raw_make_current(r, "changes", seq_key(6, buf));
+}
+
 static void point_then_point_revision_elsewhere(struct raw *r)
 {
     point_doc_at(r, "c-conv", "c-conv", 1);
@@ -421,7 +476,18 @@ static void check_points_at(struct raw *r, const char *db, MDB_val key, const ch
     CHECK(v.body_len == ref.mv_size && memcmp(v.body, ref.mv_data, ref.mv_size) == 0);
 }
 
-/* The current version holds its document's text for a GET; the revision holds it too. */
+/* The record under `key` is of kind `kind`, with no body. */
+static void check_holds_nothing(struct raw *r, const char *db, MDB_val key, enum record_body kind)
+{
+    MDB_val val;
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, db), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    CHECK_INT(v.kind, kind);
+    CHECK_INT(v.body_len, 0);
+}
+
+/* The record under `key` holds a document's text, with `fragment` in it. */
 static void check_holds_text(struct raw *r, const char *db, MDB_val key, const char *fragment)
 {
     MDB_val val;
@@ -435,7 +501,8 @@ static void check_holds_text(struct raw *r, const char *db, MDB_val key, const c
 }
 
 /*
- * A document is written twice, in its revision and as the current version; the change log
+ * A document is written once, as the current version, which a GET serves: its revision says so
+ * (RECORD_BODY_CURRENT) until a write supersedes it, which gives it the text. The change log
  * holds the key of the revision, and a deletion's change holds nothing.
  */
 static void test_change_log_points_at_revisions(void)
@@ -450,15 +517,16 @@ static void test_change_log_points_at_revisions(void)
     CHECK_INT(mdb_env_open(r.env, dir, MDB_RDONLY, 0600), 0);
     CHECK_INT(mdb_txn_begin(r.env, NULL, MDB_RDONLY, &r.txn), 0);
     check_holds_text(&r, "docs", text_val("a-conv"), "\"status\":\"monitoring\"");
-    check_holds_text(&r, "revs", revision_key("a-conv", 2, rev), "\"status\":\"monitoring\"");
+    check_holds_nothing(&r, "revs", revision_key("a-conv", 2, rev), RECORD_BODY_CURRENT);
+    check_holds_text(&r, "revs", revision_key("a-conv", 1, rev), "\"status\":\"action_plan\"");
+    /* b-conv: created, deleted (which gave rev 1 its text), created again */
+    check_holds_text(&r, "revs", revision_key("b-conv", 1, rev), "\"title\":\"CTG de Saumur\"");
+    check_holds_nothing(&r, "revs", revision_key("b-conv", 2, rev), RECORD_BODY_TEXT);
+    check_holds_nothing(&r, "revs", revision_key("b-conv", 3, rev), RECORD_BODY_CURRENT);
+    check_holds_nothing(&r, "revs", revision_key("c-conv", 1, rev), RECORD_BODY_CURRENT);
     check_points_at(&r, "changes", seq_key(3, buf), "a-conv", 2);
     check_points_at(&r, "changes", seq_key(5, buf), "b-conv", 3);
-    MDB_val val, key = seq_key(4, buf); /* the deletion of b-conv */
-    struct record_view v;
-    CHECK_INT(mdb_get(r.txn, raw_db(&r, "changes"), &key, &val), 0);
-    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
-    CHECK_INT(v.kind, RECORD_BODY_TEXT);
-    CHECK_INT(v.body_len, 0);
+    check_holds_nothing(&r, "changes", seq_key(4, buf), RECORD_BODY_TEXT); /* b-conv's deletion */
     mdb_txn_abort(r.txn);
     mdb_env_close(r.env);
 }
@@ -507,8 +575,11 @@ static struct store *open_and_check_reads(const char *dir, const char *id, const
     return st;
 }
 
+/* As some versions wrote it: the revision holds the text, the current version points at it. */
 static void point_doc_at_its_revision(struct raw *r)
 {
+    unsigned char buf[64];
+    raw_inline(r, "revs", revision_key("a-conv", 2, buf));
     point_doc_at(r, "a-conv", "a-conv", 2);
 }
 
@@ -555,27 +626,78 @@ static void test_store_refuses_bad_pointers(void)
     }
 }
 
-/*
- * A store written before documents were kept once (each in docs and changes too) verifies as
- * it did, and reads the same: its documents and its change log, then a new write on top of it.
- */
-static void test_first_format_verifies_and_reads(void)
+/* A revision that says it is the current version when it is not is an error to the store. */
+static void test_store_refuses_false_current(void)
 {
-    char dir[3100];
-    build_damaged_store(dir, "first-format", raw_inline_all); /* a rewrite, not a damage */
-    struct report r = run_verify(dir);
-    CHECK_INT(r.counts.violations, 0);
-    CHECK_STR(r.text, "");
-    CHECK_INT(r.counts.changes, 6);
-    free(r.text);
-
-    struct store *st = open_and_check_reads(dir, "c-conv", "Grand Ajaccio");
-    write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"evaluation\"}", 1);
+    char dir[3100], err[512] = "";
+    build_damaged_store(dir, "refused-old-current", make_old_revision_current);
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store *st = store_open(&opt, err, sizeof err);
+    CHECK(st != NULL);
+    struct record_view view;
+    size_t with_doc = 0;
+    CHECK_INT(store_read_begin(st), STORE_OK);
+    CHECK_INT(store_get_revision(st, "a-conv", 1, &view), STORE_ERROR);
+    CHECK_INT(store_get_revision(st, "a-conv", 2, &view), STORE_OK);
+    char *text = copy_bytes(view.body, view.body_len);
+    CHECK(strstr(text, "\"status\":\"monitoring\"") != NULL);
+    free(text);
+    CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_ERROR);
+    store_read_end(st);
     store_close(st);
-    r = run_verify(dir);
-    CHECK_INT(r.counts.violations, 0);
-    CHECK_STR(r.text, "");
-    free(r.text);
+}
+
+/* The store as the version before this one wrote it: each last revision holds its text too. */
+static void raw_inline_last_revisions(struct raw *r)
+{
+    const char *ids[] = {"a-conv", "b-conv", "c-conv"};
+    const uint64_t last_rev[] = {2, 3, 1};
+    unsigned char buf[64];
+    for (size_t i = 0; i < 3; i++)
+        raw_inline(r, "revs", revision_key(ids[i], last_rev[i], buf));
+}
+
+/*
+ * Stores of earlier layouts verify as they did, and read the same: their documents and their
+ * change log, then a new write on top of them. The first kept each document in docs, revs and
+ * changes (raw_inline_all); the one before this one in docs and in every revision.
+ */
+static void test_earlier_layouts_verify_and_read(void)
+{
+    struct {
+        const char *name;
+        void (*rewrite)(struct raw *r);
+    } layouts[] = {{"first-format", raw_inline_all},
+                   {"texts-in-revisions", raw_inline_last_revisions}};
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        char dir[3100];
+        build_damaged_store(dir, layouts[i].name, layouts[i].rewrite); /* not a damage */
+        struct report r = run_verify(dir);
+        CHECK_INT(r.counts.violations, 0);
+        CHECK_STR(r.text, "");
+        CHECK_INT(r.counts.changes, 6);
+        free(r.text);
+
+        struct store *st = open_and_check_reads(dir, "c-conv", "Grand Ajaccio");
+        write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"evaluation\"}", 1);
+        write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"closed\"}", 2);
+        struct record_view view;
+        CHECK_INT(store_read_begin(st), STORE_OK);
+        CHECK_INT(store_get_revision(st, "c-conv", 1, &view), STORE_OK);
+        char *text = copy_bytes(view.body, view.body_len);
+        CHECK(strstr(text, "\"status\":\"diagnostic\"") != NULL);
+        free(text);
+        CHECK_INT(store_get_revision(st, "c-conv", 2, &view), STORE_OK);
+        text = copy_bytes(view.body, view.body_len);
+        CHECK(strstr(text, "\"status\":\"evaluation\"") != NULL);
+        free(text);
+        store_read_end(st);
+        store_close(st);
+        r = run_verify(dir);
+        CHECK_INT(r.counts.violations, 0);
+        CHECK_STR(r.text, "");
+        free(r.text);
+    }
 }
 
 static void test_damage_is_reported(void)
@@ -597,15 +719,23 @@ static void test_damage_is_reported(void)
          "changes[seq 4]: follows seq 2: the change log has a gap"},
         {"change-log-gap", drop_change, 2,
          "changes: the log of a-conv ends at rev 1, its revisions at 2"},
+        /* The current version is also the document of its id's last revision (written
+           RECORD_BODY_CURRENT): each damage to it below is reported with three more lines, that
+           revision, the change that points at it, and the end of the id's log, short of it. */
         /* the header disagrees with the document, and with the last revision */
-        {"doc-rev-mismatch", bump_doc_rev, 2, "docs[a-conv]: is at rev 3, its last revision is 2"},
-        {"doc-pointer-rev-mismatch", bump_doc_pointer_rev, 1,
+        {"doc-rev-mismatch", bump_doc_rev, 5, "docs[a-conv]: is at rev 3, its last revision is 2"},
+        {"doc-rev-mismatch", bump_doc_rev, 5,
+         "revs[a-conv rev 2]: its document is the current version of a-conv, which is at rev 3"},
+        {"doc-pointer-rev-mismatch", bump_doc_pointer_rev, 4,
          "docs[a-conv]: its document is rev 2 of a-conv, its header says rev 3"},
         /* and its summary (status, rev) and its 4 index entries are those of rev 2 */
-        {"doc-at-old-revision", point_doc_at_old_revision, 7,
+        {"doc-at-old-revision", point_doc_at_old_revision, 10,
          "docs[a-conv]: is at rev 1, its last revision is 2"},
-        {"doc-body-mismatch", change_doc_body, 2,
-         "docs[c-conv]: differs from its last revision (1)"},
+        {"doc-at-old-revision", point_doc_at_old_revision, 10,
+         "changes[seq 3]: its document is rev 2 of a-conv, which holds no document"},
+        /* the last revision's document is the current version's: only the summary differs */
+        {"doc-body-mismatch", change_doc_body, 1,
+         "docs[c-conv]: its list summary has another 'title'"},
         /* the gap, an update that follows nothing, the change of the lost revision, and the
            change of rev 2 that now follows nothing in the log */
         {"revision-gap", drop_first_revision, 4,
@@ -615,23 +745,40 @@ static void test_damage_is_reported(void)
         {"revision-gap", drop_first_revision, 4,
          "changes[seq 1]: its document is rev 1 of a-conv, which is not among its revisions"},
         /* and its two index entries name it */
-        {"live-doc-lost", drop_live_doc, 3,
+        {"live-doc-lost", drop_live_doc, 6,
          "docs[c-conv]: is absent, but its last revision (1) is not a deletion"},
-        {"garbled-doc", garble_doc, 1, "docs[b-conv]: the value is not a record (bad header)"},
+        {"live-doc-lost", drop_live_doc, 6,
+         "revs[c-conv rev 1]: its document is the current version of c-conv, which is absent"},
+        {"garbled-doc", garble_doc, 4, "docs[b-conv]: the value is not a record (bad header)"},
         {"logged-doc-differs", change_logged_doc, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         {"logged-doc-elsewhere", point_change_at_another_id, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         /* and docs and changes point at it, and the log of c-conv reaches none of its revs */
-        {"doc-at-deletion", point_doc_at_deletion, 1,
+        {"doc-at-deletion", point_doc_at_deletion, 4,
          "docs[b-conv]: its document is rev 2 of b-conv, which holds no document"},
-        {"doc-of-another-id", point_doc_at_another_id, 1,
+        {"doc-at-deletion", point_doc_at_deletion, 4,
+         "revs[b-conv rev 3]: its document is the current version of b-conv, which holds no text"},
+        {"doc-of-another-id", point_doc_at_another_id, 4,
          "docs[c-conv]: its document is rev 1 of a-conv, another id"},
+        {"doc-of-another-id", point_doc_at_another_id, 4,
+         "changes: the log of c-conv ends at rev 0, its revisions at 1"},
         /* and the log's entry points at it too */
         {"live-revision-lost", drop_live_revision, 2,
          "changes[seq 6]: its document is rev 1 of c-conv, which is not among its revisions"},
         {"pointed-revision-lost", point_then_drop_live_revision, 2,
          "docs[c-conv]: its document is rev 1 of c-conv, which is not among its revisions"},
+        /* and the change of that revision (seq 1) has no document, so the next one of a-conv
+           follows nothing */
+        {"old-revision-current", make_old_revision_current, 3,
+         "revs[a-conv rev 1]: its document is the current version of a-conv, which is at rev 2"},
+        {"old-revision-current", make_old_revision_current, 3,
+         "changes[seq 1]: its document is rev 1 of a-conv, which holds no document"},
+        /* and c-conv's revision, whose document it is, and the change and log that reach it */
+        {"doc-says-current", make_doc_current, 4,
+         "docs[c-conv]: says it is the current version: only a revision may"},
+        {"change-says-current", make_change_current, 2,
+         "changes[seq 6]: says it is the current version: only a revision may"},
         {"revision-points", point_revision_elsewhere, 4,
          "revs[c-conv rev 1]: points at a revision: a revision holds its own document"},
     };
@@ -653,7 +800,8 @@ int main(void)
     test_change_log_points_at_revisions();
     test_store_reads_through_pointers();
     test_store_refuses_bad_pointers();
-    test_first_format_verifies_and_reads();
+    test_store_refuses_false_current();
+    test_earlier_layouts_verify_and_read();
     tmpdir_remove(tmp_root);
     return check_summary("test_verify");
 }
