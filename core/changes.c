@@ -35,8 +35,9 @@ static int compact_string(const struct record_view *entry, const char *key, char
     }
     if (len < 2 || value[0] != '"')
         return 0;
-    if (memchr(value, '\\', len))
-        return -1;
+    for (size_t i = 1; i < len - 1; i++)
+        if (value[i] == '\\' || (unsigned char)value[i] < 0x20)
+            return -1; /* an escape, or a control character JSON refuses there */
     if (len - 2 >= size)
         return 0;
     memcpy(out, value + 1, len - 2);
@@ -62,11 +63,15 @@ static bool read_decoded(const struct record_view *entry, struct change_event *o
 
 /*
  * The log's meta texts are written compact: their two routing fields are found in the text, as
- * every reader of the log does it for every entry. The other members are not read here.
+ * every reader of the log does it for every entry, once its brackets and strings are seen to
+ * close where it ends. What the other members hold is not read here (a damaged store is
+ * ctgd --verify's to find).
  */
 int change_event_read(uint64_t seq, const struct record_view *entry, struct change_event *out)
 {
-    int found = compact_string(entry, "type", out->type, sizeof out->type);
+    int found = json_compact_is_object(entry->meta, entry->meta_len)
+                    ? compact_string(entry, "type", out->type, sizeof out->type)
+                    : -1;
     if (found == 1)
         found = compact_string(entry, "department", out->department, sizeof out->department);
     if (found < 0)

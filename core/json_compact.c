@@ -4,6 +4,7 @@
  */
 #include "ctg/json_compact.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -82,4 +83,9 @@ enum json_member json_compact_member(const char *text, size_t len, const char *k
         if (*p++ != ',' || p == end)
             return JSON_MEMBER_UNKNOWN;
     }
+}
+
+bool json_compact_is_object(const char *text, size_t len)
+{
+    return len >= 2 && text[0] == '{' && compact_skip_value(text, text + len) == text + len;
 }

@@ -433,10 +433,12 @@ enum store_status store_each_revision(struct store *st, const char *id,
     int rc = first_revision(cur, id, &key, &val);
     for (; rc == 0 && is_revision_of(&key, id); rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (read_revision(st, st->read_txn, &key, &val, &view) != STORE_OK) {
+        if (decode_value(&val, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
+        view.body = NULL; /* a history: the documents are read one by one, by rev */
+        view.body_len = 0;
         fn(&view, arg);
         status = STORE_OK;
     }
@@ -878,7 +880,7 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     MDB_val ref_key = rev_key(ref, c->id, c->rev);
     struct body in_revision = {RECORD_BODY_REVISION, ref_key.mv_data, ref_key.mv_size};
     struct body is_current = {RECORD_BODY_CURRENT, NULL, 0};
-    int rc = c->old_doc ? keep_superseded_text(t, c->id) : 0;
+    int rc = keep_superseded_text(t, c->id);
     if (!rc)
         rc = put_current(t, c, text_body(body));
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)

@@ -93,7 +93,10 @@ static bool resolve_current(struct verify *v, struct record_view *view, const ch
 {
     MDB_val val = {0};
     struct record_view doc;
-    if (!get_doc(v, id, &val))
+    if (view->body_len)
+        snprintf(why, WHERE_MAX, "says it is the current version, and holds %zu bytes",
+                 view->body_len);
+    else if (!get_doc(v, id, &val))
         snprintf(why, WHERE_MAX, "its document is the current version of %s, which is absent", id);
     else if (record_decode(val.mv_data, val.mv_size, &doc) < 0 || doc.kind != RECORD_BODY_TEXT ||
              doc.body_len == 0)
@@ -140,10 +143,10 @@ static bool resolve_body(struct verify *v, struct record_view *view, const char 
     else if (mdb_get(v->txn, v->revs, &key, &val) != 0)
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which is not among its "
                                   "revisions", ull(rev), id);
-    else if (record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
-             revision.kind == RECORD_BODY_REVISION ||
-             (revision.kind == RECORD_BODY_CURRENT && !resolve_current(v, &revision, id, why)) ||
-             revision.body_len == 0)
+    else if (record_decode(val.mv_data, val.mv_size, &revision) == 0 &&
+             revision.kind == RECORD_BODY_CURRENT && !resolve_current(v, &revision, id, why))
+        ; /* why says what the current version lacks */
+    else if (revision.kind == RECORD_BODY_REVISION || revision.body_len == 0)
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds no document",
                  ull(rev), id);
     else {
@@ -170,47 +173,53 @@ struct entry {
     json_t *meta, *doc;
 };
 
+static void entry_free(struct entry *e)
+{
+    json_decref(e->meta);
+    json_decref(e->doc);
+}
+
+/* What read_entry made of a stored value. */
+enum entry_read {
+    ENTRY_UNREADABLE,  /* not a record of its place, or its texts are not JSON objects */
+    ENTRY_READ,        /* its meta, and its document when it has one */
+    ENTRY_NO_DOCUMENT, /* its meta; the document it names elsewhere is not there */
+};
+
 /*
  * Reads a stored value of `owner` (any id when NULL), whose document may be elsewhere as
  * `elsewhere` says: in a revision (RECORD_BODY_REVISION: docs, changes) or, for a revision, the
- * current version (RECORD_BODY_CURRENT); false (after saying why) when it is not a well-formed
- * record.
+ * current version (RECORD_BODY_CURRENT). Says what is wrong with it.
  */
-static bool read_entry(struct verify *v, const char *where, const MDB_val *val,
-                       enum record_body elsewhere, const char *owner, struct entry *e)
+static enum entry_read read_entry(struct verify *v, const char *where, const MDB_val *val,
+                                  enum record_body elsewhere, const char *owner, struct entry *e)
 {
     e->meta = e->doc = NULL;
     if (record_decode(val->mv_data, val->mv_size, &e->view) < 0) {
         violation(v, where, "the value is not a record (bad header)");
-        return false;
+        return ENTRY_UNREADABLE;
     }
     if (e->view.kind != RECORD_BODY_TEXT && e->view.kind != elsewhere) {
         violation(v, where, "%s", e->view.kind == RECORD_BODY_REVISION
                                       ? "points at a revision: a revision holds its own document"
                                       : "says it is the current version: only a revision may");
-        return false;
+        return ENTRY_UNREADABLE;
     }
     char why[WHERE_MAX];
-    if (!resolve_body(v, &e->view, owner, why)) {
+    bool resolved = resolve_body(v, &e->view, owner, why);
+    if (!resolved) {
         violation(v, where, "%s", why);
-        return false;
+        e->view.body_len = 0;
     }
     e->meta = parse_object(e->view.meta, e->view.meta_len);
     if (e->view.body_len)
         e->doc = parse_object(e->view.body, e->view.body_len);
     if (!e->meta || (e->view.body_len && !e->doc)) {
         violation(v, where, "its %s is not a JSON object", e->meta ? "document" : "meta");
-        json_decref(e->meta);
-        json_decref(e->doc);
-        return false;
+        entry_free(e);
+        return ENTRY_UNREADABLE;
     }
-    return true;
-}
-
-static void entry_free(struct entry *e)
-{
-    json_decref(e->meta);
-    json_decref(e->doc);
+    return resolved ? ENTRY_READ : ENTRY_NO_DOCUMENT;
 }
 
 static const char *str_of(const json_t *obj, const char *key)
@@ -324,9 +333,11 @@ static void check_revision(struct verify *v, struct history *h, uint64_t rev, co
     struct entry e;
     int type = -1;
     h->body_len = 0;
-    if (read_entry(v, where, val, RECORD_BODY_CURRENT, h->id, &e)) {
+    enum entry_read got = read_entry(v, where, val, RECORD_BODY_CURRENT, h->id, &e);
+    if (got != ENTRY_UNREADABLE) {
         type = change_type_of(str_of(e.meta, "type"));
-        check_revision_fields(v, where, h, rev, type, &e);
+        if (got == ENTRY_READ)
+            check_revision_fields(v, where, h, rev, type, &e);
         h->body = e.view.body;
         h->body_len = e.view.body_len;
         entry_free(&e);
@@ -451,8 +462,11 @@ static void visit_document(struct verify *v, const MDB_val *key, const MDB_val *
         return;
     }
     snprintf(where, sizeof where, "docs[%s]", id);
-    if (!read_entry(v, where, val, RECORD_BODY_REVISION, id, &e))
+    enum entry_read got = read_entry(v, where, val, RECORD_BODY_REVISION, id, &e);
+    if (got != ENTRY_READ) {
+        entry_free(&e);
         return;
+    }
     if (!e.doc) {
         violation(v, where, "holds no document");
     } else {
@@ -546,7 +560,8 @@ static void check_change_order(struct verify *v, const char *where, const char *
 static void check_change(struct verify *v, const char *where, uint64_t seq, const MDB_val *val)
 {
     struct entry e;
-    if (!read_entry(v, where, val, RECORD_BODY_REVISION, NULL, &e))
+    enum entry_read got = read_entry(v, where, val, RECORD_BODY_REVISION, NULL, &e);
+    if (got == ENTRY_UNREADABLE)
         return;
     int type = change_type_of_event(str_of(e.meta, "type"));
     const char *id = str_of(e.meta, "id");
@@ -557,7 +572,8 @@ static void check_change(struct verify *v, const char *where, uint64_t seq, cons
         violation(v, where, "its event lacks a field of SPEC §4 (type, id, department, at, "
                             "actor, changed)");
     } else {
-        check_change_is_revision(v, where, id, type, &e);
+        if (got == ENTRY_READ) /* else the revision it names says why it has no document */
+            check_change_is_revision(v, where, id, type, &e);
         check_change_order(v, where, id, e.view.rev);
     }
     entry_free(&e);

@@ -9,6 +9,7 @@
 #ifndef CTG_JSON_COMPACT_H
 #define CTG_JSON_COMPACT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum json_member { JSON_MEMBER_ABSENT, JSON_MEMBER_FOUND, JSON_MEMBER_UNKNOWN };
@@ -21,5 +22,11 @@ enum json_member { JSON_MEMBER_ABSENT, JSON_MEMBER_FOUND, JSON_MEMBER_UNKNOWN };
  */
 enum json_member json_compact_member(const char *text, size_t len, const char *key, size_t key_len,
                                      const char **value, size_t *value_len);
+
+/*
+ * True when the text is one object and nothing after it, as far as its brackets and strings
+ * tell (what scalars hold is not checked).
+ */
+bool json_compact_is_object(const char *text, size_t len);
 
 #endif

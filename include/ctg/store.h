@@ -84,7 +84,10 @@ size_t store_count(struct store *st);
 enum store_status store_get_doc(struct store *st, const char *id, struct record_view *out);
 enum store_status store_get_revision(struct store *st, const char *id, uint64_t rev,
                                      struct record_view *out);
-/* Calls `fn` for each revision of `id`, oldest first; STORE_NOT_FOUND when there is none. */
+/*
+ * Calls `fn` for each revision of `id`, oldest first, with its header and meta (the view has no
+ * document: store_get_revision reads one); STORE_NOT_FOUND when there is none.
+ */
 enum store_status store_each_revision(struct store *st, const char *id,
                                       void (*fn)(const struct record_view *rev, void *arg),
                                       void *arg);

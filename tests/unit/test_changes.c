@@ -75,6 +75,12 @@ static void test_refused(void)
     check_read("", NULL, NULL);
     check_read("{\"type\":\"convention.created\",\"department\":\"29\"", NULL, NULL); /* cut */
     check_read("[\"type\",\"department\"]", NULL, NULL);
+    /* damaged texts, where the fields are found before the damage: as unreadable as decoded */
+    check_read("{\"type\":\"convention.created\",\"department\":\"29\",\"rev\":1", NULL, NULL);
+    check_read("{\"type\":\"convention.created\",\"department\":\"29\"}xyz", NULL, NULL);
+    check_read("{\"type\":\"convention.created\",\"department\":\"29\"}{}", NULL, NULL);
+    check_read("{\"type\":\"convention.created\",\"department\":\"2\n\"}", NULL, NULL);
+    check_read("{\"type\":\"convention\t.created\",\"department\":\"29\"}", NULL, NULL);
 }
 
 static void test_event_text(void)

@@ -197,16 +197,21 @@ static void revision_fn(const struct record_view *view, void *arg)
     r->rev[r->n] = view->rev;
     snprintf(r->type[r->n], sizeof r->type[0], "%s", meta ? str_field(meta, "type") : "?");
     snprintf(r->actor[r->n], sizeof r->actor[0], "%s", meta ? str_field(meta, "actor") : "?");
-    r->body_len[r->n] = view->body_len;
     r->n++;
     json_decref(meta);
 }
 
+/* The history of `id`, and the length of each revision's document (store_get_revision). */
 static enum store_status read_revisions(struct store *st, const char *id, struct revisions *r)
 {
     memset(r, 0, sizeof *r);
     store_read_begin(st);
     enum store_status s = store_each_revision(st, id, revision_fn, r);
+    for (size_t i = 0; i < r->n; i++) {
+        struct record_view view;
+        CHECK_INT(store_get_revision(st, id, r->rev[i], &view), STORE_OK);
+        r->body_len[i] = view.body_len;
+    }
     store_read_end(st);
     return s;
 }

@@ -447,6 +447,19 @@ static void make_old_revision_current(struct raw *r)
     raw_make_current(r, "revs", revision_key("a-conv", 1, buf));
 }
 
+/* c-conv's revision says it is the current version, and holds bytes all the same. */
+static void make_current_hold_bytes(struct raw *r)
+{
+    unsigned char buf[64];
+    MDB_val key = revision_key("c-conv", 1, buf), val;
+    struct record_view v;
+    CHECK_INT(mdb_get(r->txn, raw_db(r, "revs"), &key, &val), 0);
+    CHECK_INT(record_decode(val.mv_data, val.mv_size, &v), 0);
+    char *meta = copy_bytes(v.meta, v.meta_len);
+    raw_put_record(r, "revs", key, RECORD_BODY_CURRENT, v.rev, meta, v.meta_len, "{}", 2);
+    free(meta);
+}
+
 static void make_doc_current(struct raw *r)
 {
     raw_make_current(r, "docs", text_val("c-conv"));
@@ -575,6 +588,19 @@ static struct store *open_and_check_reads(const char *dir, const char *id, const
     return st;
 }
 
+/* store_get_revision gives rev `rev` of `id`, with `fragment` in its document. */
+static void check_revision_holds(struct store *st, const char *id, uint64_t rev,
+                                 const char *fragment)
+{
+    struct record_view view;
+    CHECK_INT(store_read_begin(st), STORE_OK);
+    CHECK_INT(store_get_revision(st, id, rev, &view), STORE_OK);
+    char *text = copy_bytes(view.body, view.body_len);
+    CHECK(strstr(text, fragment) != NULL);
+    free(text);
+    store_read_end(st);
+}
+
 /* As some versions wrote it: the revision holds the text, the current version points at it. */
 static void point_doc_at_its_revision(struct raw *r)
 {
@@ -597,6 +623,53 @@ static void test_store_reads_through_pointers(void)
     store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
     struct report r = run_verify(dir);
     CHECK_INT(r.counts.violations, 0);
+    free(r.text);
+    /* a write on top: the revision the current version pointed at keeps its text */
+    struct store *st = open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\"");
+    write_ok(st, WRITE_PATCH, "a-conv", "{\"status\": \"evaluation\"}", 2);
+    check_revision_holds(st, "a-conv", 2, "\"status\":\"monitoring\"");
+    check_revision_holds(st, "a-conv", 3, "\"status\":\"evaluation\"");
+    store_close(st);
+    r = run_verify(dir);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
+    free(r.text);
+}
+
+/*
+ * Two writes to one id in one transaction (a batch of the write queue): the first one's
+ * revision, superseded by the second inside the transaction, keeps its text.
+ */
+static void test_batch_keeps_superseded_text(void)
+{
+    char dir[3100], err[512] = "";
+    make_dir_name(dir, sizeof dir, "batch-twice");
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store *st = store_open(&opt, err, sizeof err);
+    CHECK(st != NULL);
+    json_t *first = json_loads("{\"id\": \"d-conv\", \"department\": \"30\", \"title\": \"CTG "
+                               "d'Ales\", \"status\": \"preparation\", \"period\": {\"start\": "
+                               "\"2023-01-01\", \"end\": \"2026-12-31\"}}", 0, NULL);
+    json_t *second = json_loads("{\"status\": \"diagnostic\"}", 0, NULL);
+    struct write_request w[2] = {
+        {.kind = WRITE_CREATE, .body = first, .who = &admin},
+        {.kind = WRITE_PATCH, .id = "d-conv", .body = second, .who = &admin,
+         .claim = {.given = true, .rev = 1}},
+    };
+    struct write_outcome out[2];
+    write_conventions(st, w, out, 2);
+    CHECK_INT(out[0].status, 201);
+    CHECK_INT(out[1].status, 200);
+    write_outcome_clear(&out[0]);
+    write_outcome_clear(&out[1]);
+    json_decref(first);
+    json_decref(second);
+    check_revision_holds(st, "d-conv", 1, "\"status\":\"preparation\"");
+    check_revision_holds(st, "d-conv", 2, "\"status\":\"diagnostic\"");
+    store_close(st);
+    struct report r = run_verify(dir);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
     free(r.text);
 }
 
@@ -720,66 +793,69 @@ static void test_damage_is_reported(void)
         {"change-log-gap", drop_change, 2,
          "changes: the log of a-conv ends at rev 1, its revisions at 2"},
         /* The current version is also the document of its id's last revision (written
-           RECORD_BODY_CURRENT): each damage to it below is reported with three more lines, that
-           revision, the change that points at it, and the end of the id's log, short of it. */
+           RECORD_BODY_CURRENT): each damage to it below is reported with two more lines, that
+           revision and the change that points at it. */
         /* the header disagrees with the document, and with the last revision */
-        {"doc-rev-mismatch", bump_doc_rev, 5, "docs[a-conv]: is at rev 3, its last revision is 2"},
-        {"doc-rev-mismatch", bump_doc_rev, 5,
+        {"doc-rev-mismatch", bump_doc_rev, 4, "docs[a-conv]: is at rev 3, its last revision is 2"},
+        {"doc-rev-mismatch", bump_doc_rev, 4,
          "revs[a-conv rev 2]: its document is the current version of a-conv, which is at rev 3"},
-        {"doc-pointer-rev-mismatch", bump_doc_pointer_rev, 4,
+        {"doc-pointer-rev-mismatch", bump_doc_pointer_rev, 3,
          "docs[a-conv]: its document is rev 2 of a-conv, its header says rev 3"},
         /* and its summary (status, rev) and its 4 index entries are those of rev 2 */
-        {"doc-at-old-revision", point_doc_at_old_revision, 10,
+        {"doc-at-old-revision", point_doc_at_old_revision, 9,
          "docs[a-conv]: is at rev 1, its last revision is 2"},
-        {"doc-at-old-revision", point_doc_at_old_revision, 10,
-         "changes[seq 3]: its document is rev 2 of a-conv, which holds no document"},
+        {"doc-at-old-revision", point_doc_at_old_revision, 9,
+         "changes[seq 3]: its document is the current version of a-conv, which holds no text"},
         /* the last revision's document is the current version's: only the summary differs */
         {"doc-body-mismatch", change_doc_body, 1,
          "docs[c-conv]: its list summary has another 'title'"},
-        /* the gap, an update that follows nothing, the change of the lost revision, and the
-           change of rev 2 that now follows nothing in the log */
-        {"revision-gap", drop_first_revision, 4,
+        /* the gap, an update that follows nothing, and the change of the lost revision */
+        {"revision-gap", drop_first_revision, 3,
          "revs[a-conv rev 2]: follows rev 0: the revisions of an id go 1, 2, 3"},
-        {"revision-gap", drop_first_revision, 4,
+        {"revision-gap", drop_first_revision, 3,
          "revs[a-conv rev 2]: a revision 'updated' cannot follow nothing"},
-        {"revision-gap", drop_first_revision, 4,
+        {"revision-gap", drop_first_revision, 3,
          "changes[seq 1]: its document is rev 1 of a-conv, which is not among its revisions"},
         /* and its two index entries name it */
-        {"live-doc-lost", drop_live_doc, 6,
+        {"live-doc-lost", drop_live_doc, 5,
          "docs[c-conv]: is absent, but its last revision (1) is not a deletion"},
-        {"live-doc-lost", drop_live_doc, 6,
+        {"live-doc-lost", drop_live_doc, 5,
          "revs[c-conv rev 1]: its document is the current version of c-conv, which is absent"},
-        {"garbled-doc", garble_doc, 4, "docs[b-conv]: the value is not a record (bad header)"},
+        {"garbled-doc", garble_doc, 3, "docs[b-conv]: the value is not a record (bad header)"},
         {"logged-doc-differs", change_logged_doc, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         {"logged-doc-elsewhere", point_change_at_another_id, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         /* and docs and changes point at it, and the log of c-conv reaches none of its revs */
-        {"doc-at-deletion", point_doc_at_deletion, 4,
+        {"doc-at-deletion", point_doc_at_deletion, 3,
          "docs[b-conv]: its document is rev 2 of b-conv, which holds no document"},
-        {"doc-at-deletion", point_doc_at_deletion, 4,
+        {"doc-at-deletion", point_doc_at_deletion, 3,
          "revs[b-conv rev 3]: its document is the current version of b-conv, which holds no text"},
-        {"doc-of-another-id", point_doc_at_another_id, 4,
+        {"doc-of-another-id", point_doc_at_another_id, 3,
          "docs[c-conv]: its document is rev 1 of a-conv, another id"},
-        {"doc-of-another-id", point_doc_at_another_id, 4,
-         "changes: the log of c-conv ends at rev 0, its revisions at 1"},
+        {"doc-of-another-id", point_doc_at_another_id, 3,
+         "changes[seq 6]: its document is the current version of c-conv, which holds no text"},
         /* and the log's entry points at it too */
         {"live-revision-lost", drop_live_revision, 2,
          "changes[seq 6]: its document is rev 1 of c-conv, which is not among its revisions"},
         {"pointed-revision-lost", point_then_drop_live_revision, 2,
          "docs[c-conv]: its document is rev 1 of c-conv, which is not among its revisions"},
-        /* and the change of that revision (seq 1) has no document, so the next one of a-conv
-           follows nothing */
-        {"old-revision-current", make_old_revision_current, 3,
+        /* and the change of that revision (seq 1) has no document */
+        {"old-revision-current", make_old_revision_current, 2,
          "revs[a-conv rev 1]: its document is the current version of a-conv, which is at rev 2"},
-        {"old-revision-current", make_old_revision_current, 3,
-         "changes[seq 1]: its document is rev 1 of a-conv, which holds no document"},
-        /* and c-conv's revision, whose document it is, and the change and log that reach it */
-        {"doc-says-current", make_doc_current, 4,
+        {"old-revision-current", make_old_revision_current, 2,
+         "changes[seq 1]: its document is the current version of a-conv, which is at rev 2"},
+        /* and c-conv's revision, whose document it is, and the change that points at it */
+        {"doc-says-current", make_doc_current, 3,
          "docs[c-conv]: says it is the current version: only a revision may"},
+        /* and the current version, which its last revision does not hold, and the change */
+        {"current-holds-bytes", make_current_hold_bytes, 3,
+         "revs[c-conv rev 1]: says it is the current version, and holds 2 bytes"},
+        /* and the log of c-conv, short of its revision */
         {"change-says-current", make_change_current, 2,
          "changes[seq 6]: says it is the current version: only a revision may"},
-        {"revision-points", point_revision_elsewhere, 4,
+        /* and the current version and the change, which find no document in it */
+        {"revision-points", point_revision_elsewhere, 3,
          "revs[c-conv rev 1]: points at a revision: a revision holds its own document"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -801,6 +877,7 @@ int main(void)
     test_store_reads_through_pointers();
     test_store_refuses_bad_pointers();
     test_store_refuses_false_current();
+    test_batch_keeps_superseded_text();
     test_earlier_layouts_verify_and_read();
     tmpdir_remove(tmp_root);
     return check_summary("test_verify");
