@@ -20,11 +20,17 @@
 #define LOADB_FLAGS JSON_REJECT_DUPLICATES
 #define DEPTH_MAX 2048 /* json_loadb's own limit (JSON_PARSER_MAX_DEPTH) */
 
+/* A container being filled, and the members set in it (an object's: a duplicate key sets none). */
+struct open_container {
+    json_t *value;
+    size_t members;
+};
+
 struct builder {
     yajl_handle parser;
     json_t *root;
     size_t root_end; /* the offset just after the root's closing bracket */
-    json_t **open; /* the containers being filled, innermost last */
+    struct open_container *open; /* innermost last */
     size_t depth, cap;
     char *key;     /* the key of the next member (yajl's own copy may not outlive the call) */
     size_t key_len, key_cap;
@@ -47,14 +53,11 @@ static int attach(struct builder *b, json_t *value)
         b->root = value;
         return 1;
     }
-    json_t *parent = b->open[b->depth - 1];
-    if (json_is_array(parent))
-        return json_array_append_new(parent, value) == 0;
-    if (json_object_getn(parent, b->key, b->key_len)) {
-        json_decref(value); /* a duplicate key: json_loadb says so */
-        return 0;
-    }
-    return json_object_setn_new_nocheck(parent, b->key, b->key_len, value) == 0;
+    struct open_container *parent = &b->open[b->depth - 1];
+    parent->members++;
+    if (json_is_array(parent->value))
+        return json_array_append_new(parent->value, value) == 0;
+    return json_object_setn_new_nocheck(parent->value, b->key, b->key_len, value) == 0;
 }
 
 static int on_null(void *ctx)
@@ -143,7 +146,7 @@ static int open_container(struct builder *b, json_t *container)
         return 0;
     if (b->depth == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 32;
-        json_t **grown = realloc(b->open, cap * sizeof *grown);
+        struct open_container *grown = realloc(b->open, cap * sizeof *grown);
         if (!grown) {
             json_decref(container);
             return 0;
@@ -155,7 +158,7 @@ static int open_container(struct builder *b, json_t *container)
         json_decref(container);
         return 0;
     }
-    b->open[b->depth++] = container;
+    b->open[b->depth++] = (struct open_container){container, 0};
     json_decref(container); /* its parent (or the root) holds it */
     return 1;
 }
@@ -170,9 +173,16 @@ static int on_start_array(void *ctx)
     return open_container(ctx, json_array());
 }
 
+/*
+ * A duplicate key replaces the member of the same key: the object then has fewer members than
+ * were set in it, and json_loadb says which key it was.
+ */
 static int on_end(void *ctx)
 {
     struct builder *b = ctx;
+    const struct open_container *closed = &b->open[b->depth - 1];
+    if (json_is_object(closed->value) && json_object_size(closed->value) != closed->members)
+        return 0;
     if (--b->depth == 0)
         b->root_end = yajl_get_bytes_consumed(b->parser);
     return 1;

@@ -62,6 +62,12 @@ static void test_refusals(void)
     check_text("\"top\"", false);
     check_text("12", false);
     check_text("{\"a\":1,\"a\":2}", false);
+    /* a duplicate is found when its object closes: anywhere, of any value, with the same value */
+    check_text("{\"x\":[{\"b\":1,\"c\":{\"d\":[],\"d\":[]}}],\"y\":2}", false);
+    check_text("{\"a\":{},\"b\":2,\"a\":{}}", false);
+    check_text("{\"a\":1,\"b\":1,\"a\":1,\"a\":1}", false);
+    check_text("[{\"k\":true},{\"k\":true,\"k\":false}]", false);
+    check_text("{\"a\":1,\"A\":2,\"a \":3,\"\":4}", true);
     check_text("{\"o\":{\"a\":1,\"b\":2,\"a\":3}}", false);
     check_text("{\"a\":1}x", false);
     check_text("{\"a\":1}\"x", false);  /* a string begun after the value, never ended */
