@@ -24,6 +24,8 @@
 struct plugins {
     struct plugin_registry reg;
     uint64_t generation;
+    /* the entries by kind and key; those of one kind and key in the registry's order */
+    const struct plugin_entry **by_key;
 };
 
 static const char *const kind_names[ENTRY_KINDS] = {"champ", "indicator", "export", "report"};
@@ -192,6 +194,31 @@ static int open_api(lua_State *L, void *arg)
     return lua_ctg_open(L, setup->reg);
 }
 
+static int compare_kind_key(const struct plugin_entry *a, enum entry_kind kind, const char *key)
+{
+    return a->kind != kind ? (a->kind < kind ? -1 : 1) : strcmp(a->key, key);
+}
+
+static int compare_entries(const void *pa, const void *pb)
+{
+    const struct plugin_entry *a = *(const struct plugin_entry *const *)pa;
+    const struct plugin_entry *b = *(const struct plugin_entry *const *)pb;
+    int rc = compare_kind_key(a, b->kind, b->key);
+    return rc ? rc : (a > b) - (a < b); /* the registry's order: entries is one array */
+}
+
+/* The index find_entry searches: a champ is looked up for each key of every write. */
+static int index_entries(struct plugins *p)
+{
+    p->by_key = malloc((p->reg.n_entries ? p->reg.n_entries : 1) * sizeof *p->by_key);
+    if (!p->by_key)
+        return -1;
+    for (size_t i = 0; i < p->reg.n_entries; i++)
+        p->by_key[i] = &p->reg.entries[i];
+    qsort(p->by_key, p->reg.n_entries, sizeof *p->by_key, compare_entries);
+    return 0;
+}
+
 struct plugins *plugins_load(const struct plugins_options *opt, char *err, size_t errlen)
 {
     struct plugins *p = calloc(1, sizeof *p);
@@ -212,6 +239,10 @@ struct plugins *plugins_load(const struct plugins_options *opt, char *err, size_
     for (size_t i = 0; rc == 0 && files[i]; i++)
         rc = load_file(p, files[i], err, errlen);
     free_list(files);
+    if (rc == 0 && index_entries(p) < 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
     if (rc < 0) {
         plugins_free(p);
         return NULL;
@@ -226,6 +257,7 @@ void plugins_free(struct plugins *p)
         return;
     lua_runtime_free(p->reg.rt);
     plugin_registry_clear(&p->reg);
+    free(p->by_key);
     free(p);
 }
 
@@ -260,15 +292,30 @@ static bool entry_visible(const struct plugins *p, const struct plugin_entry *e,
     return plugin_entry_visible(&p->reg, e, department);
 }
 
+/*
+ * The `kind` entry named `key` that `department` sees: its own plugin's, or else the first
+ * base plugin's (plugin_entry_visible's rule, found in the index instead of in every entry).
+ */
 static const struct plugin_entry *find_entry(const struct plugins *p, enum entry_kind kind,
                                              const char *department, const char *key)
 {
-    for (size_t i = 0; i < p->reg.n_entries; i++) {
-        const struct plugin_entry *e = &p->reg.entries[i];
-        if (plugin_entry_is(e, kind, key) && entry_visible(p, e, department))
-            return e;
+    size_t lo = 0, hi = p->reg.n_entries;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_kind_key(p->by_key[mid], kind, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return NULL;
+    const struct plugin_entry *base = NULL;
+    for (size_t i = lo; i < p->reg.n_entries && plugin_entry_is(p->by_key[i], kind, key); i++) {
+        const char *own = owner(p, p->by_key[i])->department;
+        if (own[0] == '\0' && !base)
+            base = p->by_key[i];
+        else if (own[0] != '\0' && strcmp(own, department) == 0)
+            return p->by_key[i];
+    }
+    return base;
 }
 
 static json_t *describe_entry(const struct plugins *p, const struct plugin_entry *e)
