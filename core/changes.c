@@ -82,16 +82,18 @@ int change_event_read(uint64_t seq, const struct record_view *entry, struct chan
     return 0;
 }
 
-void change_event_append_json(const struct record_view *entry, struct evbuffer *out)
+size_t change_event_append_json(const struct record_view *entry, struct evbuffer *out)
 {
+    static const char doc_member[] = ",\"doc\":";
     if (entry->body_len == 0) { /* a deletion: the event has no "doc" */
         evbuffer_add(out, entry->meta, entry->meta_len);
-        return;
+        return 0;
     }
     evbuffer_add(out, entry->meta, entry->meta_len - 1); /* without its closing brace */
-    evbuffer_add(out, ",\"doc\":", 7);
+    evbuffer_add(out, doc_member, sizeof doc_member - 1);
     evbuffer_add(out, entry->body, entry->body_len);
     evbuffer_add(out, "}", 1);
+    return entry->meta_len - 1 + sizeof doc_member - 1;
 }
 
 void change_event_append_topic(const struct change_event *ev, struct evbuffer *out)

@@ -1047,6 +1047,21 @@ void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len)
     push_text_lazy(L, text, len);
 }
 
+void lua_json_push_text_lazy_known(lua_State *L, const char *text, size_t len, const char *key,
+                                   size_t value_at, size_t value_len)
+{
+    lua_json_push_text_lazy(L, text, len);
+    if (len == 0 || text[0] != '{' || value_len == 0 || value_at > len ||
+        value_len > len - value_at || text[value_at] != '{')
+        return; /* not a document read on demand, or not a place in it */
+    int t = lua_gettop(L);
+    push_lazy_tables(L, t, true); /* as if the member had been read already */
+    lua_pushstring(L, key);
+    push_text_lazy(L, text + value_at, value_len);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
 void lua_json_end_lazy(lua_State *L)
 {
     lazy_state(L)->generation++;

@@ -414,6 +414,7 @@ struct plugin_arg {
     const json_t *json;
     const char *text;
     size_t len;
+    size_t doc_at, doc_len; /* a change event's text: where its "doc" is, when it has one */
     const struct json_texts *texts;
 };
 
@@ -458,8 +459,8 @@ static void push_arg(lua_State *L, const struct plugin_arg *a)
 {
     if (a->json)
         lua_json_push_lazy(L, a->json); /* validators and indicators read a few members */
-    else if (a->text)
-        lua_json_push_text_lazy(L, a->text, a->len); /* a change event: most read a few keys */
+    else if (a->text) /* a change event: most read a few keys */
+        lua_json_push_text_lazy_known(L, a->text, a->len, "doc", a->doc_at, a->doc_len);
     else if (a->texts) {
         lua_json_push_texts(L, a->texts);
         lua_runtime_hold_collector(L); /* the documents live as long as the call */
@@ -704,13 +705,17 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
     return render(p, ENTRY_REPORT, department, key, arg, out, err, errlen);
 }
 
-void plugins_on_change(struct plugins *p, const char *department, const char *event, size_t len)
+void plugins_on_change(struct plugins *p, const char *department,
+                       const struct plugin_event *event)
 {
     for (size_t i = 0; i < p->reg.n_plugins; i++) {
         const struct plugin_info *plugin = &p->reg.plugins[i];
         for (size_t h = 0; h < plugin->n_on_change && applies_to(plugin, department); h++) {
             struct plugin_call c = {.fn = plugin->on_change[h],
-                                    .args = {{.text = event, .len = len}}, .nargs = 1,
+                                    .args = {{.text = event->text, .len = event->len,
+                                              .doc_at = event->doc_at,
+                                              .doc_len = event->doc_len}},
+                                    .nargs = 1,
                                     .want = RESULT_NONE};
             char err[512];
             call_plugin(p, i, "on_change", department, &c, err, sizeof err);

@@ -40,6 +40,9 @@
 struct pending_events {
     struct json_texts texts;
     struct change_event routes[CHANGE_HANDLER_BATCH]; /* each text's seq and department */
+    struct {
+        size_t at, len;
+    } docs[CHANGE_HANDLER_BATCH];                     /* where each text's "doc" is */
     struct evbuffer *scratch;                         /* where an event's text is put together */
     uint64_t last;                                    /* the last seq read, readable or not */
 };
@@ -52,7 +55,8 @@ static int collect_event(uint64_t seq, const struct record_view *entry, void *ar
     if (change_event_read(seq, entry, route) < 0)
         return 0;
     evbuffer_drain(pending->scratch, evbuffer_get_length(pending->scratch));
-    change_event_append_json(entry, pending->scratch);
+    pending->docs[pending->texts.n].at = change_event_append_json(entry, pending->scratch);
+    pending->docs[pending->texts.n].len = entry->body_len;
     size_t len = evbuffer_get_length(pending->scratch);
     const char *text = (const char *)evbuffer_pullup(pending->scratch, -1);
     if (text)
@@ -75,9 +79,10 @@ static size_t run_handlers_until(struct server *srv, const struct pending_events
                                  double deadline)
 {
     for (size_t i = 0; i < pending->texts.n; i++) {
-        size_t len;
-        const char *event = json_texts_get(&pending->texts, i, &len);
-        plugins_on_change(srv->plugins, pending->routes[i].department, event, len);
+        struct plugin_event event = {.doc_at = pending->docs[i].at,
+                                     .doc_len = pending->docs[i].len};
+        event.text = json_texts_get(&pending->texts, i, &event.len);
+        plugins_on_change(srv->plugins, pending->routes[i].department, &event);
         if (clock_monotonic() > deadline)
             return i + 1;
     }

@@ -27,8 +27,12 @@ struct change_event {
 /* Reads the routing fields (seq, type, department) of a change-log entry; -1 if unreadable. */
 int change_event_read(uint64_t seq, const struct record_view *entry, struct change_event *out);
 
-/* Appends the event's JSON text (the entry's meta with "doc" added) to `out`. */
-void change_event_append_json(const struct record_view *entry, struct evbuffer *out);
+/*
+ * Appends the event's JSON text (the entry's meta with "doc" added) to `out`; returns where the
+ * document starts in the text appended (its length is the entry's body_len), 0 when the event
+ * has none (a deletion).
+ */
+size_t change_event_append_json(const struct record_view *entry, struct evbuffer *out);
 
 /* Appends "ctg.<department>.<type>" to `out`. */
 void change_event_append_topic(const struct change_event *ev, struct evbuffer *out);

@@ -72,6 +72,15 @@ void lua_json_end_lazy(lua_State *L);
 void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len);
 
 /*
+ * lua_json_push_text_lazy, with the place of the value of the member `key` known to the caller
+ * (a change event's "doc", which the server put there): the `value_len` bytes at `value_at` in
+ * the text, an object. It is then read on demand as any member that is a table, without a
+ * search of the text for where it ends.
+ */
+void lua_json_push_text_lazy_known(lua_State *L, const char *text, size_t len, const char *key,
+                                   size_t value_at, size_t value_len);
+
+/*
  * Pushes the JSON text that the server wrote itself (a stored document, a change event) as the
  * Lua value lua_json_push gives for its parse, decoding the text straight into Lua (yajl) with
  * no jansson tree in between. Raises a Lua error on memory exhaustion or on a text that does

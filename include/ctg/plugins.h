@@ -70,10 +70,17 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
                                          const char *key, const struct json_texts *conventions,
                                          struct rendered *out, char *err, size_t errlen);
 
+/* A change event (SPEC §4): its JSON text, and where its "doc" is in it (doc_len 0: none). */
+struct plugin_event {
+    const char *text;
+    size_t len, doc_at, doc_len;
+};
+
 /*
- * Runs the on_change handlers of `department` for one change event (SPEC §4), given as the JSON
- * text the change log holds; failures are logged and counted.
+ * Runs the on_change handlers of `department` for one change event, given as the JSON text the
+ * change log holds; failures are logged and counted.
  */
-void plugins_on_change(struct plugins *p, const char *department, const char *event, size_t len);
+void plugins_on_change(struct plugins *p, const char *department,
+                       const struct plugin_event *event);
 
 #endif

@@ -724,6 +724,45 @@ static void test_lazy_bounds(lua_State *L)
     json_decref(deep);
 }
 
+/* (text, at, len) -> lua_json_push_text_lazy_known of it, its "doc" at 0-based `at`. */
+static int push_event_of(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    lua_json_push_text_lazy_known(L, text, len, "doc", (size_t)luaL_checkinteger(L, 2),
+                                  (size_t)luaL_checkinteger(L, 3));
+    return 1;
+}
+
+/* An event whose "doc" the caller places: read as if found, and only there. */
+static void test_text_lazy_known(lua_State *L)
+{
+    lua_pushcfunction(L, push_event_of);
+    lua_setglobal(L, "lazy_event");
+    CHECK(lua_says(L, "ev_text = '{\"type\":\"t\",\"changed\":[\"status\"],"
+                      "\"doc\":{\"status\":\"a\",\"n\":[1,2]}}' "
+                      "doc_at = ev_text:find('{\"status\"', 1, true) - 1 "
+                      "doc_len = #ev_text - 1 - doc_at return true"));
+    CHECK(lua_says(L, "local e = lazy_event(ev_text, doc_at, doc_len) local d = e.doc "
+                      "return d == e.doc and d.status == 'a' and d.n[2] == 2 and e.type == 't' "
+                      "and getmetatable(d) == json.object_mt"));
+    /* the whole event is the text's: pairs and encode see "doc" once, as it is */
+    CHECK(lua_says(L, "local e = lazy_event(ev_text, doc_at, doc_len) local n = 0 "
+                      "for k in pairs(e) do n = n + 1 end "
+                      "return n == 3 and json.encode(e) == json.encode(json.decode(ev_text))"));
+    CHECK(lua_says(L, "local e = lazy_event(ev_text, doc_at, doc_len) e.doc.status = 'b' "
+                      "return e.doc.status == 'b' and json.decode(json.encode(e)).doc.status == 'b'"));
+    /* the place given is read as it is: it is not searched for */
+    CHECK(lua_says(L, "local t = '{\"doc\":{\"a\":1},\"other\":{\"a\":2}}' "
+                      "local at = t:find('{\"a\":2', 1, true) - 1 "
+                      "return lazy_event(t, at, 7).doc.a == 2"));
+    /* a place that holds no object, or lies past the text, is not taken: the search finds it */
+    CHECK(lua_says(L, "return lazy_event(ev_text, 2, 5).doc.status == 'a' and "
+                      "lazy_event(ev_text, #ev_text, 9).doc.status == 'a' and "
+                      "lazy_event(ev_text, doc_at, #ev_text).doc.status == 'a' and "
+                      "lazy_event('[1]', 0, 3)[1] == 1"));
+}
+
 /* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
 
 /* pairs() and the first write turn the document into the whole conversion, kept as it is. */
@@ -880,6 +919,7 @@ int main(void)
     test_lazy_becomes_plain(L);
     test_lazy_after_the_call(L);
     test_text_lazy(L);
+    test_text_lazy_known(L);
     test_lazy_guards(L);
     test_lazy_bounds(L);
     lua_close(L);

@@ -16,6 +16,7 @@
  * plugin folder for the reload case) lives under $CTG_TEST_TMP (or /tmp) and is removed at the end.
  */
 #include "ctg/auth.h"
+#include "ctg/changes.h"
 #include "ctg/log.h"
 #include "ctg/lua_runtime.h"
 #include "ctg/plugins.h"
@@ -346,12 +347,29 @@ static struct json_texts texts_of(const json_t *docs)
     return texts;
 }
 
-/* Runs the on_change handlers on `ev` as the server does: its JSON text, its department. */
+/*
+ * Runs the on_change handlers on `ev` as the server does: its JSON text spliced from its meta
+ * and its document (change_event_append_json, which says where the document is), its department.
+ */
 static void on_change(struct plugins *p, const json_t *ev)
 {
-    char *text = json_dumps(ev, JSON_COMPACT);
-    plugins_on_change(p, json_string_value(json_object_get(ev, "department")), text, strlen(text));
-    free(text);
+    json_t *meta = json_deep_copy(ev);
+    json_object_del(meta, "doc");
+    const json_t *doc = json_object_get(ev, "doc");
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
+    char *doc_text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    struct record_view entry = {.meta = meta_text, .meta_len = strlen(meta_text),
+                                .body = doc_text, .body_len = doc_text ? strlen(doc_text) : 0};
+    struct evbuffer *out = evbuffer_new();
+    struct plugin_event event = {.doc_at = change_event_append_json(&entry, out),
+                                 .doc_len = entry.body_len};
+    event.len = evbuffer_get_length(out);
+    event.text = (const char *)evbuffer_pullup(out, -1);
+    plugins_on_change(p, json_string_value(json_object_get(ev, "department")), &event);
+    evbuffer_free(out);
+    free(meta_text);
+    free(doc_text);
+    json_decref(meta);
 }
 
 static char *report_text(struct plugins *p, const char *department, const char *key,
