@@ -93,9 +93,7 @@ static bool current_text(const struct store *st, MDB_txn *txn, const MDB_val *ke
         record_decode(doc_val.mv_data, doc_val.mv_size, &doc) < 0 ||
         doc.kind != RECORD_BODY_TEXT || doc.rev != out->rev || doc.body_len == 0)
         return false;
-    out->kind = RECORD_BODY_TEXT;
-    out->body = doc.body;
-    out->body_len = doc.body_len;
+    record_take_text(out, &doc);
     return true;
 }
 
@@ -145,9 +143,7 @@ static enum store_status resolve_body(const struct store *st, MDB_txn *txn, cons
                            "is not there or holds no document: the data folder is damaged");
         return STORE_ERROR;
     }
-    out->kind = RECORD_BODY_TEXT;
-    out->body = revision.body;
-    out->body_len = revision.body_len;
+    record_take_text(out, &revision);
     return STORE_OK;
 }
 

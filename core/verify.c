@@ -106,9 +106,7 @@ static bool resolve_current(struct verify *v, struct record_view *view, const ch
         snprintf(why, WHERE_MAX, "its document is the current version of %s, which is at rev %llu",
                  id, ull(doc.rev));
     else {
-        view->kind = RECORD_BODY_TEXT;
-        view->body = doc.body;
-        view->body_len = doc.body_len;
+        record_take_text(view, &doc);
         return true;
     }
     return false;
@@ -150,9 +148,7 @@ static bool resolve_body(struct verify *v, struct record_view *view, const char 
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds no document",
                  ull(rev), id);
     else {
-        view->kind = RECORD_BODY_TEXT;
-        view->body = revision.body;
-        view->body_len = revision.body_len;
+        record_take_text(view, &revision);
         return true;
     }
     return false;

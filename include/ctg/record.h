@@ -33,6 +33,15 @@ struct record_view {
     size_t body_len;
 };
 
+/* Makes `view` carry the document `holder` holds as text: what a pointer or a revision that is
+ * the current version resolves to. */
+static inline void record_take_text(struct record_view *view, const struct record_view *holder)
+{
+    view->kind = RECORD_BODY_TEXT;
+    view->body = holder->body;
+    view->body_len = holder->body_len;
+}
+
 size_t record_size(size_t meta_len, size_t body_len);
 /* Writes a record into `dst`, which holds record_size(meta_len, body_len) bytes. */
 void record_encode(void *dst, enum record_body kind, uint64_t rev, const char *meta,

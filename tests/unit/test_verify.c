@@ -103,6 +103,16 @@ static struct report run_verify(const char *dir)
     return r;
 }
 
+/* The store in `dir` verifies with no violation. */
+static void check_sound(const char *dir)
+{
+    struct report r = run_verify(dir);
+    CHECK_INT(r.rc, 0);
+    CHECK_INT(r.counts.violations, 0);
+    CHECK_STR(r.text, "");
+    free(r.text);
+}
+
 /* The report has `violations` lines, one of them containing `line`. */
 static void check_reported(const struct report *r, uint64_t violations, const char *line)
 {
@@ -271,18 +281,26 @@ static void raw_inline(struct raw *r, const char *db, MDB_val key)
     free(body);
 }
 
-/* Rewrites every record of docs, changes and revs as the first format did (see raw_inline). */
-static void raw_inline_all(struct raw *r)
+/* The store as the version before this one wrote it: each last revision holds its text too. */
+static void raw_inline_last_revisions(struct raw *r)
 {
     const char *ids[] = {"a-conv", "b-conv", "c-conv"};
     const uint64_t last_rev[] = {2, 3, 1};
     unsigned char buf[64];
     for (size_t i = 0; i < 3; i++)
+        raw_inline(r, "revs", revision_key(ids[i], last_rev[i], buf));
+}
+
+/* Rewrites every record of docs, changes and revs as the first format did (see raw_inline). */
+static void raw_inline_all(struct raw *r)
+{
+    const char *ids[] = {"a-conv", "b-conv", "c-conv"};
+    unsigned char buf[8];
+    for (size_t i = 0; i < 3; i++)
         raw_inline(r, "docs", text_val(ids[i]));
     for (uint64_t seq = 1; seq <= 6; seq++)
         raw_inline(r, "changes", seq_key(seq, buf));
-    for (size_t i = 0; i < 3; i++)
-        raw_inline(r, "revs", revision_key(ids[i], last_rev[i], buf));
+    raw_inline_last_revisions(r);
 }
 
 /* Builds a sound store in its own folder `dir`, then rewrites it with raw writes (`damage`). */
@@ -609,31 +627,14 @@ static void point_doc_at_its_revision(struct raw *r)
     point_doc_at(r, "a-conv", "a-conv", 2);
 }
 
-/*
- * What the store reads of a sound store: every document, the log's through its pointers; and
- * the same when the current version points at its revision too (as some versions wrote it).
- */
+/* What the store reads of a sound store: every document, the log's through its pointers. */
 static void test_store_reads_through_pointers(void)
 {
     char dir[3100];
     make_dir_name(dir, sizeof dir, "reads-through");
     build_sound_store(dir);
     store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
-    build_damaged_store(dir, "docs-point", point_doc_at_its_revision); /* not a damage */
-    store_close(open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\""));
-    struct report r = run_verify(dir);
-    CHECK_INT(r.counts.violations, 0);
-    free(r.text);
-    /* a write on top: the revision the current version pointed at keeps its text */
-    struct store *st = open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\"");
-    write_ok(st, WRITE_PATCH, "a-conv", "{\"status\": \"evaluation\"}", 2);
-    check_revision_holds(st, "a-conv", 2, "\"status\":\"monitoring\"");
-    check_revision_holds(st, "a-conv", 3, "\"status\":\"evaluation\"");
-    store_close(st);
-    r = run_verify(dir);
-    CHECK_INT(r.counts.violations, 0);
-    CHECK_STR(r.text, "");
-    free(r.text);
+    check_sound(dir);
 }
 
 /*
@@ -667,10 +668,7 @@ static void test_batch_keeps_superseded_text(void)
     check_revision_holds(st, "d-conv", 1, "\"status\":\"preparation\"");
     check_revision_holds(st, "d-conv", 2, "\"status\":\"diagnostic\"");
     store_close(st);
-    struct report r = run_verify(dir);
-    CHECK_INT(r.counts.violations, 0);
-    CHECK_STR(r.text, "");
-    free(r.text);
+    check_sound(dir);
 }
 
 /* A current version that points at a wrong revision is an error to the store, not a document. */
@@ -711,29 +709,17 @@ static void test_store_refuses_false_current(void)
     size_t with_doc = 0;
     CHECK_INT(store_read_begin(st), STORE_OK);
     CHECK_INT(store_get_revision(st, "a-conv", 1, &view), STORE_ERROR);
-    CHECK_INT(store_get_revision(st, "a-conv", 2, &view), STORE_OK);
-    char *text = copy_bytes(view.body, view.body_len);
-    CHECK(strstr(text, "\"status\":\"monitoring\"") != NULL);
-    free(text);
     CHECK_INT(store_each_change(st, 0, count_change_with_doc, &with_doc), STORE_ERROR);
     store_read_end(st);
+    check_revision_holds(st, "a-conv", 2, "\"status\":\"monitoring\"");
     store_close(st);
-}
-
-/* The store as the version before this one wrote it: each last revision holds its text too. */
-static void raw_inline_last_revisions(struct raw *r)
-{
-    const char *ids[] = {"a-conv", "b-conv", "c-conv"};
-    const uint64_t last_rev[] = {2, 3, 1};
-    unsigned char buf[64];
-    for (size_t i = 0; i < 3; i++)
-        raw_inline(r, "revs", revision_key(ids[i], last_rev[i], buf));
 }
 
 /*
  * Stores of earlier layouts verify as they did, and read the same: their documents and their
- * change log, then a new write on top of them. The first kept each document in docs, revs and
- * changes (raw_inline_all); the one before this one in docs and in every revision.
+ * change log, then a new write on top of them, which leaves the revision it supersedes its
+ * text. The first kept each document in docs, revs and changes (raw_inline_all); the one
+ * before this one in docs and in every revision; some versions pointed from docs at it.
  */
 static void test_earlier_layouts_verify_and_read(void)
 {
@@ -741,35 +727,18 @@ static void test_earlier_layouts_verify_and_read(void)
         const char *name;
         void (*rewrite)(struct raw *r);
     } layouts[] = {{"first-format", raw_inline_all},
-                   {"texts-in-revisions", raw_inline_last_revisions}};
+                   {"texts-in-revisions", raw_inline_last_revisions},
+                   {"docs-point", point_doc_at_its_revision}};
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
         char dir[3100];
         build_damaged_store(dir, layouts[i].name, layouts[i].rewrite); /* not a damage */
-        struct report r = run_verify(dir);
-        CHECK_INT(r.counts.violations, 0);
-        CHECK_STR(r.text, "");
-        CHECK_INT(r.counts.changes, 6);
-        free(r.text);
-
-        struct store *st = open_and_check_reads(dir, "c-conv", "Grand Ajaccio");
-        write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"evaluation\"}", 1);
-        write_ok(st, WRITE_PATCH, "c-conv", "{\"status\": \"closed\"}", 2);
-        struct record_view view;
-        CHECK_INT(store_read_begin(st), STORE_OK);
-        CHECK_INT(store_get_revision(st, "c-conv", 1, &view), STORE_OK);
-        char *text = copy_bytes(view.body, view.body_len);
-        CHECK(strstr(text, "\"status\":\"diagnostic\"") != NULL);
-        free(text);
-        CHECK_INT(store_get_revision(st, "c-conv", 2, &view), STORE_OK);
-        text = copy_bytes(view.body, view.body_len);
-        CHECK(strstr(text, "\"status\":\"evaluation\"") != NULL);
-        free(text);
-        store_read_end(st);
+        check_sound(dir);
+        struct store *st = open_and_check_reads(dir, "a-conv", "\"status\":\"monitoring\"");
+        write_ok(st, WRITE_PATCH, "a-conv", "{\"status\": \"evaluation\"}", 2);
+        check_revision_holds(st, "a-conv", 2, "\"status\":\"monitoring\"");
+        check_revision_holds(st, "a-conv", 3, "\"status\":\"evaluation\"");
         store_close(st);
-        r = run_verify(dir);
-        CHECK_INT(r.counts.violations, 0);
-        CHECK_STR(r.text, "");
-        free(r.text);
+        check_sound(dir);
     }
 }
 
