@@ -690,7 +690,10 @@ VACUUM ANALYZE conventions;
                                               str(port), str(folder)])
         wait_tcp(port, proc=proc)
         client = ["tarantool", str(LIB / "tarantool_client.lua"), str(port)]
-        run(client + ["load", str(self.peer_docs_path)], timeout=1200)
+        out = run(client + ["load", str(self.peer_docs_path)], timeout=1200).stdout
+        loaded = json.loads(out.strip().splitlines()[-1])["loaded"] if out.strip() else 0
+        if loaded != self.largest:
+            raise RuntimeError("Tarantool loaded %s of %d documents" % (loaded, self.largest))
         template = self.data / "template.json"
 
         def bench(conns, mode, key, extra):

@@ -18,8 +18,20 @@ local port, mode = arg[1], arg[2]
 local address = '127.0.0.1:' .. port
 
 if mode == 'load' then
+  -- The server listens from box.cfg on, before its script has defined load(): a call that
+  -- comes first is refused, so it is made again until the script is there (10 s at most).
   local conn = netbox.connect(address)
-  local n = conn:call('load', { arg[3] }, { timeout = 3600 })
+  local ok, n
+  for _ = 1, 100 do
+    ok, n = pcall(conn.call, conn, 'load', { arg[3] }, { timeout = 3600 })
+    if ok or not tostring(n):find('not defined', 1, true) then
+      break
+    end
+    fiber.sleep(0.1)
+  end
+  if not ok then
+    error('load: ' .. tostring(n))
+  end
   print(json.encode({ loaded = n }))
   os.exit(0)
 end
