@@ -429,12 +429,11 @@ enum store_status store_each_revision(struct store *st, const char *id,
     int rc = first_revision(cur, id, &key, &val);
     for (; rc == 0 && is_revision_of(&key, id); rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct record_view view;
-        if (decode_value(&val, &view) != STORE_OK) {
+        /* a history: the documents are read one by one, by rev */
+        if (read_value(st, st->read_txn, &val, id, false, &view) != STORE_OK) {
             status = STORE_ERROR;
             break;
         }
-        view.body = NULL; /* a history: the documents are read one by one, by rev */
-        view.body_len = 0;
         fn(&view, arg);
         status = STORE_OK;
     }
