@@ -141,12 +141,13 @@ static bool resolve_body(struct verify *v, struct record_view *view, const char 
     else if (mdb_get(v->txn, v->revs, &key, &val) != 0)
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which is not among its "
                                   "revisions", ull(rev), id);
-    else if (record_decode(val.mv_data, val.mv_size, &revision) == 0 &&
-             revision.kind == RECORD_BODY_CURRENT && !resolve_current(v, &revision, id, why))
-        ; /* why says what the current version lacks */
-    else if (revision.kind == RECORD_BODY_REVISION || revision.body_len == 0)
+    else if (record_decode(val.mv_data, val.mv_size, &revision) < 0 ||
+             revision.kind == RECORD_BODY_REVISION ||
+             (revision.kind == RECORD_BODY_TEXT && revision.body_len == 0))
         snprintf(why, WHERE_MAX, "its document is rev %llu of %s, which holds no document",
                  ull(rev), id);
+    else if (revision.kind == RECORD_BODY_CURRENT && !resolve_current(v, &revision, id, why))
+        ; /* why says what the current version lacks */
     else {
         record_take_text(view, &revision);
         return true;

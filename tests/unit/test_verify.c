@@ -425,6 +425,12 @@ static void garble_doc(struct raw *r)
     raw_put(r, "docs", text_val("b-conv"), text_val("not a record at all"));
 }
 
+static void garble_first_revision(struct raw *r)
+{
+    unsigned char buf[64];
+    raw_put(r, "revs", revision_key("a-conv", 1, buf), text_val("not a record at all"));
+}
+
 static void change_logged_doc(struct raw *r)
 {
     unsigned char buf[8];
@@ -791,6 +797,9 @@ static void test_damage_is_reported(void)
         {"live-doc-lost", drop_live_doc, 5,
          "revs[c-conv rev 1]: its document is the current version of c-conv, which is absent"},
         {"garbled-doc", garble_doc, 3, "docs[b-conv]: the value is not a record (bad header)"},
+        /* and the change that points at it finds no document there */
+        {"garbled-revision", garble_first_revision, 2,
+         "changes[seq 1]: its document is rev 1 of a-conv, which holds no document"},
         {"logged-doc-differs", change_logged_doc, 1,
          "changes[seq 6]: its document differs from rev 1 of c-conv"},
         {"logged-doc-elsewhere", point_change_at_another_id, 1,
