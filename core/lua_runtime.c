@@ -34,7 +34,7 @@
  * after it returns: what it held is garbage then, and the next call would otherwise sweep it.
  */
 #define COLLECT_AFTER_GROWTH (16u << 20)
-/* Without a deadline timer, the clock is also read at every function call (see arm_deadline). */
+/* Without a deadline timer, the clock is also read at every function call (watch_deadline). */
 #define HOOK_MASK_UNTIMED (LUA_MASKCOUNT | LUA_MASKCALL)
 #define LARGE_ALLOCATION (1024 * 1024) /* bytes from which an allocation looks at the clock */
 
@@ -49,10 +49,11 @@ struct lua_runtime {
         bool pending;
     } refused;
     volatile sig_atomic_t in_call; /* a call runs under the budgets */
-    timer_t timer;        /* signals this thread at the deadline of the current call */
+    timer_t timer;        /* signals this thread at or before the deadline of the current call */
     bool timed;           /* the timer exists */
+    volatile sig_atomic_t armed; /* the timer runs */
     long steps;           /* instructions run by the current call, to HOOK_STEP */
-    double deadline;      /* clock_monotonic() after which the current call stops */
+    volatile double deadline; /* clock_monotonic() after which the current call stops */
     const char *exhausted; /* which budget ran out, or NULL */
     size_t hold_until;    /* the collector is held off while the state holds less; 0: not held */
     int globals;          /* registry ref of the table behind the read-only globals */
@@ -148,13 +149,41 @@ static double coarse_now(void)
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
+/*
+ * Arms the timer for `seconds` from now. It is not disarmed after a call: every call gets the
+ * same budget, so a timer armed for an earlier call expires before the deadline of any later
+ * one, and its signal arms it again for the running call (on_deadline). Calls that follow each
+ * other then cost no system call; an idle runtime gets one signal, then none.
+ */
+static bool arm_timer(struct lua_runtime *rt, double seconds)
+{
+    struct itimerspec when = {{0, 0}, {(time_t)seconds, 0}};
+    when.it_value.tv_nsec = (long)((seconds - (double)when.it_value.tv_sec) * 1e9);
+    if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+        when.it_value.tv_nsec = 1;
+    rt->armed = true; /* before: the signal of a short timer may come before timer_settime returns */
+    if (timer_settime(rt->timer, 0, &when, NULL) == 0)
+        return true;
+    rt->armed = false;
+    return false;
+}
+
+/* Runs on the runtime's thread; uses only what is safe in a signal handler. */
 static void on_deadline(int sig, siginfo_t *info, void *context)
 {
     (void)sig;
     (void)context;
     struct lua_runtime *rt = info->si_value.sival_ptr;
-    if (rt && rt->in_call)
+    if (!rt)
+        return;
+    rt->armed = false;
+    if (!rt->in_call)
+        return;
+    double left = rt->deadline - clock_monotonic();
+    if (left <= 0)
         lua_sethook(rt->L, budget_hook, LUA_MASKCOUNT, 1);
+    else if (!arm_timer(rt, left))
+        lua_sethook(rt->L, budget_hook, HOOK_MASK_UNTIMED, HOOK_STEP);
 }
 
 /* Creates the runtime's deadline timer, aimed at this thread; false if it cannot be had. */
@@ -174,19 +203,12 @@ static bool create_deadline_timer(struct lua_runtime *rt)
     return timer_create(CLOCK_MONOTONIC, &ev, &rt->timer) == 0;
 }
 
-/* Arms the timer for `seconds` from now, or disarms it with 0; the mask the hook needs. */
-static int arm_deadline(struct lua_runtime *rt, double seconds)
+/* The mask of the hook for the call that begins: without a timer, it also reads the clock. */
+static int watch_deadline(struct lua_runtime *rt)
 {
-    if (!rt->timed)
-        return HOOK_MASK_UNTIMED;
-    struct itimerspec when = {{0, 0}, {0, 0}};
-    if (seconds > 0) {
-        when.it_value.tv_sec = (time_t)seconds;
-        when.it_value.tv_nsec = (long)((seconds - (double)when.it_value.tv_sec) * 1e9);
-        if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
-            when.it_value.tv_nsec = 1;
-    }
-    return timer_settime(rt->timer, 0, &when, NULL) == 0 ? LUA_MASKCOUNT : HOOK_MASK_UNTIMED;
+    if (rt->timed && (rt->armed || arm_timer(rt, rt->limits.seconds)))
+        return LUA_MASKCOUNT;
+    return HOOK_MASK_UNTIMED;
 }
 
 /* Ends lua_runtime_hold_collector, and a stop that a decoding cut by an error left behind. */
@@ -702,11 +724,10 @@ int lua_runtime_call(struct lua_runtime *rt, int (*fn)(lua_State *L, void *arg),
     size_t used_before = rt->used;
     rt->deadline = clock_monotonic() + rt->limits.seconds;
     rt->in_call = true;
-    lua_sethook(L, budget_hook, arm_deadline(rt, rt->limits.seconds), HOOK_STEP);
+    lua_sethook(L, budget_hook, watch_deadline(rt), HOOK_STEP);
     lua_pushcfunction(L, run_protected);
     lua_pushlightuserdata(L, &call);
     int rc = lua_pcall(L, 1, 0, 0);
-    arm_deadline(rt, 0);
     rt->in_call = false;
     lua_sethook(L, NULL, 0, 0);
     rt->over_memory |= rt->refused.pending; /* a refusal that was not granted after all */

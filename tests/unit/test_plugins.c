@@ -1794,6 +1794,48 @@ static void test_pattern_bomb_is_bounded(void)
     CHECK_INT(rc, 0);
 }
 
+/*
+ * The deadline timer stays armed after a call, for the calls that follow (lua_runtime.c,
+ * arm_timer): it then expires during a later call, before that call's own deadline. Export
+ * "c-calls" of tests/plugins/faults-callbacks (utf8.len of 16 MiB in a loop: few instructions,
+ * so only the timer stops it in time), begun 0.3 s after a call that armed the timer, must get
+ * its whole 0.5 s: stopped neither at the earlier call's deadline nor seconds later.
+ */
+static int child_c_calls_after_an_earlier_call(void)
+{
+    const char *rels[] = {"faults-callbacks", NULL};
+    struct lua_limits limits = {LONG_MAX / 2, 0.5, 64 * MiB};
+    char err[1024];
+    struct plugins *p = load_with(rels, limits, NULL, 1, err, sizeof err);
+    if (!p)
+        return 4;
+    json_t *doc = dept_doc("72", "x");
+    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    int rc = ind ? 0 : 5;
+    json_decref(ind);
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    double started = now();
+    char *body = export_text(p, doc, "c-calls", NULL, err, sizeof err);
+    double took = now() - started;
+    if (!rc)
+        rc = body || !contains(err, "the time budget of this call is spent") ? 6
+           : took < 0.45 ? 7 : took > 1.5 ? 8 : 0;
+    free(body);
+    json_decref(doc);
+    plugins_free(p);
+    return rc;
+}
+
+static void test_deadline_of_a_later_call(void)
+{
+    int rc = run_in_child(child_c_calls_after_an_earlier_call, 10);
+    if (rc == 7)
+        fprintf(stderr, "    c-calls was stopped at the deadline of the call before it\n");
+    if (rc == 8 || rc == -1)
+        fprintf(stderr, "    c-calls ran on: the timer that an earlier call armed was not armed again\n");
+    CHECK_INT(rc, 0);
+}
+
 int main(void)
 {
     paths_setup();
@@ -1821,6 +1863,7 @@ int main(void)
     test_xpcall_handler_is_bounded();
     test_gc_finalizer_is_bounded();
     test_pattern_bomb_is_bounded();
+    test_deadline_of_a_later_call();
     published_clear();
     pool_free();
     tmpdir_remove(tmp_root);
