@@ -60,13 +60,20 @@ static void retry_alone_when_full(struct server *srv, const struct write_request
     }
 }
 
+/* Every answer goes out before any of the batch is freed: the clients do not wait for that. */
 static void answer_all(struct write_queue *q, struct queued_write **batch,
                        struct write_outcome *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         q->reply(batch[i]->r, &out[i]);
-        write_outcome_clear(&out[i]);
         http_finish_deferred(batch[i]->r);
+    }
+}
+
+static void free_all(struct queued_write **batch, struct write_outcome *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        write_outcome_clear(&out[i]);
         queued_free(batch[i]);
     }
 }
@@ -91,8 +98,9 @@ static void write_batch(struct write_queue *q, struct queued_write **batch, size
     }
     write_conventions(q->srv->store, w, out, n);
     retry_alone_when_full(q->srv, w, out, n);
-    server_changes_committed(q->srv);
     answer_all(q, batch, out, n);
+    server_changes_committed(q->srv);
+    free_all(batch, out, n);
     free(w);
     free(out);
 }
