@@ -9,6 +9,7 @@
 #include "ctg/config.h"
 #include "ctg/log.h"
 #include "ctg/model.h"
+#include "ctg/wal.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -409,6 +410,7 @@ static void set_defaults(struct config *cfg)
     cfg->data_dir = dup_string("data");
     cfg->map_size = (size_t)256 << 20;
     cfg->map_size_max = (size_t)16 << 30;
+    cfg->wal_size = WAL_SIZE_DEFAULT;
     cfg->events_bind = dup_string("tcp://127.0.0.1:5560");
     cfg->events_heartbeat = 5;
     cfg->plugin_dirs = calloc(1, sizeof *cfg->plugin_dirs);
@@ -426,8 +428,9 @@ static void set_defaults(struct config *cfg)
 
 static int read_top_level(struct reader *r, struct config *cfg)
 {
-    static const char *const keys[] = {"listen", "data_dir", "map_size", "map_size_max", "events",
-                                       "plugins", "tokens", "limits", "log_level", NULL};
+    static const char *const keys[] = {"listen",  "data_dir", "map_size", "map_size_max",
+                                       "wal_size", "events", "plugins", "tokens", "limits",
+                                       "log_level", NULL};
     const double min_map = 1 << 20, max_map = 1024.0 * 1024 * 1024 * 1024;
     bool max_given = lua_getfield(r->L, -1, "map_size_max") != LUA_TNIL;
     lua_pop(r->L, 1);
@@ -435,6 +438,7 @@ static int read_top_level(struct reader *r, struct config *cfg)
         read_string(r, "data_dir", "", &cfg->data_dir) < 0 ||
         read_size(r, "map_size", "", min_map, max_map, &cfg->map_size) < 0 ||
         read_size(r, "map_size_max", "", min_map, max_map, &cfg->map_size_max) < 0 ||
+        read_size(r, "wal_size", "", WAL_SIZE_MIN, max_map, &cfg->wal_size) < 0 ||
         read_section(r, cfg, "events", read_events) < 0 ||
         read_section(r, cfg, "plugins", read_plugins) < 0 || read_tokens(r, cfg) < 0 ||
         read_section(r, cfg, "limits", read_limits) < 0 ||

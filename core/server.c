@@ -30,7 +30,7 @@
  */
 #define EVHTTP_BODY_MARGIN (1024 * 1024)
 #define HEADERS_MAX (64 * 1024)
-#define LOG_WATCH_INTERVAL_US 250000 /* how soon commits of another process are published */
+#define CHECKPOINT_TICK_US 250000 /* how often an idle store looks for a checkpoint due */
 #define STOP_FLUSH_US 200000         /* time given to the last answers to leave at shutdown */
 
 #define CHANGE_HANDLER_BATCH 64 /* events read at once; the slice is checked between reads */
@@ -194,15 +194,13 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     api_changes_keepalive(srv);
 }
 
-/* Another process may write to the store too: its commits are published like ours. */
-static void on_log_watch(evutil_socket_t fd, short what, void *arg)
+/* Writes start checkpoints as they commit; this starts the one due once they stop. */
+static void on_checkpoint_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct server *srv = arg;
-    uint64_t known = store_last_seq(srv->store);
-    if (store_refresh_last_seq(srv->store) != known)
-        server_changes_committed(srv);
+    store_checkpoint_if_due(srv->store);
 }
 
 static struct event *add_timer(struct server *srv, double seconds,
@@ -318,14 +316,14 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
                               "on a loopback address (127.0.0.1, ::1) or configure tokens");
         return -1;
     }
-    struct store_options opt = {cfg->data_dir, cfg->map_size, cfg->map_size_max};
+    struct store_options opt = {cfg->data_dir, cfg->map_size, cfg->map_size_max, cfg->wal_size};
     srv->store = store_open(&opt, err, errlen);
     if (!srv->store)
         return -1;
     srv->base = new_event_base();
     if (!srv->base || add_signal_handlers(srv) < 0 ||
         !(srv->heartbeat = add_timer(srv, cfg->events_heartbeat, on_heartbeat)) ||
-        !(srv->log_watch = add_timer(srv, LOG_WATCH_INTERVAL_US / 1e6, on_log_watch)) ||
+        !(srv->checkpoint_tick = add_timer(srv, CHECKPOINT_TICK_US / 1e6, on_checkpoint_tick)) ||
         !(srv->handlers_more = event_new(srv->base, -1, 0, on_handlers_more, srv)) ||
         !(srv->writes = write_queue_new(srv, api_reply_write_outcome))) {
         snprintf(err, errlen, "cannot set up the event loop");
@@ -358,7 +356,7 @@ void server_free(struct server *srv)
     events_close(srv->events);
     plugins_free(srv->plugins);
     struct event *timers[] = {srv->signal_events[0], srv->signal_events[1],
-                              srv->signal_events[2], srv->heartbeat, srv->log_watch,
+                              srv->signal_events[2], srv->heartbeat, srv->checkpoint_tick,
                               srv->handlers_more};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         if (timers[i])

@@ -2,15 +2,19 @@
  * store.c — the LMDB document store (see store.h for the layout).
  *
  * One write transaction per write covers the document, its revision, its index entries and
- * its change-log entry: all or nothing. Reads reuse one read-only transaction, reset between
+ * its change-log entry: all or nothing. LMDB commits it without a sync; its puts and deletes go
+ * to the write-ahead log (wal.h), whose one sequential sync makes it durable, and checkpoints
+ * sync the data file in the background. Reads reuse one read-only transaction, reset between
  * requests so that no snapshot outlives a turn of the event loop. A full map is grown (doubled,
  * up to map_size_max) and the write run again.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include "ctg/store.h"
 #include "ctg/json_parse.h"
 #include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/model.h"
+#include "ctg/wal.h"
 
 #include <lmdb.h>
 
@@ -36,7 +40,19 @@ struct store {
     size_t map_size, map_size_max;
     uint64_t last_seq;
     uint64_t commits;  /* write transactions committed (each one sync) */
+
+    struct wal *wal;
+    int data_fd;       /* data.mdb, for checkpoints: its first pages are read, it is synced */
+    size_t page_size;
+    uint64_t last_txnid;
+    MDB_txn *pin;      /* a read on the last checkpoint's snapshot: no write reuses its pages */
+    MDB_txn *next_pin; /* …and on the running checkpoint's */
+    bool opened;
 };
+
+/* The databases and operations as the write-ahead log names them. */
+enum { DB_DOCS, DB_REVS, DB_CHANGES, DB_INDEX, DB_COUNT = DB_INDEX + STORE_INDEX_COUNT };
+enum { OP_PUT = 1, OP_DEL, OP_DEL_DUP };
 
 struct store_txn {
     struct store *st;
@@ -216,16 +232,31 @@ static void sync_data_folder(const char *dir)
         log_warn("store", "cannot sync the data folder %s or its parent: %s", dir, strerror(errno));
 }
 
-static int open_databases(struct store *st, MDB_txn *txn)
+/* `create`: MDB_CREATE in a write transaction, 0 in a read. */
+static int open_databases(struct store *st, MDB_txn *txn, unsigned create)
 {
-    int rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &st->docs);
+    int rc = mdb_dbi_open(txn, "docs", create, &st->docs);
     if (!rc)
-        rc = mdb_dbi_open(txn, "revs", MDB_CREATE, &st->revs);
+        rc = mdb_dbi_open(txn, "revs", create, &st->revs);
     if (!rc)
-        rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &st->changes);
+        rc = mdb_dbi_open(txn, "changes", create, &st->changes);
     for (int i = 0; i < STORE_INDEX_COUNT && !rc; i++)
-        rc = mdb_dbi_open(txn, store_index_name(i), MDB_CREATE | MDB_DUPSORT, &st->index[i]);
+        rc = mdb_dbi_open(txn, store_index_name(i), create | MDB_DUPSORT, &st->index[i]);
     return rc;
+}
+
+static MDB_dbi dbi_of(const struct store *st, unsigned code)
+{
+    return code == DB_DOCS ? st->docs : code == DB_REVS ? st->revs
+         : code == DB_CHANGES ? st->changes : st->index[code - DB_INDEX];
+}
+
+static unsigned code_of(const struct store *st, MDB_dbi dbi)
+{
+    unsigned code = 0;
+    while (code < DB_COUNT - 1 && dbi_of(st, code) != dbi)
+        code++;
+    return code;
 }
 
 static int read_last_seq(struct store *st, MDB_txn *txn)
@@ -243,30 +274,201 @@ static int read_last_seq(struct store *st, MDB_txn *txn)
 
 static int open_environment(struct store *st, const struct store_options *opt)
 {
-    MDB_txn *txn;
     int rc = mdb_env_create(&st->env);
     if (!rc)
         rc = mdb_env_set_maxdbs(st->env, 8);
     if (!rc)
         rc = mdb_env_set_mapsize(st->env, opt->map_size);
+    /* NOSYNC: the write-ahead log makes commits durable. NOTLS: the checkpoints' pins are read
+       transactions of the loop's thread, beside its reads. */
     if (!rc)
-        rc = mdb_env_open(st->env, opt->dir, 0, 0600);
+        rc = mdb_env_open(st->env, opt->dir, MDB_NOSYNC | MDB_NOTLS, 0600);
     if (rc)
         return rc;
     MDB_envinfo info;
+    MDB_stat stat;
     mdb_env_info(st->env, &info);
+    mdb_env_stat(st->env, &stat);
     st->map_size = info.me_mapsize; /* LMDB may have enlarged it to hold the existing data */
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    st->last_txnid = info.me_last_txnid;
+    st->page_size = stat.ms_psize;
+    return 0;
+}
+
+static void close_environment(struct store *st)
+{
+    mdb_env_close(st->env);
+    st->env = NULL;
+}
+
+/* Opens the databases: creates them when the log has no checkpoint yet (a new store). */
+static int open_all_databases(struct store *st)
+{
+    uint64_t checkpoint;
+    bool create = !wal_checkpoint_txnid(st->wal, &checkpoint);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc)
         return rc;
-    rc = open_databases(st, txn);
-    if (!rc)
-        rc = read_last_seq(st, txn);
+    rc = open_databases(st, txn, create ? MDB_CREATE : 0);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
     }
-    return mdb_txn_commit(txn);
+    rc = mdb_txn_commit(txn);
+    MDB_envinfo info;
+    if (!rc && mdb_env_info(st->env, &info) == 0)
+        st->last_txnid = info.me_last_txnid;
+    return rc;
+}
+
+static int read_last_seq_now(struct store *st)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    rc = read_last_seq(st, txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/*
+ * After a crash, the data file may hold pages written after the last checkpoint, some of them
+ * and not others: its first pages are written back as the checkpoint kept them, which makes it
+ * the checkpoint's again (the log's records after it are applied next). After a clean stop it
+ * is whole, and is left as it is, with whatever another LMDB program did to it since. A data
+ * file older than the checkpoint was put there by hand, and is not touched.
+ */
+static int roll_back_to_checkpoint(struct store *st, const struct store_options *opt, char *err,
+                                   size_t errlen)
+{
+    uint64_t checkpoint;
+    if (!wal_checkpoint_txnid(st->wal, &checkpoint))
+        return 0;
+    if (st->last_txnid < checkpoint) {
+        snprintf(err, errlen, "the data file of %s is at transaction %llu, before the write-ahead "
+                              "log's checkpoint (%llu): was it copied back from a backup? Move "
+                              "ctgd.wal out of the folder to open the data file as it is", opt->dir,
+                 (unsigned long long)st->last_txnid, (unsigned long long)checkpoint);
+        return -1;
+    }
+    if (wal_closed_cleanly(st->wal))
+        return 0;
+    int restored = wal_restore_pages(st->wal, st->data_fd);
+    if (restored < 0) {
+        snprintf(err, errlen, "cannot roll the data file of %s back to its checkpoint", opt->dir);
+        return -1;
+    }
+    if (restored == 0)
+        return 0;
+    log_warn("store", "ctgd did not stop cleanly: the store goes back to its checkpoint "
+                      "(transaction %llu) and the write-ahead log is applied again",
+             (unsigned long long)checkpoint);
+    close_environment(st); /* LMDB reads the meta pages when it opens */
+    int rc = open_environment(st, opt);
+    if (rc)
+        snprintf(err, errlen, "cannot open the store in %s: %s", opt->dir, mdb_strerror(rc));
+    return rc ? -1 : 0;
+}
+
+static int apply_op(struct store *st, MDB_txn *txn, const struct wal_op *op)
+{
+    if (op->db >= DB_COUNT)
+        return MDB_CORRUPTED;
+    MDB_dbi dbi = dbi_of(st, op->db);
+    MDB_val key = {op->key_len, (void *)op->key}, val = {op->val_len, (void *)op->val};
+    switch (op->kind) {
+    case OP_PUT:
+        return mdb_put(txn, dbi, &key, &val, op->flags);
+    case OP_DEL:
+        return mdb_del(txn, dbi, &key, NULL);
+    case OP_DEL_DUP:
+        return mdb_del(txn, dbi, &key, &val);
+    }
+    return MDB_CORRUPTED;
+}
+
+static int grow_map(struct store *st);
+
+/* Applies one record of the log again, as the transaction `txnid` it was. */
+static int apply_record(uint64_t txnid, struct wal_record *rec, void *arg)
+{
+    struct store *st = arg;
+    for (;;) {
+        MDB_txn *txn = NULL;
+        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (!rc && mdb_txn_id(txn) != txnid) {
+            log_error("store", "the write-ahead log's transaction %llu does not follow the "
+                               "store's %zu", (unsigned long long)txnid, mdb_txn_id(txn) - 1);
+            mdb_txn_abort(txn);
+            return -1;
+        }
+        struct wal_record ops = *rec;
+        struct wal_op op;
+        while (!rc && wal_record_next(&ops, &op))
+            rc = apply_op(st, txn, &op);
+        if (!rc && ops.next != ops.end)
+            rc = MDB_CORRUPTED;
+        if (!rc)
+            rc = mdb_txn_commit(txn);
+        else if (txn)
+            mdb_txn_abort(txn);
+        if (rc == MDB_MAP_FULL && grow_map(st) == 0)
+            continue;
+        if (rc) {
+            log_error("store", "cannot apply the write-ahead log's transaction %llu again: %s",
+                      (unsigned long long)txnid, mdb_strerror(rc));
+            return -1;
+        }
+        st->last_txnid = txnid;
+        return 0;
+    }
+}
+
+static int checkpoint_now(struct store *st, bool closing);
+static MDB_txn *pin_last_commit(struct store *st);
+
+/* The environment, the log applied again after a crash, and a checkpoint of all that. */
+static int open_store_files(struct store *st, const struct store_options *opt, char *err,
+                            size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ctgd.wal", opt->dir);
+    st->wal = wal_open(path, opt->wal_size ? opt->wal_size : WAL_SIZE_DEFAULT, err, errlen);
+    if (!st->wal)
+        return -1;
+    int rc = open_environment(st, opt);
+    snprintf(path, sizeof path, "%s/data.mdb", opt->dir);
+    if (!rc && (st->data_fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+        rc = errno;
+    if (rc) {
+        snprintf(err, errlen, "cannot open the store in %s: %s", opt->dir, mdb_strerror(rc));
+        return -1;
+    }
+    if (roll_back_to_checkpoint(st, opt, err, errlen) < 0)
+        return -1;
+    rc = open_all_databases(st);
+    /* Pinned first: the transactions applied again must not reuse the checkpoint's pages, which
+       a crash during this start would go back to. */
+    if (!rc && !(st->pin = pin_last_commit(st)))
+        rc = MDB_READERS_FULL;
+    long replayed = rc || wal_closed_cleanly(st->wal) ? 0 : wal_replay(st->wal, apply_record, st);
+    if (!rc && replayed < 0)
+        rc = MDB_CORRUPTED;
+    if (!rc)
+        rc = read_last_seq_now(st);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the store in %s: %s", opt->dir, mdb_strerror(rc));
+        return -1;
+    }
+    if (replayed > 0)
+        log_warn("store", "%ld transaction(s) of the write-ahead log applied again", replayed);
+    if (checkpoint_now(st, false) < 0) {
+        snprintf(err, errlen, "cannot sync the store in %s", opt->dir);
+        return -1;
+    }
+    return 0;
 }
 
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen)
@@ -276,30 +478,45 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    st->data_fd = -1;
     st->map_size_max = opt->map_size_max;
     if (make_dir(opt->dir) < 0) {
         snprintf(err, errlen, "cannot create data folder %s: %s", opt->dir, strerror(errno));
         free(st);
         return NULL;
     }
-    int rc = open_environment(st, opt);
-    if (rc) {
-        snprintf(err, errlen, "cannot open the store in %s: %s", opt->dir, mdb_strerror(rc));
+    if (open_store_files(st, opt, err, errlen) < 0) {
         store_close(st);
         return NULL;
     }
+    st->opened = true;
     sync_data_folder(opt->dir);
     return st;
+}
+
+static void release_pins(struct store *st)
+{
+    if (st->pin)
+        mdb_txn_abort(st->pin);
+    if (st->next_pin)
+        mdb_txn_abort(st->next_pin);
+    st->pin = st->next_pin = NULL;
 }
 
 void store_close(struct store *st)
 {
     if (!st)
         return;
+    if (st->opened && checkpoint_now(st, true) < 0) /* nothing to apply again at the next start */
+        log_error("store", "the last checkpoint failed: the next start applies the log again");
+    release_pins(st);
     if (st->read_txn)
         mdb_txn_abort(st->read_txn);
     if (st->env)
         mdb_env_close(st->env);
+    if (st->data_fd >= 0)
+        close(st->data_fd);
+    wal_close(st->wal);
     free(st);
 }
 
@@ -469,16 +686,6 @@ enum store_status store_each_change(struct store *st, uint64_t since,
     return rc == 0 || rc == MDB_NOTFOUND ? status : STORE_ERROR;
 }
 
-uint64_t store_refresh_last_seq(struct store *st)
-{
-    if (store_read_begin(st) != STORE_OK)
-        return st->last_seq;
-    if (read_last_seq(st, st->read_txn) != 0)
-        log_error("store", "cannot read the end of the change log");
-    store_read_end(st);
-    return st->last_seq;
-}
-
 /* ---------- listing ---------- */
 
 /* True when the DUPSORT index `dbi` holds (value, id); a NULL value matches anything. */
@@ -611,14 +818,25 @@ static char *copy_text(const char *bytes, size_t len)
     return text;
 }
 
+/* Keeps, for the write-ahead log, a put or delete that changed the store. */
+static int logged(struct store_txn *t, unsigned kind, MDB_dbi dbi, unsigned flags,
+                  const MDB_val *key, const MDB_val *val)
+{
+    struct wal_op op = {kind, code_of(t->st, dbi), flags, key->mv_data, val ? val->mv_data : NULL,
+                        key->mv_size, val ? val->mv_size : 0};
+    return wal_add(t->st->wal, &op) < 0 ? ENOMEM : 0;
+}
+
 static int put_record(struct store_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t rev,
                       const char *meta, struct body body, unsigned flags)
 {
     size_t meta_len = strlen(meta);
     MDB_val val = {.mv_size = record_size(meta_len, body.len)};
     int rc = mdb_put(t->txn, dbi, key, &val, flags | MDB_RESERVE);
-    if (rc == 0)
+    if (rc == 0) {
         record_encode(val.mv_data, body.kind, rev, meta, meta_len, body.bytes, body.len);
+        rc = logged(t, OP_PUT, dbi, flags, key, &val);
+    }
     return rc;
 }
 
@@ -701,6 +919,8 @@ static int update_index(struct store_txn *t, enum store_index field, const char 
             continue;
         MDB_val key = string_val(old_vals[i]);
         int rc = mdb_del(t->txn, t->st->index[field], &key, &data);
+        if (rc == 0)
+            rc = logged(t, OP_DEL_DUP, t->st->index[field], 0, &key, &data);
         if (rc && rc != MDB_NOTFOUND)
             return rc;
     }
@@ -709,6 +929,8 @@ static int update_index(struct store_txn *t, enum store_index field, const char 
             continue;
         MDB_val key = string_val(new_vals[i]);
         int rc = mdb_put(t->txn, t->st->index[field], &key, &data, MDB_NODUPDATA);
+        if (rc == 0)
+            rc = logged(t, OP_PUT, t->st->index[field], MDB_NODUPDATA, &key, &data);
         if (rc && rc != MDB_KEYEXIST)
             return rc;
     }
@@ -841,6 +1063,8 @@ static int put_current(struct store_txn *t, const struct store_change *c, struct
     MDB_val key = string_val(c->id);
     if (!c->new_doc) {
         int rc = mdb_del(t->txn, t->st->docs, &key, NULL);
+        if (rc == 0)
+            rc = logged(t, OP_DEL, t->st->docs, 0, &key, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
     char *summary = summary_json(c->new_doc);
@@ -896,6 +1120,90 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     return STORE_OK;
 }
 
+/* ---------- durability ---------- */
+
+/* Takes the outcome of a checkpoint that ended: its pin becomes the one kept, or goes. */
+static void settle_checkpoint(struct store *st, enum wal_checkpoint_status status)
+{
+    if (status == WAL_CHECKPOINT_DONE) {
+        if (st->pin)
+            mdb_txn_abort(st->pin);
+        st->pin = st->next_pin;
+        st->next_pin = NULL;
+    } else if (status == WAL_CHECKPOINT_FAILED) {
+        /* A failed sync may have dropped pages that a retry would report synced. */
+        log_error("store", "a checkpoint could not sync the data file: stopping");
+        _exit(70);
+    }
+}
+
+/* A read on the snapshot of the last commit. */
+static MDB_txn *pin_last_commit(struct store *st)
+{
+    MDB_txn *pin;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &pin);
+    if (rc) {
+        log_error("store", "cannot begin the read that keeps a checkpoint: %s", mdb_strerror(rc));
+        return NULL;
+    }
+    return pin;
+}
+
+/* A checkpoint of the last commit, in this thread: 0 once it landed. */
+static int checkpoint_now(struct store *st, bool closing)
+{
+    settle_checkpoint(st, wal_checkpoint_wait(st->wal));
+    MDB_txn *pin = pin_last_commit(st);
+    if (!pin ||
+        wal_checkpoint_now(st->wal, st->data_fd, st->page_size, st->last_txnid, closing) < 0) {
+        if (pin)
+            mdb_txn_abort(pin);
+        return -1;
+    }
+    if (st->pin)
+        mdb_txn_abort(st->pin);
+    st->pin = pin;
+    return 0;
+}
+
+/* Settles a checkpoint that ended, and starts the next one when it is due. */
+static void checkpoint_in_background(struct store *st)
+{
+    settle_checkpoint(st, wal_checkpoint_poll(st->wal));
+    if (!wal_checkpoint_due(st->wal))
+        return;
+    MDB_txn *pin = pin_last_commit(st);
+    if (pin && wal_checkpoint_start(st->wal, st->data_fd, st->page_size, st->last_txnid) == 0)
+        st->next_pin = pin;
+    else if (pin)
+        mdb_txn_abort(pin);
+}
+
+void store_checkpoint_if_due(struct store *st)
+{
+    if (!st->writing)
+        checkpoint_in_background(st);
+}
+
+/*
+ * The transaction just committed, without a sync, is on disk once its record in the log is;
+ * when the log has no room for it (or cannot be written), a checkpoint syncs it into the data
+ * file instead. When that fails too, the store holds a write that is not on disk, which must
+ * be neither answered nor built upon: ctgd stops, and its next start goes back to what is on
+ * disk (PostgreSQL does the same when a sync fails: retrying one is not safe).
+ */
+static void make_durable(struct store *st)
+{
+    if (wal_append(st->wal, st->last_txnid) != WAL_APPENDED && checkpoint_now(st, false) < 0) {
+        log_error("store", "a committed write cannot be synced to disk: stopping");
+        _exit(70);
+    }
+    /* The data file's pages start for the disk now: the next checkpoint's sync finds them
+       written, and does not hold the disk, and the log's syncs behind it, for long. */
+    sync_file_range(st->data_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    checkpoint_in_background(st);
+}
+
 /* Doubles the map, up to map_size_max; -1 when it is already there. */
 static int grow_map(struct store *st)
 {
@@ -907,6 +1215,9 @@ static int grow_map(struct store *st)
         st->read_txn = NULL;
         st->reading = false;
     }
+    /* The checkpoints' pins stay: they read nothing through the map, and LMDB (0.9.24) refuses
+       a new size only during a write transaction. Dropping them would let the writes after
+       reuse the pages of the checkpoint a crash goes back to. */
     int rc = mdb_env_set_mapsize(st->env, size);
     if (rc) {
         log_error("store", "cannot grow the map to %zu bytes: %s", size, mdb_strerror(rc));
@@ -935,6 +1246,7 @@ static bool disk_is_full(struct store *st, int rc)
 static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 {
     struct store_txn t = {.st = st};
+    wal_begin(st->wal);
     int rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
     if (rc == MDB_MAP_RESIZED) {
         adopt_map_size(st);
@@ -946,12 +1258,20 @@ static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), v
         mdb_txn_abort(t.txn);
         return t.failure ? t.failure : -1;
     }
+    uint64_t txnid = mdb_txn_id(t.txn);
     rc = mdb_txn_commit(t.txn);
-    if (rc == 0)
-        st->commits++;
-    if (rc == 0 && t.seq)
+    if (rc)
+        return rc;
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    if (info.me_last_txnid == txnid) { /* LMDB commits nothing for a transaction that changed nothing */
+        st->last_txnid = txnid;
+        make_durable(st);
+    }
+    st->commits++;
+    if (t.seq)
         st->last_seq = t.seq;
-    return rc;
+    return 0;
 }
 
 enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)

@@ -37,6 +37,7 @@ struct config {
     char *data_dir;
     size_t map_size;      /* initial LMDB map size */
     size_t map_size_max;  /* the map grows up to this when full, then writes get 507 */
+    size_t wal_size;      /* bytes of a new write-ahead log (an existing one keeps its size) */
     char *events_bind;
     double events_heartbeat;
     char **plugin_dirs;   /* NULL-terminated */

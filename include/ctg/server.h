@@ -30,7 +30,7 @@ struct server {
     struct write_queue *writes;        /* group commit of single writes */
     struct event *signal_events[3];
     struct event *heartbeat;           /* every events.heartbeat seconds */
-    struct event *log_watch;           /* notices commits of other processes */
+    struct event *checkpoint_tick;     /* starts a checkpoint due while no write comes */
     struct event *handlers_more;       /* on_change handlers go on in the next loop turn */
     struct metrics metrics;
     double started;                    /* clock_monotonic() at start */

@@ -16,7 +16,10 @@
  * revision, the first ones in changes too, and stores of some development versions point from
  * docs as well: every kind is read where it may be. The views that reads return carry the
  * document itself (a list's only when the query asks for bodies).
- * A write commits with a sync: once store_write() returns STORE_OK the write is on disk.
+ * A write is durable when store_write() returns STORE_OK: LMDB commits it without a sync and
+ * the write-ahead log (wal.h, data_dir/ctgd.wal) syncs its puts and deletes, one sequential
+ * flush; checkpoints sync the data file in a thread of their own. One process at a time opens
+ * a data folder (the log is locked).
  *
  * The store is used from one thread (the event loop). Views returned by reads point into the
  * map and stay valid until store_read_end(). No write may run between store_read_begin() and
@@ -47,14 +50,20 @@ struct store_options {
     const char *dir;
     size_t map_size;
     size_t map_size_max;
+    size_t wal_size; /* of a new write-ahead log; 0: WAL_SIZE_DEFAULT */
 };
 
 struct store;
 struct store_txn;
 
-/* Opens (creating the folder and databases if needed). On failure writes why into `err`. */
+/*
+ * Opens (creating the folder and databases if needed). After a crash, goes back to the last
+ * checkpoint and applies the write-ahead log again. On failure writes why into `err`.
+ */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
-void store_close(struct store *st);
+void store_close(struct store *st); /* with a last checkpoint: the next open applies nothing */
+/* Starts a checkpoint if one is due (writes do as they commit); for a timer while none come. */
+void store_checkpoint_if_due(struct store *st);
 
 /* The secondary indexes: DUPSORT databases from a value of the document to its id. */
 enum store_index {
@@ -101,8 +110,6 @@ enum store_status store_each_change(struct store *st, uint64_t since,
                                     int (*fn)(uint64_t seq, const struct record_view *change,
                                               void *arg),
                                     void *arg);
-/* Reads the last seq on disk, which another process may have moved; updates store_last_seq(). */
-uint64_t store_refresh_last_seq(struct store *st);
 
 struct store_query {
     const char *department, *status, *champ; /* index filters; NULL: any */

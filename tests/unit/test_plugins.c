@@ -21,6 +21,7 @@
 #include "ctg/lua_runtime.h"
 #include "ctg/plugins.h"
 #include "ctg/store.h"
+#include "ctg/wal.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -451,7 +452,7 @@ static struct store *open_store_with_docs(void)
 {
     char dir[PATH_MAX + 32], err[512];
     snprintf(dir, sizeof dir, "%s/store", tmp_root);
-    struct store_options opt = {dir, 16 * MiB, 64 * MiB};
+    struct store_options opt = {dir, 16 * MiB, 64 * MiB, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     if (!st) {
         fprintf(stderr, "store_open: %s\n", err);

@@ -8,6 +8,7 @@
  */
 #include "ctg/model.h"
 #include "ctg/store.h"
+#include "ctg/wal.h"
 #include "ctg/writes.h"
 
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static struct store *open_store(const char *name, size_t map_size, size_t map_si
 {
     char dir[3100], err[512] = "";
     snprintf(dir, sizeof dir, "%s/%s", tmp_root, name);
-    struct store_options opt = {dir, map_size, map_size_max};
+    struct store_options opt = {dir, map_size, map_size_max, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     if (!st)
         fprintf(stderr, "store_open(%s): %s\n", dir, err);

@@ -10,6 +10,7 @@
  */
 #include "ctg/record.h"
 #include "ctg/store.h"
+#include "ctg/wal.h"
 #include "ctg/verify.h"
 #include "ctg/writes.h"
 
@@ -54,7 +55,7 @@ static void write_ok(struct store *st, enum write_kind kind, const char *id, con
 static void build_sound_store(const char *dir)
 {
     char err[512] = "";
-    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     if (!st) {
         fprintf(stderr, "store_open(%s): %s\n", dir, err);
@@ -584,7 +585,7 @@ static int count_change_with_doc(uint64_t seq, const struct record_view *change,
 static struct store *open_and_check_reads(const char *dir, const char *id, const char *want)
 {
     char err[512] = "";
-    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     CHECK(st != NULL);
     if (!st)
@@ -651,7 +652,7 @@ static void test_batch_keeps_superseded_text(void)
 {
     char dir[3100], err[512] = "";
     make_dir_name(dir, sizeof dir, "batch-twice");
-    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     CHECK(st != NULL);
     json_t *first = json_loads("{\"id\": \"d-conv\", \"department\": \"30\", \"title\": \"CTG "
@@ -692,7 +693,7 @@ static void test_store_refuses_bad_pointers(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[3100], err[512] = "";
         build_damaged_store(dir, cases[i].name, cases[i].damage);
-        struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+        struct store_options opt = {dir, 1 * MiB, 64 * MiB, WAL_SIZE_MIN};
         struct store *st = store_open(&opt, err, sizeof err);
         CHECK(st != NULL);
         struct record_view doc;
@@ -708,7 +709,7 @@ static void test_store_refuses_false_current(void)
 {
     char dir[3100], err[512] = "";
     build_damaged_store(dir, "refused-old-current", make_old_revision_current);
-    struct store_options opt = {dir, 1 * MiB, 64 * MiB};
+    struct store_options opt = {dir, 1 * MiB, 64 * MiB, WAL_SIZE_MIN};
     struct store *st = store_open(&opt, err, sizeof err);
     CHECK(st != NULL);
     struct record_view view;
