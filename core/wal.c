@@ -87,11 +87,11 @@ struct wal {
 
 /* ---------- file helpers ---------- */
 
-static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
+/* pread(2) or pwrite(2), again until all `len` bytes are done; -1 on an error or end of file. */
+static int transfer_all(int fd, unsigned char *p, size_t len, off_t at, bool writing)
 {
-    const unsigned char *p = buf;
     while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, at);
+        ssize_t n = writing ? pwrite(fd, p, len, at) : pread(fd, p, len, at);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -101,18 +101,14 @@ static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
     return 0;
 }
 
+static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
+{
+    return transfer_all(fd, (unsigned char *)buf, len, at, true);
+}
+
 static int pread_all(int fd, void *buf, size_t len, off_t at)
 {
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n, len -= (size_t)n, at += n;
-    }
-    return 0;
+    return transfer_all(fd, buf, len, at, false);
 }
 
 static uint32_t crc_of(const void *p, size_t len)
