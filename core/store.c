@@ -453,7 +453,7 @@ static int open_store_files(struct store *st, const struct store_options *opt, c
        a crash during this start would go back to. */
     if (!rc && !(st->pin = pin_last_commit(st)))
         rc = MDB_READERS_FULL;
-    long replayed = rc || wal_closed_cleanly(st->wal) ? 0 : wal_replay(st->wal, apply_record, st);
+    long replayed = rc ? 0 : wal_replay(st->wal, apply_record, st);
     if (!rc && replayed < 0)
         rc = MDB_CORRUPTED;
     if (!rc)
@@ -1122,13 +1122,19 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
 
 /* ---------- durability ---------- */
 
+/* `pin`, on the checkpoint that just landed, takes the place of the one before. */
+static void keep_pin(struct store *st, MDB_txn *pin)
+{
+    if (st->pin)
+        mdb_txn_abort(st->pin);
+    st->pin = pin;
+}
+
 /* Takes the outcome of a checkpoint that ended: its pin becomes the one kept, or goes. */
 static void settle_checkpoint(struct store *st, enum wal_checkpoint_status status)
 {
     if (status == WAL_CHECKPOINT_DONE) {
-        if (st->pin)
-            mdb_txn_abort(st->pin);
-        st->pin = st->next_pin;
+        keep_pin(st, st->next_pin);
         st->next_pin = NULL;
     } else if (status == WAL_CHECKPOINT_FAILED) {
         /* A failed sync may have dropped pages that a retry would report synced. */
@@ -1160,9 +1166,7 @@ static int checkpoint_now(struct store *st, bool closing)
             mdb_txn_abort(pin);
         return -1;
     }
-    if (st->pin)
-        mdb_txn_abort(st->pin);
-    st->pin = pin;
+    keep_pin(st, pin);
     return 0;
 }
 

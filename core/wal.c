@@ -353,7 +353,7 @@ static int read_record(struct wal *w, uint64_t position, uint64_t txnid, unsigne
 long wal_replay(struct wal *w, int (*apply)(uint64_t txnid, struct wal_record *rec, void *arg),
                 void *arg)
 {
-    if (!w->have_checkpoint)
+    if (!w->have_checkpoint || w->last.closed) /* after a clean stop, nothing follows */
         return 0;
     uint64_t position = w->last.position, txnid = w->last.txnid + 1;
     long applied = 0;

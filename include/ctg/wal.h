@@ -77,7 +77,8 @@ int wal_restore_pages(struct wal *w, int data_fd);
 /*
  * Calls `apply` on each record after the last checkpoint, in order, with the transaction
  * number it had: the checkpoint's + 1, + 2… The first record that is torn, or does not follow,
- * ends the log. Returns how many were applied, or -1 when `apply` failed (it logs why).
+ * ends the log; a log closed cleanly has none. Returns how many were applied, or -1 when
+ * `apply` failed (it logs why).
  */
 long wal_replay(struct wal *w, int (*apply)(uint64_t txnid, struct wal_record *rec, void *arg),
                 void *arg);
