@@ -132,6 +132,7 @@ void server_changes_committed(struct server *srv)
 {
     events_publish_pending(srv->events);
     api_changes_notify(srv);
+    store_after_answers(srv->store);
     /* The handlers run in the next turn of the loop: the write is answered first. */
     run_handlers_later(srv);
 }

@@ -1202,10 +1202,14 @@ static void make_durable(struct store *st)
         log_error("store", "a committed write cannot be synced to disk: stopping");
         _exit(70);
     }
-    /* The data file's pages start for the disk now: the next checkpoint's sync finds them
-       written, and does not hold the disk, and the log's syncs behind it, for long. */
+}
+
+void store_after_answers(struct store *st)
+{
+    /* The checkpoint's sync then finds the pages written, and does not hold the disk, and the
+       log's syncs behind it, for long. */
     sync_file_range(st->data_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    checkpoint_in_background(st);
+    store_checkpoint_if_due(st);
 }
 
 /* Doubles the map, up to map_size_max; -1 when it is already there. */

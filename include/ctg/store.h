@@ -62,8 +62,14 @@ struct store_txn;
  */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 void store_close(struct store *st); /* with a last checkpoint: the next open applies nothing */
-/* Starts a checkpoint if one is due (writes do as they commit); for a timer while none come. */
+/* Starts a checkpoint if one is due; for a timer while no write comes. */
 void store_checkpoint_if_due(struct store *st);
+/*
+ * What a commit leaves for after its answers (its writes are on disk without it, and do not
+ * wait for it): the data file's new pages start for the disk, so that the next checkpoint's
+ * sync is short, and a checkpoint starts if one is due.
+ */
+void store_after_answers(struct store *st);
 
 /* The secondary indexes: DUPSORT databases from a value of the document to its id. */
 enum store_index {
