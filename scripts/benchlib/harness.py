@@ -133,7 +133,14 @@ class Procs:
 
 
 def run(argv, timeout=None, **kw):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True, **kw)
+    """Runs argv to its end; a failure says what the program wrote on its standard error."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True,
+                              **kw)
+    except subprocess.CalledProcessError as e:
+        said = (e.stderr or "").strip()[-600:] or "nothing on standard error"
+        raise RuntimeError("%s exited with %d: %s" % (" ".join(map(str, argv)), e.returncode,
+                                                      said)) from None
 
 
 def wrk(url, conns, seconds, script=None, env=None):

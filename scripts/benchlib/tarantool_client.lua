@@ -18,13 +18,19 @@ local port, mode = arg[1], arg[2]
 local address = '127.0.0.1:' .. port
 
 if mode == 'load' then
-  -- The server listens from box.cfg on, before its script has defined load(): a call that
-  -- comes first is refused, so it is made again until the script is there (10 s at most).
-  local conn = netbox.connect(address)
+  -- The server's port opens during box.cfg, before it accepts connections for good and
+  -- before its script has granted guest its rights and defined load(): a call that comes
+  -- first is refused ("refused", "denied", "not defined"), so it is made again, on a new
+  -- connection, until the script is there (10 s at most).
   local ok, n
   for _ = 1, 100 do
+    local conn = netbox.connect(address)
     ok, n = pcall(conn.call, conn, 'load', { arg[3] }, { timeout = 3600 })
-    if ok or not tostring(n):find('not defined', 1, true) then
+    conn:close()
+    local why = tostring(n)
+    local early = why:find('refused', 1, true) or why:find('denied', 1, true) or
+                  why:find('not defined', 1, true)
+    if ok or not early then
       break
     end
     fiber.sleep(0.1)
