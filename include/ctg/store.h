@@ -65,9 +65,9 @@ void store_close(struct store *st); /* with a last checkpoint: the next open app
 /* Starts a checkpoint if one is due; for a timer while no write comes. */
 void store_checkpoint_if_due(struct store *st);
 /*
- * What a commit leaves for after its answers (its writes are on disk without it, and do not
- * wait for it): the data file's new pages start for the disk, so that the next checkpoint's
- * sync is short, and a checkpoint starts if one is due.
+ * What a commit leaves for after its answers (a bulk import: for between its batches). Its
+ * writes are on disk without it, and do not wait for it: the data file's new pages start for
+ * the disk, so that the next checkpoint's sync is short, and a checkpoint starts if one is due.
  */
 void store_after_answers(struct store *st);
 

@@ -18,10 +18,9 @@ local port, mode = arg[1], arg[2]
 local address = '127.0.0.1:' .. port
 
 if mode == 'load' then
-  -- The server's port opens during box.cfg, before it accepts connections for good and
-  -- before its script has granted guest its rights and defined load(): a call that comes
-  -- first is refused ("refused", "denied", "not defined"), so it is made again, on a new
-  -- connection, until the script is there (10 s at most).
+  -- A call made while the server starts may be refused: its connection, guest's rights (the
+  -- script grants them after box.cfg has opened the port) or load() (defined last). It is
+  -- made again, on a new connection, until the server is ready (10 s at most).
   local ok, n
   for _ = 1, 100 do
     local conn = netbox.connect(address)
