@@ -4,7 +4,10 @@
  *
  *     floor fsync DIR N        N times: 2 KB written, then fdatasync, in a file of DIR, twice:
  *                              appended at the end of a growing file (as a log is), and
- *                              rewritten in place in a file already written and synced
+ *                              rewritten in place in a file already written and synced; then
+ *                              N/2 times rewritten in place one every 5 ms, as the writes of
+ *                              the 200/s latency test come (each then changes the file's mtime,
+ *                              which an ext4 without a journal writes back at every sync)
  *     floor rtt N              N round trips of 64 bytes over TCP on 127.0.0.1 (TCP_NODELAY),
  *                              the echo side on CPU 0, the pinging side on CPU 1
  *
@@ -61,41 +64,49 @@ static void pin(int cpu)
     sched_setaffinity(0, sizeof set, &set); /* one CPU only: then nothing to pin, no error */
 }
 
+/*
+ * Times n rounds of a 2 KB write and fdatasync: at the end of the file (growing), or over its
+ * first 64 blocks; `gap_us` of sleep before each round.
+ */
+static int time_syncs(int fd, double *t, int n, int growing, int gap_us)
+{
+    char block[2048];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < n; i++) {
+        if (gap_us)
+            usleep((useconds_t)gap_us);
+        off_t at = (off_t)(growing ? i : i % 64) * (off_t)sizeof block;
+        double start = now_us();
+        if (pwrite(fd, block, sizeof block, at) != sizeof block || fdatasync(fd) != 0) {
+            perror("write and sync");
+            return -1;
+        }
+        t[i] = now_us() - start;
+    }
+    return 0;
+}
+
 static int fsync_floor(const char *dir, int n)
 {
-    char path[4096], block[2048];
+    char path[4096];
     double *t = calloc(n, sizeof *t);
-    memset(block, 'x', sizeof block);
     snprintf(path, sizeof path, "%s/floor-fsync.dat", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || !t) {
         perror(path);
         return 1;
     }
-    for (int i = 0; i < n; i++) {
-        double start = now_us();
-        if (pwrite(fd, block, sizeof block, (off_t)i * sizeof block) != sizeof block ||
-            fdatasync(fd) != 0) {
-            perror("append");
-            return 1;
-        }
-        t[i] = now_us() - start;
-    }
-    report("fdatasync_append_2k", t, n);
-    for (int i = 0; i < n; i++) {
-        double start = now_us();
-        if (pwrite(fd, block, sizeof block, (off_t)(i % 64) * sizeof block) != sizeof block ||
-            fdatasync(fd) != 0) {
-            perror("overwrite");
-            return 1;
-        }
-        t[i] = now_us() - start;
-    }
-    report("fdatasync_overwrite_2k", t, n);
+    int rc = time_syncs(fd, t, n, 1, 0);
+    if (rc == 0)
+        report("fdatasync_append_2k", t, n);
+    if (rc == 0 && (rc = time_syncs(fd, t, n, 0, 0)) == 0)
+        report("fdatasync_overwrite_2k", t, n);
+    if (rc == 0 && (rc = time_syncs(fd, t, n / 2, 0, 5000)) == 0)
+        report("fdatasync_overwrite_2k_every_5ms", t, n / 2);
     close(fd);
     unlink(path);
     free(t);
-    return 0;
+    return rc ? 1 : 0;
 }
 
 static int full_io(int fd, char *buf, size_t len, int writing)
@@ -156,10 +167,10 @@ static int rtt_floor(int n)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "fsync") == 0)
+    if (argc == 4 && strcmp(argv[1], "fsync") == 0 && atoi(argv[3]) >= 2)
         return fsync_floor(argv[2], atoi(argv[3]));
     if (argc == 3 && strcmp(argv[1], "rtt") == 0)
         return rtt_floor(atoi(argv[2]));
-    fprintf(stderr, "usage: floor fsync DIR N | floor rtt N\n");
+    fprintf(stderr, "usage: floor fsync DIR N (N >= 2) | floor rtt N\n");
     return 2;
 }

@@ -887,6 +887,10 @@ http {{
              None, None, None, None),
             ("floor: fdatasync after a 2 KB overwrite, p50", "floor.fdatasync_overwrite_2k.p50",
              "ms", None, None, None, None),
+            ("floor: the same, one every 5 ms (as at 200/s), p50",
+             "floor.fdatasync_overwrite_2k_every_5ms.p50", "ms", None, None, None, None),
+            ("floor: the same, one every 5 ms (as at 200/s), p99",
+             "floor.fdatasync_overwrite_2k_every_5ms.p99", "ms", None, None, None, None),
             ("floor: loopback TCP round trip (CPU 1 → 0), p50", "floor.loopback_rtt_64b.p50",
              "ms", None, None, None, None),
         ]
