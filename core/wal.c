@@ -76,6 +76,8 @@ struct wal {
     size_t len, alloc;
     bool oversized;
 
+    uint64_t appending;           /* what the record being synced adds to head, or 0 */
+
     pthread_t thread;
     bool running;
     atomic_bool finished;
@@ -451,7 +453,14 @@ static void seal_record(struct wal *w, uint64_t txnid)
     memcpy(w->buf + 4, &crc, 4);
 }
 
-enum wal_append_status wal_append(struct wal *w, uint64_t txnid)
+/* ---------- appending ---------- */
+
+bool wal_has_operations(const struct wal *w)
+{
+    return w->len > RECORD_HEAD || w->oversized;
+}
+
+enum wal_append_status wal_append_start(struct wal *w, uint64_t txnid)
 {
     if (w->oversized)
         return WAL_NO_ROOM;
@@ -460,18 +469,50 @@ enum wal_append_status wal_append(struct wal *w, uint64_t txnid)
     if (w->head + skip + w->len - w->tail > w->ring)
         return WAL_NO_ROOM;
     seal_record(w, txnid);
-    if (pwrite_all(w->fd, w->buf, w->len, ring_offset(w, w->head + skip)) < 0 ||
-        fdatasync(w->fd) < 0) {
+    if (pwrite_all(w->fd, w->buf, w->len, ring_offset(w, w->head + skip)) < 0) {
         log_error("wal", "cannot write to the write-ahead log %s: %s", w->path, strerror(errno));
         return WAL_IO_ERROR;
     }
-    w->head += skip + w->len;
+    /* The disk writes the record while the caller goes on; wal_append_end() waits for it. */
+    sync_file_range(w->fd, ring_offset(w, w->head + skip), (off_t)w->len, SYNC_FILE_RANGE_WRITE);
+    w->appending = skip + w->len;
+    return WAL_SYNCING;
+}
+
+enum wal_append_status wal_append_end(struct wal *w)
+{
+    if (fdatasync(w->fd) < 0) {
+        log_error("wal", "cannot write to the write-ahead log %s: %s", w->path, strerror(errno));
+        return WAL_IO_ERROR;
+    }
+    w->head += w->appending;
+    w->appending = 0;
     if (w->alloc > BUFFER_KEPT) {
         free(w->buf);
         w->buf = NULL;
         w->alloc = 0;
     }
     return WAL_APPENDED;
+}
+
+int wal_append_withdraw(struct wal *w)
+{
+    uint64_t at = w->head + w->appending - w->len; /* after a skip to the next lap, if any */
+    static const uint32_t no_magic;
+    w->appending = 0;
+    if (pwrite_all(w->fd, &no_magic, sizeof no_magic, ring_offset(w, at)) < 0 ||
+        fdatasync(w->fd) < 0) {
+        log_error("wal", "cannot take a record back from the write-ahead log %s: %s", w->path,
+                  strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+enum wal_append_status wal_append(struct wal *w, uint64_t txnid)
+{
+    enum wal_append_status status = wal_append_start(w, txnid);
+    return status == WAL_SYNCING ? wal_append_end(w) : status;
 }
 
 /* ---------- checkpoints ---------- */

@@ -1,9 +1,10 @@
 /*
  * wal.h — the write-ahead log that makes a store write durable with one sequential sync.
  *
- * The store commits each write transaction to its data file without syncing it, then appends
- * the puts and deletes that made the transaction here, as one record, and syncs the log: a
- * write is on disk once wal_append() returns WAL_APPENDED.
+ * The store writes the puts and deletes that made a write transaction here, as one record, and
+ * starts the record's way to the disk; it commits the transaction to its data file, without
+ * syncing that, while the disk writes the record; then it syncs the log. A write is on disk
+ * once wal_append_end() (or wal_append()) returns WAL_APPENDED.
  *
  * A checkpoint syncs the data file, then writes into the log's header the transaction it
  * covers, where the records after it begin, and the data file's first pages (LMDB's two meta
@@ -46,6 +47,7 @@ struct wal_record {
 
 enum wal_append_status {
     WAL_APPENDED,  /* written and synced */
+    WAL_SYNCING,   /* written, on its way: wal_append_end() or wal_append_withdraw() next */
     WAL_NO_ROOM,   /* the ring holds no room for it before a checkpoint (or it is larger) */
     WAL_IO_ERROR,  /* logged; the record may be partly written, and is not synced */
 };
@@ -84,11 +86,29 @@ long wal_replay(struct wal *w, int (*apply)(uint64_t txnid, struct wal_record *r
                 void *arg);
 bool wal_record_next(struct wal_record *rec, struct wal_op *op);
 
-/* --- writing: wal_begin(), wal_add() for each operation, then wal_append() --- */
+/*
+ * --- writing: wal_begin(), wal_add() for each operation, then wal_append(), or
+ * wal_append_start() and, once the transaction is committed or not, wal_append_end() or
+ * wal_append_withdraw() ---
+ */
 void wal_begin(struct wal *w);
 /* 0, or -1 when out of memory. A transaction larger than the ring is not kept (WAL_NO_ROOM). */
 int wal_add(struct wal *w, const struct wal_op *op);
+/* Whether anything was added since wal_begin(). */
+bool wal_has_operations(const struct wal *w);
+/* wal_append_start() then wal_append_end(): WAL_APPENDED, WAL_NO_ROOM or WAL_IO_ERROR. */
 enum wal_append_status wal_append(struct wal *w, uint64_t txnid);
+/* Writes the record of transaction `txnid` and starts its write-out without waiting for it:
+ * WAL_SYNCING, or WAL_NO_ROOM (nothing written) or WAL_IO_ERROR. */
+enum wal_append_status wal_append_start(struct wal *w, uint64_t txnid);
+/* Syncs the log: WAL_APPENDED once the record is on disk, else WAL_IO_ERROR (logged). */
+enum wal_append_status wal_append_end(struct wal *w);
+/*
+ * For a transaction that did not commit after all: makes the record unreadable on disk, and
+ * syncs that, so that no replay applies it; the next record takes its place. 0, or -1 on an
+ * I/O error (logged), after which a crash could apply it.
+ */
+int wal_append_withdraw(struct wal *w);
 
 /* --- checkpoints of the data file `data_fd`, whose pages are `page_size` bytes --- */
 /* True when enough was appended since the last checkpoint began that another should. */

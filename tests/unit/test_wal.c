@@ -311,14 +311,36 @@ static int check_record(uint64_t txnid, struct wal_record *rec, void *arg)
     return 0;
 }
 
-static void append_record(struct wal *w, uint64_t txnid)
+/* Writes the record of `txnid` and starts its sync, as the store does before it commits. */
+static void start_record(struct wal *w, uint64_t txnid)
 {
     static unsigned char value[100000];
     memset(value, (unsigned char)txnid, sizeof value);
     struct wal_op op = {1, 0, 0, "k", value, 1, sizeof value};
     wal_begin(w);
     CHECK_INT(wal_add(w, &op), 0);
-    CHECK_INT(wal_append(w, txnid), WAL_APPENDED);
+    CHECK(wal_has_operations(w));
+    CHECK_INT(wal_append_start(w, txnid), WAL_SYNCING);
+}
+
+static void append_record(struct wal *w, uint64_t txnid)
+{
+    start_record(w, txnid);
+    CHECK_INT(wal_append_end(w), WAL_APPENDED);
+}
+
+/* Opens the log at `path` again, as after a crash, and replays it into *r; the log stays open. */
+static struct wal *reopen_and_replay(const char *path, struct replayed *r, long expected)
+{
+    char err[512] = "";
+    struct wal *w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w)
+        return NULL;
+    *r = (struct replayed){.n = 0};
+    CHECK_INT(wal_replay(w, check_record, r), expected);
+    CHECK_INT(r->wrong, 0);
+    return w;
 }
 
 /*
@@ -356,6 +378,54 @@ static void test_replay_crosses_the_end_of_the_ring(void)
     CHECK_INT(wal_replay(w, check_record, &r), 3);
     CHECK_INT(r.wrong, 0);
     CHECK(r.n == 3 && r.txnids[0] == 9 && r.txnids[1] == 10 && r.txnids[2] == 11);
+    wal_close(w);
+    close(data);
+}
+
+/*
+ * A record whose transaction did not commit (LMDB failed after the log was written) is taken
+ * back: a crash then replays the records before it only, and the next record of that txnid
+ * takes its place. The second time, the record taken back is the one that started the
+ * ring's next lap.
+ */
+static void test_withdrawn_record_is_not_replayed(void)
+{
+    char path[3200], data_path[3200], err[512] = "";
+    path_in(path, sizeof path, "withdrawn.wal", NULL);
+    path_in(data_path, sizeof data_path, "withdrawn.data", NULL);
+    int data = open(data_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static const unsigned char pages[8192];
+    CHECK(write(data, pages, sizeof pages) == (ssize_t)sizeof pages);
+    struct wal *w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    CHECK_INT(wal_checkpoint_now(w, data, 4096, 0, false), 0);
+    append_record(w, 1);
+    start_record(w, 2);
+    CHECK_INT(wal_append_withdraw(w), 0);
+    wal_close(w); /* no checkpoint: as after a crash */
+
+    struct replayed r;
+    if (!(w = reopen_and_replay(path, &r, 1)))
+        return;
+    CHECK(r.n == 1 && r.txnids[0] == 1);
+    append_record(w, 2);
+    wal_close(w);
+    if (!(w = reopen_and_replay(path, &r, 2)))
+        return;
+    CHECK(r.n == 2 && r.txnids[0] == 1 && r.txnids[1] == 2);
+
+    /* 100 KB records in a ring of 896 KiB: the tenth does not fit before the end. */
+    CHECK_INT(wal_checkpoint_now(w, data, 4096, 2, false), 0);
+    for (uint64_t txnid = 3; txnid <= 9; txnid++)
+        append_record(w, txnid);
+    start_record(w, 10);
+    CHECK_INT(wal_append_withdraw(w), 0);
+    wal_close(w);
+    if (!(w = reopen_and_replay(path, &r, 7)))
+        return;
+    CHECK(r.n == 7 && r.txnids[0] == 3 && r.txnids[6] == 9);
     wal_close(w);
     close(data);
 }
@@ -444,6 +514,7 @@ int main(void)
     test_acknowledged_writes_survive_each_crash();
     test_torn_record_ends_the_log();
     test_replay_crosses_the_end_of_the_ring();
+    test_withdrawn_record_is_not_replayed();
     test_log_goes_round_its_ring();
     test_transaction_larger_than_the_log();
     test_one_process_per_data_folder();
