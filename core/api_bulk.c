@@ -94,6 +94,7 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
     free(out);
     free(line_of);
     server_changes_committed(r->srv);
+    server_writers_answered(r->srv); /* the request's answer waits for its last batch */
 }
 
 static void parse_line(struct bulk_line *line, const char *text, size_t len)

@@ -132,8 +132,13 @@ void server_changes_committed(struct server *srv)
 {
     events_publish_pending(srv->events);
     api_changes_notify(srv);
+}
+
+void server_writers_answered(struct server *srv)
+{
     store_after_answers(srv->store);
-    /* The handlers run in the next turn of the loop: the write is answered first. */
+    /* The handlers run in the next turn of the loop: the requests that came meanwhile are
+       read first. */
     run_handlers_later(srv);
 }
 

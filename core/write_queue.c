@@ -98,8 +98,9 @@ static void write_batch(struct write_queue *q, struct queued_write **batch, size
     }
     write_conventions(q->srv->store, w, out, n);
     retry_alone_when_full(q->srv, w, out, n);
-    answer_all(q, batch, out, n);
     server_changes_committed(q->srv);
+    answer_all(q, batch, out, n);
+    server_writers_answered(q->srv);
     free_all(batch, out, n);
     free(w);
     free(out);

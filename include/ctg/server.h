@@ -43,10 +43,16 @@ int server_run(struct server *srv);
 void server_free(struct server *srv);
 
 /*
- * After a commit: publish the new change-log entries, wake the clients that wait for them and
- * run the plugins' on_change handlers.
+ * After a commit, before its writers are answered: publish the new change-log entries and wake
+ * the clients that wait for them, so that a subscriber hears of a write no later than its
+ * writer does (write -> subscriber p99 at 200/s: 1.86 -> 1.62 ms, docs/benchmarks.md).
  */
 void server_changes_committed(struct server *srv);
+/*
+ * Once the writers of a commit are answered: start the data file's writeback, and a checkpoint
+ * if one is due, and run the plugins' on_change handlers in the next turn of the loop.
+ */
+void server_writers_answered(struct server *srv);
 
 /*
  * Loads the configured plugins into a new generation and, if every file loaded, puts it in
