@@ -493,7 +493,10 @@ static int record_failure(struct plugins *p, size_t index, const char *what, con
                          char *err, size_t errlen)
 {
     struct plugin_info *plugin = &p->reg.plugins[index];
-    snprintf(err, errlen, "plugin '%s' (%s): %s: %s", plugin->name, plugin->file, what, why);
+    static const char cut[] = "…"; /* ends a message that did not fit */
+    if (snprintf(err, errlen, "plugin '%s' (%s): %s: %s", plugin->name, plugin->file, what,
+                 why) >= (int)errlen && errlen >= sizeof cut)
+        memcpy(err + errlen - sizeof cut, cut, sizeof cut);
     utf8_repair(err);
     plugin->errors++;
     free(plugin->last_error);

@@ -1501,6 +1501,17 @@ static void test_callback_errors(void)
         json_decref(doc);
         json_decref(details);
     }
+    { /* a message longer than the buffer is cut, and says so */
+        char small[48];
+        json_t *details = json_array();
+        doc = dept_doc("05", "boom-validate");
+        CHECK_INT(plugins_validate(p, doc, NULL, details, small, sizeof small), -1);
+        CHECK_INT(strlen(small), sizeof small - 1);
+        CHECK_STR(small + sizeof small - 4, "…");
+        CHECK_INT(errors_of(p, "faulty"), ++expected_errors);
+        json_decref(doc);
+        json_decref(details);
+    }
     json_t *details = json_array();
     doc = dept_doc("05", "normal");
     CHECK_INT(plugins_validate(p, doc, NULL, details, err, sizeof err), 0);
