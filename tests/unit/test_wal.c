@@ -329,6 +329,25 @@ static void append_record(struct wal *w, uint64_t txnid)
     CHECK_INT(wal_append_end(w), WAL_APPENDED);
 }
 
+/* Opens a log of 1 MiB "<name>.wal" beside a data file of two zero pages, and checkpoints
+ * transaction 0: the log driven alone. Its path goes into `path`, the data file into *data. */
+static struct wal *open_alone(const char *name, char *path, size_t path_len, int *data)
+{
+    char file[64], data_path[3200], err[512] = "";
+    snprintf(file, sizeof file, "%s.wal", name);
+    path_in(path, path_len, file, NULL);
+    snprintf(file, sizeof file, "%s.data", name);
+    path_in(data_path, sizeof data_path, file, NULL);
+    *data = open(data_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static const unsigned char pages[8192];
+    CHECK(write(*data, pages, sizeof pages) == (ssize_t)sizeof pages);
+    struct wal *w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
+    CHECK(w != NULL);
+    if (w)
+        CHECK_INT(wal_checkpoint_now(w, *data, 4096, 0, false), 0);
+    return w;
+}
+
 /* Opens the log at `path` again, as after a crash, and replays it into *r; the log stays open. */
 static struct wal *reopen_and_replay(const char *path, struct replayed *r, long expected)
 {
@@ -350,17 +369,11 @@ static struct wal *reopen_and_replay(const char *path, struct replayed *r, long 
  */
 static void test_replay_crosses_the_end_of_the_ring(void)
 {
-    char path[3200], data_path[3200], err[512] = "";
-    path_in(path, sizeof path, "ring-alone.wal", NULL);
-    path_in(data_path, sizeof data_path, "ring-alone.data", NULL);
-    int data = open(data_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    static const unsigned char pages[8192];
-    CHECK(write(data, pages, sizeof pages) == (ssize_t)sizeof pages);
-    struct wal *w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
-    CHECK(w != NULL);
+    char path[3200];
+    int data;
+    struct wal *w = open_alone("ring-alone", path, sizeof path, &data);
     if (!w)
         return;
-    CHECK_INT(wal_checkpoint_now(w, data, 4096, 0, false), 0);
     for (uint64_t txnid = 1; txnid <= 8; txnid++)
         append_record(w, txnid);
     CHECK_INT(wal_checkpoint_now(w, data, 4096, 8, false), 0);
@@ -368,15 +381,11 @@ static void test_replay_crosses_the_end_of_the_ring(void)
         append_record(w, txnid);
     wal_close(w); /* no checkpoint: as after a crash */
 
-    w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
-    CHECK(w != NULL);
-    if (!w)
+    struct replayed r;
+    if (!(w = reopen_and_replay(path, &r, 3)))
         return;
-    struct replayed r = {.n = 0};
     uint64_t checkpoint = 0;
     CHECK(wal_checkpoint_txnid(w, &checkpoint) && checkpoint == 8);
-    CHECK_INT(wal_replay(w, check_record, &r), 3);
-    CHECK_INT(r.wrong, 0);
     CHECK(r.n == 3 && r.txnids[0] == 9 && r.txnids[1] == 10 && r.txnids[2] == 11);
     wal_close(w);
     close(data);
@@ -390,17 +399,11 @@ static void test_replay_crosses_the_end_of_the_ring(void)
  */
 static void test_withdrawn_record_is_not_replayed(void)
 {
-    char path[3200], data_path[3200], err[512] = "";
-    path_in(path, sizeof path, "withdrawn.wal", NULL);
-    path_in(data_path, sizeof data_path, "withdrawn.data", NULL);
-    int data = open(data_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    static const unsigned char pages[8192];
-    CHECK(write(data, pages, sizeof pages) == (ssize_t)sizeof pages);
-    struct wal *w = wal_open(path, WAL_SIZE_MIN, err, sizeof err);
-    CHECK(w != NULL);
+    char path[3200];
+    int data;
+    struct wal *w = open_alone("withdrawn", path, sizeof path, &data);
     if (!w)
         return;
-    CHECK_INT(wal_checkpoint_now(w, data, 4096, 0, false), 0);
     append_record(w, 1);
     start_record(w, 2);
     CHECK_INT(wal_append_withdraw(w), 0);
