@@ -311,7 +311,7 @@ static int check_record(uint64_t txnid, struct wal_record *rec, void *arg)
     return 0;
 }
 
-/* Writes the record of `txnid` and starts its sync, as the store does before it commits. */
+/* Writes the record of `txnid` and starts its write-out, as the store does before it commits. */
 static void start_record(struct wal *w, uint64_t txnid)
 {
     static unsigned char value[100000];
