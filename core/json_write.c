@@ -8,20 +8,15 @@
  * exponent.
  */
 #include "ctg/json_write.h"
+#include "ctg/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed; /* out of memory */
-};
-
 /* Makes the buffer hold `n` more bytes and a NUL; false once memory has run out. */
-static bool grow(struct text *t, size_t n)
+static bool grow(struct json_text *t, size_t n)
 {
     size_t cap = t->cap ? t->cap : 1024;
     while (cap < t->len + n + 1)
@@ -37,12 +32,12 @@ static bool grow(struct text *t, size_t n)
 }
 
 /* Room for `n` more bytes and a NUL; false once memory has run out. */
-static inline bool reserve(struct text *t, size_t n)
+static inline bool reserve(struct json_text *t, size_t n)
 {
     return !t->failed && (t->len + n + 1 <= t->cap || grow(t, n));
 }
 
-static void put(struct text *t, const char *s, size_t n)
+static void put(struct json_text *t, const char *s, size_t n)
 {
     if (reserve(t, n)) {
         memcpy(t->buf + t->len, s, n);
@@ -50,14 +45,14 @@ static void put(struct text *t, const char *s, size_t n)
     }
 }
 
-static void put_char(struct text *t, char c)
+static void put_char(struct json_text *t, char c)
 {
     if (reserve(t, 1))
         t->buf[t->len++] = c;
 }
 
 /* The escape of `c`, a byte that needs one: its two-letter form, or \u00XX. */
-static void put_escape(struct text *t, unsigned char c)
+static void put_escape(struct json_text *t, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF";
     char letter = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f'
@@ -78,7 +73,7 @@ static const unsigned char escaped[256] = {
 };
 
 /* The rest of a string from its first byte that needs an escape, in runs between escapes. */
-static void put_escaped(struct text *t, const char *s, size_t n)
+static void put_escaped(struct json_text *t, const char *s, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -96,7 +91,7 @@ static void put_escaped(struct text *t, const char *s, size_t n)
  * A string (or key) between quotes. Most have nothing to escape (keys, ids, dates): they are
  * copied in one pass, into room made once.
  */
-static void put_string(struct text *t, const char *s, size_t n)
+static void put_string(struct json_text *t, const char *s, size_t n)
 {
     if (!reserve(t, n + 2))
         return;
@@ -153,7 +148,7 @@ static size_t format_integer(long long value, char out[24])
     return len;
 }
 
-static void write_value(struct text *t, const json_t *value)
+static void write_value(struct json_text *t, const json_t *value)
 {
     char number[32];
     switch (json_typeof(value)) {
@@ -207,18 +202,74 @@ static void write_value(struct text *t, const json_t *value)
     }
 }
 
+/* The text written, NUL-terminated, its length in *len; NULL (and nothing kept) once failed. */
+static char *finish(struct json_text *t, size_t *len)
+{
+    if (!reserve(t, 0)) {
+        free(t->buf);
+        *t = (struct json_text){0};
+        return NULL;
+    }
+    t->buf[t->len] = '\0';
+    if (len)
+        *len = t->len;
+    return t->buf;
+}
+
 char *json_write(const json_t *value, size_t *len)
 {
     if (!value)
         return NULL; /* what json_pack gives for a text that is not UTF-8, say */
-    struct text t = {0};
+    struct json_text t = {0};
     write_value(&t, value);
-    if (!reserve(&t, 0)) {
-        free(t.buf);
-        return NULL;
+    return finish(&t, len);
+}
+
+/* ---- objects written member by member ---- */
+
+void json_text_object_start(struct json_text *t)
+{
+    *t = (struct json_text){0};
+    put_char(t, '{');
+}
+
+/* The key of the next member, after a comma unless it is the first. */
+static void put_key(struct json_text *t, const char *key)
+{
+    if (t->len > 1)
+        put_char(t, ',');
+    put_string(t, key, strlen(key));
+    put_char(t, ':');
+}
+
+void json_text_member_string(struct json_text *t, const char *key, const char *value)
+{
+    size_t len = strlen(value);
+    if (!utf8_valid(value, len)) {
+        t->failed = true; /* what json_pack refuses */
+        return;
     }
-    t.buf[t.len] = '\0';
-    if (len)
-        *len = t.len;
-    return t.buf;
+    put_key(t, key);
+    put_string(t, value, len);
+}
+
+void json_text_member_integer(struct json_text *t, const char *key, long long value)
+{
+    char number[24];
+    put_key(t, key);
+    put(t, number, format_integer(value, number));
+}
+
+void json_text_member_value(struct json_text *t, const char *key, const json_t *value)
+{
+    if (!value)
+        return;
+    put_key(t, key);
+    write_value(t, value);
+}
+
+char *json_text_object_end(struct json_text *t, size_t *len)
+{
+    put_char(t, '}');
+    return finish(t, len);
 }

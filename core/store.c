@@ -940,19 +940,17 @@ static int update_index(struct store_txn *t, enum store_index field, const char 
 /* The list summary kept beside each document. */
 static char *summary_json(const json_t *doc)
 {
-    json_t *s = json_object();
+    struct json_text s;
+    json_text_object_start(&s);
     static const char *const copied[] = {"id", "department", "title", "status", NULL};
     for (const char *const *key = copied; *key; key++)
-        json_object_set(s, *key, json_object_get(doc, *key));
-    json_t *territory = json_object_get(json_object_get(doc, "territory"), "name");
-    if (territory)
-        json_object_set(s, "territory", territory);
-    json_object_set(s, "period", json_object_get(doc, "period"));
-    json_object_set(s, "rev", json_object_get(doc, "rev"));
-    json_object_set(s, "updated_at", json_object_get(doc, "updated_at"));
-    char *text = json_write(s, NULL);
-    json_decref(s);
-    return text;
+        json_text_member_value(&s, *key, json_object_get(doc, *key));
+    json_text_member_value(&s, "territory",
+                           json_object_get(json_object_get(doc, "territory"), "name"));
+    json_text_member_value(&s, "period", json_object_get(doc, "period"));
+    json_text_member_value(&s, "rev", json_object_get(doc, "rev"));
+    json_text_member_value(&s, "updated_at", json_object_get(doc, "updated_at"));
+    return json_text_object_end(&s, NULL);
 }
 
 /*
@@ -1002,13 +1000,21 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     t->seq = last + 1;
-    json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "seq", (json_int_t)t->seq,
-                             "type", event_type_name(c->type), "id", c->id, "department",
-                             department, "rev", (json_int_t)c->rev, "at", c->at, "actor",
-                             c->actor, "changed",
-                             c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array());
-    char *meta_text = json_write(meta, NULL);
-    json_decref(meta);
+    json_t *changed = c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array();
+    struct json_text meta;
+    json_text_object_start(&meta);
+    json_text_member_integer(&meta, "seq", (long long)t->seq);
+    json_text_member_string(&meta, "type", event_type_name(c->type));
+    json_text_member_string(&meta, "id", c->id);
+    json_text_member_string(&meta, "department", department);
+    json_text_member_integer(&meta, "rev", (long long)c->rev);
+    json_text_member_string(&meta, "at", c->at);
+    json_text_member_string(&meta, "actor", c->actor);
+    json_text_member_value(&meta, "changed", changed);
+    json_decref(changed);
+    char *meta_text = json_text_object_end(&meta, NULL);
+    if (!meta_text)
+        return ENOMEM;
     record_put_u64_be(t->seq, seq_key);
     key = (MDB_val){.mv_size = 8, .mv_data = seq_key};
     rc = put_record(t, t->st->changes, &key, c->rev, meta_text, body, MDB_APPEND);
@@ -1020,11 +1026,16 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
 static int put_revision(struct store_txn *t, const struct store_change *c, MDB_val *key,
                         const char *department, struct body body)
 {
-    json_t *meta = json_pack("{s:I, s:s, s:s, s:s, s:s}", "rev", (json_int_t)c->rev, "at", c->at,
-                             "actor", c->actor, "type", change_type_name(c->type), "department",
-                             department);
-    char *meta_text = json_write(meta, NULL);
-    json_decref(meta);
+    struct json_text meta;
+    json_text_object_start(&meta);
+    json_text_member_integer(&meta, "rev", (long long)c->rev);
+    json_text_member_string(&meta, "at", c->at);
+    json_text_member_string(&meta, "actor", c->actor);
+    json_text_member_string(&meta, "type", change_type_name(c->type));
+    json_text_member_string(&meta, "department", department);
+    char *meta_text = json_text_object_end(&meta, NULL);
+    if (!meta_text)
+        return ENOMEM;
     int rc = put_record(t, t->st->revs, key, c->rev, meta_text, body, MDB_NOOVERWRITE);
     free(meta_text);
     return rc;
@@ -1068,7 +1079,7 @@ static int put_current(struct store_txn *t, const struct store_change *c, struct
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
     char *summary = summary_json(c->new_doc);
-    int rc = put_record(t, t->st->docs, &key, c->rev, summary, body, 0);
+    int rc = summary ? put_record(t, t->st->docs, &key, c->rev, summary, body, 0) : ENOMEM;
     free(summary);
     return rc;
 }

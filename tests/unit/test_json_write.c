@@ -2,7 +2,8 @@
  * test_json_write.c — core/json_write.c: the text json_write gives is json_dumps's (JSON_COMPACT,
  * JSON_ENCODE_ANY), byte for byte: reals at the edges of their format, every control character,
  * NULs in keys and strings, key order, scalars alone, nesting 300 levels deep.
- * (tests/fuzz/fuzz_json_parse checks the same on every value it reads.)
+ * (tests/fuzz/fuzz_json_parse checks the same on every value it reads.) An object written member
+ * by member (json_text_*) is the text of the object json_pack would build.
  */
 #include "ctg/json_write.h"
 
@@ -77,12 +78,56 @@ static void test_deep(void)
     check_as_dumps(deep);
 }
 
+/* What json_pack then json_dumps give for the same members, with escapes, nesting, a key skipped. */
+static void test_object_text(void)
+{
+    json_t *changed = json_pack("[s,s]", "status", "title");
+    json_t *period = json_pack("{s:s,s:s}", "start", "2022-01-01", "end", "2025-12-31");
+    struct json_text t;
+    json_text_object_start(&t);
+    json_text_member_integer(&t, "seq", 9007199254740993LL);
+    json_text_member_string(&t, "actor", "Caf \"29\"\tété");
+    json_text_member_value(&t, "absent", NULL);
+    json_text_member_integer(&t, "rev", -3);
+    json_text_member_value(&t, "changed", changed);
+    json_text_member_value(&t, "period", period);
+    size_t len = 0;
+    char *got = json_text_object_end(&t, &len);
+    json_t *want_value = json_pack("{s:I,s:s,s:i,s:O,s:O}", "seq", (json_int_t)9007199254740993LL,
+                                   "actor", "Caf \"29\"\tété", "rev", -3, "changed", changed,
+                                   "period", period);
+    char *want = json_dumps(want_value, JSON_COMPACT);
+    CHECK(got != NULL && want != NULL);
+    if (got && want) {
+        CHECK_STR(got, want);
+        CHECK_INT(len, strlen(want));
+    }
+    free(got);
+    free(want);
+    json_decref(want_value);
+    json_decref(changed);
+    json_decref(period);
+
+    json_text_object_start(&t); /* no member */
+    got = json_text_object_end(&t, NULL);
+    CHECK(got != NULL && strcmp(got, "{}") == 0);
+    free(got);
+
+    json_text_object_start(&t); /* a string that is not UTF-8 fails the object, as with json_pack */
+    json_text_member_string(&t, "id", "ok");
+    json_text_member_string(&t, "actor", "\xC3\x28");
+    json_text_member_integer(&t, "rev", 1);
+    CHECK(json_text_object_end(&t, NULL) == NULL);
+    CHECK(t.buf == NULL);
+}
+
 int main(void)
 {
     test_reals();
     test_integers_and_atoms();
     test_strings();
     test_deep();
+    test_object_text();
     /* a scalar alone, as with JSON_ENCODE_ANY */
     check_as_dumps(json_integer(-42));
     check_as_dumps(json_real(0.5));
