@@ -70,9 +70,29 @@ static int on_boolean(void *ctx, int value)
     return attach(ctx, json_boolean(value));
 }
 
+/* The integer of at most 18 digits (no overflow possible) that `text` is, into *out. */
+static bool small_integer(const char *text, size_t len, long long *out)
+{
+    bool negative = len > 0 && text[0] == '-';
+    size_t i = negative;
+    if (len == i || len - i > 18)
+        return false;
+    long long value = 0;
+    for (; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        value = value * 10 + (text[i] - '0');
+    }
+    *out = negative ? -value : value;
+    return true;
+}
+
+/* Most numbers of a convention are small integers: read without a copy or strtoll. */
 enum json_number_kind json_number_read(const char *text, size_t len, long long *integer,
                                        double *real)
 {
+    if (small_integer(text, len, integer))
+        return JSON_NUMBER_INTEGER;
     char digits[64];
     if (len >= sizeof digits)
         return JSON_NUMBER_UNREAD; /* no number jansson writes is that long */

@@ -335,38 +335,15 @@ static int text_boolean(void *ctx, int value)
     return text_attach(d);
 }
 
-/* The integer of at most 18 digits (no overflow possible) that `text` is, into *out. */
-static bool small_integer(const char *text, size_t len, lua_Integer *out)
-{
-    bool negative = len > 0 && text[0] == '-';
-    size_t i = negative;
-    if (len == i || len - i > 18)
-        return false;
-    lua_Integer value = 0;
-    for (; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        value = value * 10 + (text[i] - '0');
-    }
-    *out = negative ? -value : value;
-    return true;
-}
-
 /*
  * A number, from its text: yajl's own integer reading refuses -2^63, which jansson writes, so
- * the text is read as jansson reads it (json_number_read). Most numbers of a convention are
- * small integers, read without a copy.
+ * the text is read as jansson reads it (json_number_read).
  */
 static int text_number(void *ctx, const char *text, size_t len)
 {
     struct text_decoder *d = ctx;
-    lua_Integer small;
     long long integer;
     double real;
-    if (small_integer(text, len, &small)) {
-        lua_pushinteger(d->L, small);
-        return text_attach(d);
-    }
     switch (json_number_read(text, len, &integer, &real)) {
     case JSON_NUMBER_INTEGER:
         lua_pushinteger(d->L, (lua_Integer)integer);
