@@ -11,6 +11,7 @@
 #include "ctg/utf8.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static inline bool reserve(struct json_text *t, size_t n)
     return !t->failed && (t->len + n + 1 <= t->cap || grow(t, n));
 }
 
-static void put(struct json_text *t, const char *s, size_t n)
+static inline void put(struct json_text *t, const char *s, size_t n)
 {
     if (reserve(t, n)) {
         memcpy(t->buf + t->len, s, n);
@@ -45,7 +46,7 @@ static void put(struct json_text *t, const char *s, size_t n)
     }
 }
 
-static void put_char(struct json_text *t, char c)
+static inline void put_char(struct json_text *t, char c)
 {
     if (reserve(t, 1))
         t->buf[t->len++] = c;
@@ -87,9 +88,23 @@ static void put_escaped(struct json_text *t, const char *s, size_t n)
     put(t, s + run, n - run);
 }
 
+#define EVERY_BYTE(b) (0x0101010101010101u * (b))
+
+/* Whether one of the eight bytes may need an escape: a control character, '"' or '\\'. A word
+ * with one is never missed; a word taken for one with (a borrow past a byte that needs one) only
+ * goes through the byte loop. */
+static inline bool word_may_escape(uint64_t w)
+{
+    uint64_t quote = w ^ EVERY_BYTE('"'), backslash = w ^ EVERY_BYTE('\\');
+    uint64_t below_space = (w - EVERY_BYTE(0x20)) & ~w;
+    uint64_t is_quote = (quote - EVERY_BYTE(1)) & ~quote;
+    uint64_t is_backslash = (backslash - EVERY_BYTE(1)) & ~backslash;
+    return (below_space | is_quote | is_backslash) & EVERY_BYTE(0x80);
+}
+
 /*
  * A string (or key) between quotes. Most have nothing to escape (keys, ids, dates): they are
- * copied in one pass, into room made once.
+ * copied in one pass, eight bytes at a time, into room made once.
  */
 static void put_string(struct json_text *t, const char *s, size_t n)
 {
@@ -98,6 +113,8 @@ static void put_string(struct json_text *t, const char *s, size_t n)
     char *out = t->buf + t->len;
     size_t i = 0;
     out[0] = '"';
+    for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), !word_may_escape(w)); i += 8)
+        memcpy(out + 1 + i, &w, 8);
     for (; i < n && !escaped[(unsigned char)s[i]]; i++)
         out[1 + i] = s[i];
     t->len += 1 + i;

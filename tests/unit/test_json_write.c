@@ -69,6 +69,30 @@ static void test_strings(void)
     check_as_dumps(json_pack("{s:i,s:i,s:i,s:i}", "z", 1, "a", 2, "m", 3, "", 4));
 }
 
+/*
+ * Strings are scanned eight bytes at a time: each byte that needs an escape, and a few that do
+ * not (DEL, '/', UTF-8, the bytes next to the space, the quote and the backslash), at every place
+ * of a string longer than three words, alone and next to another.
+ */
+static void test_escapes_at_every_place(void)
+{
+    static const char *const specials[] = {"\x01", "\x1f", "\"", "\\", "\n", "\x7f", "/",  " ",
+                                           "!",    "#",    "[",  "]",  "é",  "\x1f\"", "😀"};
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+        for (size_t at = 0; at <= 33; at++) {
+            char text[64];
+            memset(text, 'a', 34);
+            size_t len = strlen(specials[k]);
+            memcpy(text + at, specials[k], len);
+            size_t n = at + len > 34 ? at + len : 34;
+            check_as_dumps(json_stringn(text, n));
+            json_t *keyed = json_object();
+            json_object_setn_new(keyed, text, n, json_true());
+            check_as_dumps(keyed);
+        }
+    }
+}
+
 /* Nesting far deeper than the documents have is written as json_dumps writes it. */
 static void test_deep(void)
 {
@@ -126,6 +150,7 @@ int main(void)
     test_reals();
     test_integers_and_atoms();
     test_strings();
+    test_escapes_at_every_place();
     test_deep();
     test_object_text();
     /* a scalar alone, as with JSON_ENCODE_ANY */
