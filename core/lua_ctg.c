@@ -15,6 +15,7 @@
  * the plugin, so a typo in a plugin fails its load instead of being ignored.
  */
 #include "ctg/json_parse.h"
+#include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/lua_json.h"
 #include "ctg/model.h"
@@ -393,7 +394,7 @@ static int ctg_publish(lua_State *L)
     json_t *value = lua_json_to(L, 2, err, sizeof err);
     if (!value)
         return luaL_error(L, "ctg.publish: %s", err);
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_write(value, NULL);
     json_decref(value);
     if (!text)
         return luaL_error(L, "not enough memory");
