@@ -8,6 +8,7 @@
  * its own error, whose message the client sees.
  */
 #include "ctg/json_parse.h"
+#include "ctg/json_arena.h"
 #include "ctg/utf8.h"
 
 #include <yajl/yajl_parse.h>
@@ -267,6 +268,10 @@ static json_t *build(const char *text, size_t len)
 
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err)
 {
+    struct json_arena *arena = json_arena_open();
     json_t *value = yajl_may_differ(text, len) ? NULL : build(text, len);
-    return value ? value : json_loadb(text, len, LOADB_FLAGS, err);
+    if (!value)
+        value = json_loadb(text, len, LOADB_FLAGS, err);
+    json_arena_close(arena);
+    return value;
 }

@@ -4,6 +4,7 @@
  */
 #include "ctg/config.h"
 #include "ctg/http.h"
+#include "ctg/json_arena.h"
 #include "ctg/log.h"
 #include "ctg/plugins.h"
 #include "ctg/server.h"
@@ -86,6 +87,11 @@ static int serve(const struct config *cfg)
         rc = server_run(&srv) < 0 ? 1 : 0;
     server_free(&srv);
     libevent_global_shutdown();
+    /* Leak checkers do not see a value left in an arena (its chunk is still in the arenas' set). */
+    size_t kept = json_arena_chunks_in_use();
+    if (kept > 0)
+        log_error("server", "%zu JSON arena chunk%s still in use at exit: a JSON value was never "
+                  "freed", kept, kept > 1 ? "s" : "");
     if (rc == 0)
         log_info("server", "stopped");
     return rc;

@@ -8,6 +8,7 @@
 #include "ctg/writes.h"
 #include "ctg/auth.h"
 #include "ctg/clock.h"
+#include "ctg/json_arena.h"
 #include "ctg/json_parse.h"
 #include "ctg/merge_patch.h"
 #include "ctg/model.h"
@@ -344,8 +345,11 @@ static int run_batch(struct store_txn *txn, void *arg)
     struct batch *b = arg;
     for (size_t i = 0; i < b->n; i++) {
         struct write_ctx c = {.w = &b->w[i], .out = &b->out[i]};
+        /* The copies, the stored form and the outcome of one write: hundreds of values too. */
+        struct json_arena *arena = json_arena_open();
         int rc = run_write(&c, txn);
         json_decref(c.current);
+        json_arena_close(arena);
         if (rc < 0 && store_txn_failed(txn))
             return -1;
     }
