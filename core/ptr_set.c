@@ -8,18 +8,13 @@
 
 #define BITS_MIN 8
 
-static size_t mask_of(const struct ptr_set *set)
-{
-    return ((size_t)1 << set->bits) - 1;
-}
-
 static bool grow(struct ptr_set *set)
 {
     unsigned bits = set->slots ? set->bits + 1 : BITS_MIN;
     struct ptr_set bigger = {calloc((size_t)1 << bits, sizeof *bigger.slots), set->count, bits};
     if (!bigger.slots)
         return false;
-    for (size_t i = 0; set->slots && i <= mask_of(set); i++)
+    for (size_t i = 0; set->slots && i <= ptr_set_mask(set); i++)
         if (set->slots[i])
             bigger.slots[ptr_set_slot(&bigger, set->slots[i])] = set->slots[i];
     free(set->slots);
@@ -44,7 +39,7 @@ void ptr_set_remove(struct ptr_set *set, const void *p)
 {
     if (!ptr_set_has(set, p))
         return;
-    size_t mask = mask_of(set), hole = ptr_set_slot(set, p);
+    size_t mask = ptr_set_mask(set), hole = ptr_set_slot(set, p);
     set->slots[hole] = NULL;
     set->count--;
     for (size_t i = (hole + 1) & mask; set->slots[i]; i = (i + 1) & mask) {

@@ -30,10 +30,15 @@ static inline size_t ptr_set_home(const struct ptr_set *set, const void *p)
     return (size_t)(((uint64_t)(uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - set->bits));
 }
 
+static inline size_t ptr_set_mask(const struct ptr_set *set)
+{
+    return ((size_t)1 << set->bits) - 1;
+}
+
 /* The slot of p, or the empty slot where it would go (the set has slots). */
 static inline size_t ptr_set_slot(const struct ptr_set *set, const void *p)
 {
-    size_t mask = ((size_t)1 << set->bits) - 1;
+    size_t mask = ptr_set_mask(set);
     size_t i = ptr_set_home(set, p);
     while (set->slots[i] && set->slots[i] != p)
         i = (i + 1) & mask;
