@@ -37,9 +37,11 @@ bool ptr_set_add(struct ptr_set *set, const void *p)
  */
 void ptr_set_remove(struct ptr_set *set, const void *p)
 {
-    if (!ptr_set_has(set, p))
+    if (!set->slots)
         return;
     size_t mask = ptr_set_mask(set), hole = ptr_set_slot(set, p);
+    if (set->slots[hole] != p)
+        return;
     set->slots[hole] = NULL;
     set->count--;
     for (size_t i = (hole + 1) & mask; set->slots[i]; i = (i + 1) & mask) {
