@@ -3,8 +3,9 @@
  *
  * Each line is a convention. A line with an id is a PUT of that id (created when absent;
  * replaced when present, which needs the line's `rev`); a line without one is a POST. Lines are
- * validated one by one and written in batches of BULK_BATCH, one transaction and one sync per
- * batch; the answer has one result per line, and a refused line leaves no trace.
+ * written in batches of BULK_BATCH, one transaction and one sync per batch, each parsed just
+ * before its write and freed after it: a batch holds one document at a time, in memory still
+ * in the cache. The answer has one result per line, and a refused line leaves no trace.
  */
 #include "ctg/api.h"
 #include "ctg/json_parse.h"
@@ -20,91 +21,107 @@ static const char *const line_types[] = {"application/x-ndjson", "application/js
                                          "application/json-lines", "application/x-jsonlines", NULL};
 
 struct bulk_line {
-    size_t number;   /* 1-based line number in the body */
-    json_t *doc;     /* NULL when the line is refused before any write */
-    const char *code; /* then: the error code, */
-    char error[256]; /* and why */
+    size_t number;    /* 1-based line number in the body */
+    const char *text; /* the line, in the body */
+    size_t len;
+    json_t *doc;      /* parsed while its write runs */
+    char *given_id;   /* the line's id, as JSON text, for its result; NULL when it has none */
 };
 
-/* Refuses a line before it reaches the write pipeline (a 400). */
-static void refuse_line(struct bulk_line *line, const char *code, const char *message)
+struct bulk_batch {
+    struct http_request *r;
+    struct bulk_line *lines;
+};
+
+/* Keeps the line's id for its result, which is made once the document is gone. */
+static void keep_given_id(struct bulk_line *line)
 {
-    json_decref(line->doc);
-    line->doc = NULL;
-    line->code = code;
-    snprintf(line->error, sizeof line->error, "%s", message);
+    const json_t *id = json_object_get(line->doc, "id");
+    free(line->given_id); /* from an earlier run of the batch */
+    line->given_id = NULL;
+    size_t len = id ? json_dumpb(id, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT) : 0;
+    if (len && (line->given_id = malloc(len + 1))) {
+        json_dumpb(id, line->given_id, len, JSON_ENCODE_ANY | JSON_COMPACT);
+        line->given_id[len] = '\0';
+    }
+}
+
+/* Parses the i-th line of the batch into its write, inside the batch's transaction. */
+static int prepare_line(void *arg, size_t i, struct write_request *w, struct write_outcome *out)
+{
+    struct bulk_batch *b = arg;
+    struct bulk_line *line = &b->lines[i];
+    json_error_t err;
+    line->doc = json_parse_body(line->text, line->len, &err);
+    if (!line->doc) {
+        write_refuse(out, 400, "malformed_json", err.text);
+        return -1;
+    }
+    if (!json_is_object(line->doc)) {
+        write_refuse(out, 400, "malformed_json", "the line is not a JSON object");
+        return -1;
+    }
+    json_t *rev = json_object_get(line->doc, "rev");
+    if (rev && !(json_is_integer(rev) && json_integer_value(rev) > 0)) {
+        write_refuse(out, 400, "bad_parameter", "rev must be a positive integer");
+        return -1;
+    }
+    keep_given_id(line);
+    const char *id = json_string_value(json_object_get(line->doc, "id"));
+    *w = (struct write_request){
+        .kind = id ? WRITE_REPLACE : WRITE_CREATE, .id = id, .body = line->doc,
+        .who = b->r->who, .plugins = b->r->srv->plugins,
+        .claim = {.given = json_is_integer(rev), .rev = (uint64_t)json_integer_value(rev)},
+    };
+    return 0;
+}
+
+static void release_line(void *arg, size_t i)
+{
+    struct bulk_batch *b = arg;
+    json_decref(b->lines[i].doc);
+    b->lines[i].doc = NULL;
 }
 
 /* One result per line, as in docs/api.md. */
 static json_t *line_result(const struct bulk_line *line, const struct write_outcome *out)
 {
-    if (!line->doc)
-        return json_pack("{s:I, s:i, s:s, s:{s:i, s:s, s:s}}", "line", (json_int_t)line->number,
-                         "status", 400, "result", "refused", "error", "status", 400, "code",
-                         line->code, "message", line->error);
     if (out->status >= 400) {
         json_t *error = json_pack("{s:i, s:s, s:s}", "status", out->status, "code", out->code,
                                   "message", out->message);
         if (out->extra)
             json_object_update(error, out->extra);
-        return json_pack("{s:I, s:i, s:s, s:O?, s:o}", "line", (json_int_t)line->number,
-                         "status", out->status, "result", "refused", "id",
-                         json_object_get(line->doc, "id"), "error", error);
+        json_t *id = line->given_id ? json_loads(line->given_id, JSON_DECODE_ANY, NULL) : NULL;
+        return json_pack("{s:I, s:i, s:s, s:o?, s:o}", "line", (json_int_t)line->number,
+                         "status", out->status, "result", "refused", "id", id, "error", error);
     }
     return json_pack("{s:I, s:i, s:s, s:s, s:I}", "line", (json_int_t)line->number, "status",
                      out->status, "result", out->type == CHANGE_CREATED ? "created" : "updated",
                      "id", out->id, "rev", (json_int_t)out->rev);
 }
 
-/* Writes the parsed lines of one batch and appends their results. */
+/* Writes the lines of one batch and appends their results. */
 static void write_batch(struct http_request *r, struct bulk_line *lines, size_t n, json_t *results)
 {
-    struct write_request *w = calloc(n, sizeof *w);
     struct write_outcome *out = calloc(n, sizeof *out);
-    size_t *line_of = calloc(n, sizeof *line_of);
-    size_t writes = 0;
-    for (size_t i = 0; w && out && line_of && i < n; i++) {
-        if (!lines[i].doc)
-            continue;
-        json_t *rev = json_object_get(lines[i].doc, "rev");
-        if (rev && !(json_is_integer(rev) && json_integer_value(rev) > 0)) {
-            refuse_line(&lines[i], "bad_parameter", "rev must be a positive integer");
-            continue;
-        }
-        const char *id = json_string_value(json_object_get(lines[i].doc, "id"));
-        w[writes] = (struct write_request){
-            .kind = id ? WRITE_REPLACE : WRITE_CREATE, .id = id, .body = lines[i].doc,
-            .who = r->who, .plugins = r->srv->plugins,
-            .claim = {.given = json_is_integer(rev), .rev = (uint64_t)json_integer_value(rev)},
-        };
-        line_of[writes++] = i;
+    struct bulk_batch batch = {r, lines};
+    struct write_source src = {prepare_line, release_line, &batch, .outcomes_only = true};
+    struct write_outcome no_memory = {0};
+    if (out)
+        write_conventions_from(r->srv->store, &src, out, n);
+    else
+        write_refuse(&no_memory, 500, "internal", "out of memory; nothing was written");
+    for (size_t i = 0; i < n; i++) {
+        struct write_outcome *line_out = out ? &out[i] : &no_memory;
+        json_array_append_new(results, line_result(&lines[i], line_out));
+        api_count_outcome(r->srv, line_out);
+        if (out)
+            write_outcome_clear(line_out);
+        free(lines[i].given_id);
     }
-    if (writes)
-        write_conventions(r->srv->store, w, out, writes);
-    for (size_t i = 0, k = 0; i < n; i++) {
-        bool written = k < writes && line_of[k] == i;
-        struct write_outcome none = {0};
-        json_array_append_new(results, line_result(&lines[i], written ? &out[k] : &none));
-        if (written) {
-            api_count_outcome(r->srv, &out[k]);
-            write_outcome_clear(&out[k++]);
-        }
-    }
-    free(w);
     free(out);
-    free(line_of);
     server_changes_committed(r->srv);
     server_writers_answered(r->srv); /* the request's answer waits for its last batch */
-}
-
-static void parse_line(struct bulk_line *line, const char *text, size_t len)
-{
-    json_error_t err;
-    line->doc = json_parse_body(text, len, &err);
-    if (!line->doc)
-        refuse_line(line, "malformed_json", err.text);
-    else if (!json_is_object(line->doc))
-        refuse_line(line, "malformed_json", "the line is not a JSON object");
 }
 
 static bool is_blank(const char *s, size_t len)
@@ -129,15 +146,11 @@ static void post_bulk(struct http_request *r)
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t line_len = eol ? (size_t)(eol - p) : (size_t)(end - p);
         number++;
-        if (!is_blank(p, line_len)) {
-            lines[n] = (struct bulk_line){.number = number};
-            parse_line(&lines[n++], p, line_len);
-        }
+        if (!is_blank(p, line_len))
+            lines[n++] = (struct bulk_line){.number = number, .text = p, .len = line_len};
         p += line_len + 1;
         if (n == BULK_BATCH || (p >= end && n)) {
             write_batch(r, lines, n, results);
-            for (size_t i = 0; i < n; i++)
-                json_decref(lines[i].doc);
             n = 0;
         }
     }

@@ -329,11 +329,38 @@ static int run_write(struct write_ctx *c, struct store_txn *txn)
     return write_document(c, txn);
 }
 
+void write_refuse(struct write_outcome *out, int status, const char *code, const char *message)
+{
+    refuse(out, status, code, NULL, "%s", message);
+}
+
 struct batch {
-    const struct write_request *w;
+    const struct write_source *src;
     struct write_outcome *out;
     size_t n;
 };
+
+/* The i-th write of the batch: 0 when saved, -1 when refused or when the save failed. */
+static int run_source_write(const struct batch *b, size_t i, struct store_txn *txn)
+{
+    const struct write_source *src = b->src;
+    struct write_request w;
+    struct write_ctx c = {.w = &w, .out = &b->out[i]};
+    write_outcome_clear(c.out);
+    int rc = src->prepare(src->arg, i, &w, c.out);
+    if (rc == 0)
+        rc = run_write(&c, txn);
+    json_decref(c.current);
+    if (src->outcomes_only) {
+        json_decref(c.out->doc);
+        c.out->doc = NULL;
+        free(c.out->text);
+        c.out->text = NULL;
+    }
+    if (src->release)
+        src->release(src->arg, i);
+    return rc;
+}
 
 /*
  * Every write of the batch in one transaction. A refused write is only an outcome: the others
@@ -344,11 +371,9 @@ static int run_batch(struct store_txn *txn, void *arg)
 {
     struct batch *b = arg;
     for (size_t i = 0; i < b->n; i++) {
-        struct write_ctx c = {.w = &b->w[i], .out = &b->out[i]};
         /* The copies, the stored form and the outcome of one write: hundreds of values too. */
         struct json_arena *arena = json_arena_open();
-        int rc = run_write(&c, txn);
-        json_decref(c.current);
+        int rc = run_source_write(b, i, txn);
         json_arena_close(arena);
         if (rc < 0 && store_txn_failed(txn))
             return -1;
@@ -356,10 +381,10 @@ static int run_batch(struct store_txn *txn, void *arg)
     return 0;
 }
 
-void write_conventions(struct store *st, const struct write_request *w, struct write_outcome *out,
-                       size_t n)
+void write_conventions_from(struct store *st, const struct write_source *src,
+                            struct write_outcome *out, size_t n)
 {
-    struct batch b = {w, out, n};
+    struct batch b = {src, out, n};
     memset(out, 0, n * sizeof *out);
     enum store_status status = store_write(st, run_batch, &b);
     for (size_t i = 0; i < n; i++) {
@@ -374,6 +399,21 @@ void write_conventions(struct store *st, const struct write_request *w, struct w
             out[i].text = NULL;
         }
     }
+}
+
+static int prepare_from_array(void *arg, size_t i, struct write_request *w,
+                              struct write_outcome *out)
+{
+    (void)out;
+    *w = ((const struct write_request *)arg)[i];
+    return 0;
+}
+
+void write_conventions(struct store *st, const struct write_request *w, struct write_outcome *out,
+                       size_t n)
+{
+    struct write_source src = {.prepare = prepare_from_array, .arg = (void *)w};
+    write_conventions_from(st, &src, out, n);
 }
 
 void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out)

@@ -57,6 +57,29 @@ void write_convention(struct store *st, const struct write_request *w, struct wr
  */
 void write_conventions(struct store *st, const struct write_request *w, struct write_outcome *out,
                        size_t n);
+
+/*
+ * Writes that the caller makes one at a time, inside the transaction (a bulk import's lines):
+ * prepare() turns the i-th into its request just before it runs, or refuses it (returns -1
+ * after write_refuse), and release(), when not NULL, drops what prepare made once the write
+ * has run. A batch of a thousand then holds one parsed document at a time, in memory that the
+ * next write reuses, instead of a thousand. The store may run a batch again (after growing its
+ * map): prepare must give the same request each time.
+ */
+struct write_source {
+    int (*prepare)(void *arg, size_t i, struct write_request *w, struct write_outcome *out);
+    void (*release)(void *arg, size_t i);
+    void *arg;
+    bool outcomes_only; /* outcomes without doc and text: the caller answers with neither */
+};
+
+/* write_conventions() over the `n` writes of `src`. */
+void write_conventions_from(struct store *st, const struct write_source *src,
+                            struct write_outcome *out, size_t n);
+
+/* Refuses a write in its outcome, as the pipeline does: for the refusals of a write_source. */
+void write_refuse(struct write_outcome *out, int status, const char *code, const char *message);
+
 void write_outcome_clear(struct write_outcome *out);
 
 #endif
