@@ -23,6 +23,7 @@ struct write_ctx {
     const struct write_request *w;
     struct write_outcome *out;
     json_t *current;       /* the stored document before the write, or NULL */
+    json_t *stored;        /* the document the write stores, or NULL */
     uint64_t current_rev;
     uint64_t last_rev;     /* when there is no current document: the id's last rev, or 0 */
 };
@@ -30,7 +31,6 @@ struct write_ctx {
 void write_outcome_clear(struct write_outcome *out)
 {
     json_decref(out->extra);
-    json_decref(out->doc);
     free(out->text);
     memset(out, 0, sizeof *out);
 }
@@ -258,7 +258,7 @@ static json_t *stamp(const struct write_ctx *c, const json_t *candidate, const c
 static int save(struct write_ctx *c, struct store_txn *txn, const char *now)
 {
     struct store_change change = {
-        .id = c->out->id, .type = c->out->type, .old_doc = c->current, .new_doc = c->out->doc,
+        .id = c->out->id, .type = c->out->type, .old_doc = c->current, .new_doc = c->stored,
         .rev = c->out->rev, .actor = c->w->who->name, .at = now, .stored_text = &c->out->text,
     };
     enum store_status status = store_txn_save(txn, &change);
@@ -293,9 +293,9 @@ static int write_document(struct write_ctx *c, struct store_txn *txn)
     /* A deleted id that is created again goes on from its last rev: a rev names one document. */
     c->out->rev = (c->current ? c->current_rev : c->last_rev) + 1;
     c->out->type = c->current ? CHANGE_UPDATED : CHANGE_CREATED;
-    c->out->doc = stamp(c, candidate, now);
+    c->stored = stamp(c, candidate, now);
     json_decref(candidate);
-    if (!c->out->doc)
+    if (!c->stored)
         return refuse(c->out, 500, "internal", NULL, "out of memory; nothing was written");
     return save(c, txn, now);
 }
@@ -351,9 +351,8 @@ static int run_source_write(const struct batch *b, size_t i, struct store_txn *t
     if (rc == 0)
         rc = run_write(&c, txn);
     json_decref(c.current);
+    json_decref(c.stored); /* now, so that the next write reuses its memory */
     if (src->outcomes_only) {
-        json_decref(c.out->doc);
-        c.out->doc = NULL;
         free(c.out->text);
         c.out->text = NULL;
     }
@@ -393,8 +392,6 @@ void write_conventions_from(struct store *st, const struct write_source *src,
         else if (status == STORE_ERROR && out[i].status < 400)
             refuse(&out[i], 500, "internal", NULL, "the write failed; nothing was written");
         if (out[i].status >= 400) {
-            json_decref(out[i].doc);
-            out[i].doc = NULL;
             free(out[i].text);
             out[i].text = NULL;
         }

@@ -41,8 +41,7 @@ struct write_outcome {
     const char *code;      /* the error code of SPEC §3 */
     char message[512];
     json_t *extra;         /* error fields beyond status/code/message (details, current_rev) */
-    json_t *doc;           /* the stored document; NULL after a delete or a refusal */
-    char *text;            /* its stored JSON text, beside it */
+    char *text;            /* the stored document's JSON text; NULL after a delete or a refusal */
     enum change_type type;
     char id[72];
     uint64_t rev;
@@ -70,7 +69,7 @@ struct write_source {
     int (*prepare)(void *arg, size_t i, struct write_request *w, struct write_outcome *out);
     void (*release)(void *arg, size_t i);
     void *arg;
-    bool outcomes_only; /* outcomes without doc and text: the caller answers with neither */
+    bool outcomes_only; /* outcomes without their text: the caller does not answer with it */
 };
 
 /* write_conventions() over the `n` writes of `src`. */
