@@ -316,13 +316,10 @@ static int check_rights_on_existing(struct write_ctx *c, struct store_txn *txn)
     return check_department(c, last.department);
 }
 
-/* One write inside the transaction: 0 when saved, -1 when refused or when the save failed. */
+/* One write inside the transaction, from a fresh context and outcome: 0 when saved, -1 when
+ * refused or when the save failed. */
 static int run_write(struct write_ctx *c, struct store_txn *txn)
 {
-    write_outcome_clear(c->out);
-    json_decref(c->current);
-    c->current = NULL;
-    c->last_rev = 0;
     if (resolve_id(c, txn) < 0 || load_current(c, txn) < 0 ||
         check_rights_on_existing(c, txn) < 0 || check_rev(c) < 0)
         return -1;
