@@ -26,6 +26,7 @@ struct bulk_line {
     size_t len;
     json_t *doc;      /* parsed while its write runs */
     char *given_id;   /* the line's id, as JSON text, for its result; NULL when it has none */
+    bool is_write;    /* a document with a valid rev: its outcome counts in the metrics */
 };
 
 struct bulk_batch {
@@ -67,6 +68,7 @@ static int prepare_line(void *arg, size_t i, struct write_request *w, struct wri
         return -1;
     }
     keep_given_id(line);
+    line->is_write = true;
     const char *id = json_string_value(json_object_get(line->doc, "id"));
     *w = (struct write_request){
         .kind = id ? WRITE_REPLACE : WRITE_CREATE, .id = id, .body = line->doc,
@@ -114,7 +116,8 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
     for (size_t i = 0; i < n; i++) {
         struct write_outcome *line_out = out ? &out[i] : &no_memory;
         json_array_append_new(results, line_result(&lines[i], line_out));
-        api_count_outcome(r->srv, line_out);
+        if (lines[i].is_write) /* as for a single write: a malformed body is no write */
+            api_count_outcome(r->srv, line_out);
         if (out)
             write_outcome_clear(line_out);
         free(lines[i].given_id);

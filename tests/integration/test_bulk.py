@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (CtgdTestCase, conv_path, convention, ctgd_binary, main,  # noqa: E402
-                          new_id, standard_tokens)
+                          metric_sum, new_id, standard_tokens)
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -75,6 +75,19 @@ class BulkTests(CtgdTestCase):
         for refused in (good2, bad_dup):
             self.assertEqual(self.request("GET", conv_path(refused)).status, 404)
             self.assertEqual(self.request("GET", conv_path(refused, "history")).status, 404)
+
+    def test_metrics_count_the_lines_that_were_writes(self):
+        # As for single writes: a refused document counts, a line that is no document does not.
+        def counts():
+            text = self.request("GET", "/v1/metrics").body.decode("utf-8")
+            return (metric_sum(text, "ctgd_write_errors_total", reason="refused"),
+                    metric_sum(text, "ctgd_writes_total", type="created"))
+
+        refused, created = counts()
+        r = self.bulk(lines(convention(id=new_id("met")), convention(status="signed"),
+                            '{"id": "broken",', "[1]", dict(convention(), rev="1")))
+        self.assertEqual([x["status"] for x in r.body["results"]], [201, 422, 400, 400, 400])
+        self.assertEqual(counts(), (refused + 1, created + 1))
 
     def test_a_line_without_id_is_created_with_a_generated_one(self):
         doc = convention()
