@@ -1,74 +1,356 @@
 /*
- * json_parse.c — JSON bodies into jansson values, through yajl's lexer (see json_parse.h).
+ * json_parse.c — JSON bodies into jansson values, by a reader of our own (see json_parse.h).
  *
- * The builder takes only what json_loadb takes, and builds what json_loadb builds: strings
- * and keys must be well-formed UTF-8 (yajl lets overlong forms through), numbers are
- * told apart and read as jansson does, objects keep their keys in the order of the text. Any
- * doubt stops the build, and json_loadb reads the text again: it then gives its own value or
- * its own error, whose message the client sees.
+ * The reader takes only what json_loadb takes, and builds what json_loadb builds: strings and
+ * keys must be well-formed UTF-8 without NUL, numbers are told apart and read as jansson does,
+ * objects keep their keys in the order of the text. Anything else (an error of any kind, a
+ * duplicate key, \u0000, an escaped surrogate, a number out of range, deep nesting) stops it,
+ * and json_loadb reads the text again: it then gives its own value or its own error, whose
+ * message the client sees.
  */
 #include "ctg/json_parse.h"
 #include "ctg/json_arena.h"
+#include "ctg/json_bytes.h"
 #include "ctg/utf8.h"
 
-#include <yajl/yajl_parse.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LOADB_FLAGS JSON_REJECT_DUPLICATES
-#define DEPTH_MAX 2048 /* json_loadb's own limit (JSON_PARSER_MAX_DEPTH) */
+#define DEPTH_MAX 2048 /* json_loadb's own limit (JSON_PARSER_MAX_DEPTH), scalars counted */
+#define HIGH_BITS JSON_EVERY_BYTE(0x80)
 
-/* A container being filled, and the members set in it (an object's: a duplicate key sets none). */
-struct open_container {
-    json_t *value;
-    size_t members;
+struct reader {
+    const char *p, *end;
+    char *scratch; /* the string last read that had escapes, unescaped */
+    size_t scratch_cap;
 };
 
-struct builder {
-    yajl_handle parser;
-    json_t *root;
-    size_t root_end; /* the offset just after the root's closing bracket */
-    struct open_container *open; /* innermost last */
-    size_t depth, cap;
-    char *key;     /* the key of the next member (yajl's own copy may not outlive the call) */
-    size_t key_len, key_cap;
-};
+static json_t *read_value(struct reader *r, unsigned depth);
 
-/* Puts `value` (a new reference, which it takes) in the open container, or makes it the root. */
-static int attach(struct builder *b, json_t *value)
+static void skip_space(struct reader *r)
 {
-    if (!value)
-        return 0;
-    if (b->depth == DEPTH_MAX) {
-        json_decref(value); /* json_loadb counts every value, a scalar too, in its depth */
-        return 0;
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
+
+/* Steps over white space, then over `c`; false when something else comes. */
+static bool take(struct reader *r, char c)
+{
+    skip_space(r);
+    if (r->p == r->end || *r->p != c)
+        return false;
+    r->p++;
+    return true;
+}
+
+/*
+ * The first special byte (json_bytes.h) from `s` on, or `end`; the bytes passed are OR-ed into
+ * *seen (with a few after them, at times: only their high bits are asked for, to know whether
+ * a string is all ASCII).
+ */
+static const char *scan_plain(const char *s, const char *end, uint64_t *seen)
+{
+    for (uint64_t w, special; end - s >= 8; s += 8) {
+        memcpy(&w, s, 8);
+        *seen |= w;
+        if ((special = json_word_special(w)))
+            return s + json_first_special(s, special);
     }
-    if (b->depth == 0) {
-        if (b->root || !(json_is_object(value) || json_is_array(value))) {
-            json_decref(value); /* json_loadb wants one object or array */
-            return 0;
-        }
-        b->root = value;
+    for (; s < end && !json_byte_special((unsigned char)*s); s++)
+        *seen |= (unsigned char)*s;
+    return s;
+}
+
+/* Room for `n` bytes in the scratch buffer. */
+static bool reserve_scratch(struct reader *r, size_t n)
+{
+    if (n <= r->scratch_cap)
+        return true;
+    size_t cap = n > 2 * r->scratch_cap ? n : 2 * r->scratch_cap;
+    char *grown = realloc(r->scratch, cap);
+    if (!grown)
+        return false;
+    r->scratch = grown;
+    r->scratch_cap = cap;
+    return true;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : -1;
+}
+
+/* The code point of the four hex digits at `s`, or -1: \u0000 and surrogates are json_loadb's. */
+static long escaped_code_point(const char *s, const char *end)
+{
+    if (end - s < 4)
+        return -1;
+    long cp = 0;
+    for (int i = 0; i < 4; i++) {
+        int digit = hex_value(s[i]);
+        if (digit < 0)
+            return -1;
+        cp = cp << 4 | digit;
+    }
+    return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? -1 : cp;
+}
+
+/* Writes the UTF-8 of a code point below U+10000 at `out`; its length. */
+static size_t put_utf8(char *out, long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
         return 1;
     }
-    struct open_container *parent = &b->open[b->depth - 1];
-    parent->members++;
-    if (json_is_array(parent->value))
-        return json_array_append_new(parent->value, value) == 0;
-    return json_object_setn_new_nocheck(parent->value, b->key, b->key_len, value) == 0;
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    out[0] = (char)(0xE0 | cp >> 12);
+    out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
 }
 
-static int on_null(void *ctx)
+/* The byte a one-letter escape stands for, or 0. */
+static char escaped_letter(char c)
 {
-    return attach(ctx, json_null());
+    switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+    }
 }
 
-static int on_boolean(void *ctx, int value)
+/*
+ * The rest of a string from its first backslash `s` on, unescaped into the scratch buffer after
+ * its plain start (from `start`): the length in *len.
+ */
+static bool read_escaped(struct reader *r, const char *start, const char *s, uint64_t *seen,
+                         size_t *len)
 {
-    return attach(ctx, json_boolean(value));
+    size_t used = (size_t)(s - start);
+    if (!reserve_scratch(r, used + 3))
+        return false;
+    memcpy(r->scratch, start, used);
+    while (s < r->end && *s == '\\') {
+        char letter = r->end - s >= 2 ? escaped_letter(s[1]) : 0;
+        if (letter) {
+            r->scratch[used++] = letter;
+            s += 2;
+        } else if (r->end - s >= 2 && s[1] == 'u') {
+            long cp = escaped_code_point(s + 2, r->end);
+            if (cp < 0)
+                return false;
+            used += put_utf8(r->scratch + used, cp);
+            *seen |= cp >= 0x80 ? 0x80 : 0;
+            s += 6;
+        } else {
+            return false;
+        }
+        const char *plain = s;
+        s = scan_plain(s, r->end, seen);
+        if (!reserve_scratch(r, used + (size_t)(s - plain) + 3))
+            return false;
+        memcpy(r->scratch + used, plain, (size_t)(s - plain));
+        used += (size_t)(s - plain);
+    }
+    if (s == r->end || *s != '"')
+        return false; /* a control character, or no end */
+    r->p = s + 1;
+    *len = used;
+    return true;
+}
+
+/*
+ * The string after the opening quote: its bytes in the text itself, or in the scratch buffer
+ * when it has escapes (until the next string read). False for what json_loadb would refuse.
+ */
+static bool read_string(struct reader *r, const char **text, size_t *len)
+{
+    const char *start = r->p;
+    uint64_t seen = 0;
+    const char *s = scan_plain(start, r->end, &seen);
+    if (s == r->end)
+        return false;
+    if (*s == '"') {
+        *text = start;
+        *len = (size_t)(s - start);
+        r->p = s + 1;
+    } else if (*s == '\\' && read_escaped(r, start, s, &seen, len)) {
+        *text = r->scratch;
+    } else {
+        return false;
+    }
+    return !(seen & HIGH_BITS) || utf8_valid(*text, *len);
+}
+
+/* Steps over the digits at the reader; false when there is none. */
+static bool skip_digits(struct reader *r)
+{
+    const char *first = r->p;
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+        r->p++;
+    return r->p > first;
+}
+
+/* A number, as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static json_t *read_number(struct reader *r)
+{
+    const char *start = r->p;
+    if (*r->p == '-')
+        r->p++;
+    if (r->p < r->end && *r->p == '0')
+        r->p++;
+    else if (r->p == r->end || *r->p < '1' || *r->p > '9' || !skip_digits(r))
+        return NULL;
+    if (r->p < r->end && *r->p == '.' && (r->p++, !skip_digits(r)))
+        return NULL;
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
+            r->p++;
+        if (!skip_digits(r))
+            return NULL;
+    }
+    long long integer;
+    double real;
+    switch (json_number_read(start, (size_t)(r->p - start), &integer, &real)) {
+    case JSON_NUMBER_INTEGER:
+        return json_integer((json_int_t)integer);
+    case JSON_NUMBER_REAL:
+        return json_real(real);
+    default:
+        return NULL; /* out of range: json_loadb's error */
+    }
+}
+
+/* `word` (true, false, null) at the reader: `value`, else NULL. */
+static json_t *read_word(struct reader *r, const char *word, size_t len, json_t *value)
+{
+    if ((size_t)(r->end - r->p) < len || memcmp(r->p, word, len) != 0)
+        return NULL;
+    r->p += len;
+    return value;
+}
+
+static json_t *read_array(struct reader *r, unsigned depth)
+{
+    json_t *array = json_array();
+    if (!array || take(r, ']'))
+        return array;
+    do {
+        if (json_array_append_new(array, read_value(r, depth + 1)) != 0)
+            goto refused;
+    } while (take(r, ','));
+    if (take(r, ']'))
+        return array;
+refused:
+    json_decref(array);
+    return NULL;
+}
+
+/* Reads the value of the member `key` and sets it; false for a duplicate key (json_loadb's). */
+static bool set_member(struct reader *r, json_t *object, const char *key, size_t key_len,
+                       unsigned depth)
+{
+    size_t members = json_object_size(object);
+    return json_object_setn_new_nocheck(object, key, key_len, read_value(r, depth + 1)) == 0 &&
+           json_object_size(object) > members;
+}
+
+/* The same for a key that had escapes: a copy, since its value may reuse the scratch buffer. */
+static bool read_member_escaped_key(struct reader *r, json_t *object, const char *key,
+                                    size_t key_len, unsigned depth)
+{
+    char *copy = malloc(key_len);
+    bool set = copy && set_member(r, object, memcpy(copy, key, key_len), key_len, depth);
+    free(copy);
+    return set;
+}
+
+static bool read_member(struct reader *r, json_t *object, unsigned depth)
+{
+    const char *key;
+    size_t key_len;
+    if (!take(r, '"') || !read_string(r, &key, &key_len) || !take(r, ':'))
+        return false;
+    if (key == r->scratch)
+        return read_member_escaped_key(r, object, key, key_len, depth);
+    return set_member(r, object, key, key_len, depth);
+}
+
+static json_t *read_object(struct reader *r, unsigned depth)
+{
+    json_t *object = json_object();
+    if (!object || take(r, '}'))
+        return object;
+    do {
+        if (!read_member(r, object, depth))
+            goto refused;
+    } while (take(r, ','));
+    if (take(r, '}'))
+        return object;
+refused:
+    json_decref(object);
+    return NULL;
+}
+
+/* The value at the reader (after white space), or NULL for anything left to json_loadb. */
+static json_t *read_value(struct reader *r, unsigned depth)
+{
+    skip_space(r);
+    if (r->p == r->end || depth > DEPTH_MAX)
+        return NULL;
+    const char *text;
+    size_t len;
+    switch (*r->p++) {
+    case '{':
+        return read_object(r, depth);
+    case '[':
+        return read_array(r, depth);
+    case '"':
+        return read_string(r, &text, &len) ? json_stringn_nocheck(text, len) : NULL;
+    case 't':
+        return read_word(r, "rue", 3, json_true());
+    case 'f':
+        return read_word(r, "alse", 4, json_false());
+    case 'n':
+        return read_word(r, "ull", 3, json_null());
+    default:
+        r->p--;
+        return read_number(r);
+    }
+}
+
+json_t *json_read_certain(const char *text, size_t len)
+{
+    struct reader r = {.p = text, .end = text + len};
+    skip_space(&r);
+    json_t *value = NULL;
+    if (r.p < r.end && (*r.p == '{' || *r.p == '[')) /* json_loadb wants one object or array */
+        value = read_value(&r, 1);
+    skip_space(&r);
+    free(r.scratch);
+    if (value && r.p == r.end)
+        return value;
+    json_decref(value);
+    return NULL;
 }
 
 /* The integer of at most 18 digits (no overflow possible) that `text` is, into *out. */
@@ -111,133 +393,6 @@ enum json_number_kind json_number_read(const char *text, size_t len, long long *
     return *end || errno == ERANGE ? JSON_NUMBER_UNREAD : JSON_NUMBER_INTEGER;
 }
 
-static int on_number(void *ctx, const char *text, size_t len)
-{
-    long long integer;
-    double real;
-    switch (json_number_read(text, len, &integer, &real)) {
-    case JSON_NUMBER_INTEGER:
-        return attach(ctx, json_integer((json_int_t)integer));
-    case JSON_NUMBER_REAL:
-        return attach(ctx, json_real(real));
-    default:
-        return 0; /* out of range: json_loadb's error */
-    }
-}
-
-/*
- * What json_loadb takes for a string or a key: well-formed UTF-8 (yajl lets overlong forms
- * through) and no NUL (refused without JSON_ALLOW_NUL). Checked here, with a faster check than
- * jansson's own, which is then skipped.
- */
-static bool text_accepted(const unsigned char *text, size_t len)
-{
-    return !memchr(text, '\0', len) && utf8_valid((const char *)text, len);
-}
-
-static int on_string(void *ctx, const unsigned char *value, size_t len)
-{
-    if (!text_accepted(value, len))
-        return 0;
-    return attach(ctx, json_stringn_nocheck((const char *)value, len));
-}
-
-static int on_key(void *ctx, const unsigned char *key, size_t len)
-{
-    struct builder *b = ctx;
-    if (!text_accepted(key, len))
-        return 0;
-    if (len + 1 > b->key_cap) {
-        size_t cap = len + 1 > 2 * b->key_cap ? len + 1 : 2 * b->key_cap;
-        char *grown = realloc(b->key, cap);
-        if (!grown)
-            return 0;
-        b->key = grown;
-        b->key_cap = cap;
-    }
-    memcpy(b->key, key, len);
-    b->key[len] = '\0';
-    b->key_len = len;
-    return 1;
-}
-
-static int open_container(struct builder *b, json_t *container)
-{
-    if (!container)
-        return 0;
-    if (b->depth == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 32;
-        struct open_container *grown = realloc(b->open, cap * sizeof *grown);
-        if (!grown) {
-            json_decref(container);
-            return 0;
-        }
-        b->open = grown;
-        b->cap = cap;
-    }
-    if (!attach(b, json_incref(container))) {
-        json_decref(container);
-        return 0;
-    }
-    b->open[b->depth++] = (struct open_container){container, 0};
-    json_decref(container); /* its parent (or the root) holds it */
-    return 1;
-}
-
-static int on_start_map(void *ctx)
-{
-    return open_container(ctx, json_object());
-}
-
-static int on_start_array(void *ctx)
-{
-    return open_container(ctx, json_array());
-}
-
-/*
- * A duplicate key replaces the member of the same key: the object then has fewer members than
- * were set in it, and json_loadb says which key it was.
- */
-static int on_end(void *ctx)
-{
-    struct builder *b = ctx;
-    const struct open_container *closed = &b->open[b->depth - 1];
-    if (json_is_object(closed->value) && json_object_size(closed->value) != closed->members)
-        return 0;
-    if (--b->depth == 0)
-        b->root_end = yajl_get_bytes_consumed(b->parser);
-    return 1;
-}
-
-static const yajl_callbacks callbacks = {
-    .yajl_null = on_null,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
-    .yajl_string = on_string,
-    .yajl_start_map = on_start_map,
-    .yajl_map_key = on_key,
-    .yajl_end_map = on_end,
-    .yajl_start_array = on_start_array,
-    .yajl_end_array = on_end,
-};
-
-/*
- * Texts where yajl and json_loadb disagree, which json_loadb reads: an escaped UTF-16
- * surrogate (\uD800 to \uDFFF; yajl reads a lone or ill-paired one into something else where
- * json_loadb refuses it), and a form feed or vertical tab (white space to yajl, not to JSON).
- */
-static bool yajl_may_differ(const char *text, size_t len)
-{
-    const char *end = text + len;
-    if (memchr(text, '\f', len) || memchr(text, '\v', len))
-        return true;
-    for (const char *p = text; (p = memchr(p, '\\', (size_t)(end - p))); p++)
-        if (end - p >= 4 && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') && p[3] &&
-            strchr("89abcdefABCDEF", p[3]))
-            return true;
-    return false;
-}
-
 bool json_space_only(const char *text, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -246,30 +401,10 @@ bool json_space_only(const char *text, size_t len)
     return true;
 }
 
-/* The value when the builder took the whole text for certain, else NULL. */
-static json_t *build(const char *text, size_t len)
-{
-    struct builder b = {0};
-    b.parser = yajl_alloc(&callbacks, NULL, &b);
-    bool built = b.parser &&
-                 yajl_parse(b.parser, (const unsigned char *)text, len) == yajl_status_ok &&
-                 yajl_complete_parse(b.parser) == yajl_status_ok && b.root && b.depth == 0 &&
-                 /* yajl does not see a string begun after the value and never ended */
-                 json_space_only(text + b.root_end, len - b.root_end);
-    if (b.parser)
-        yajl_free(b.parser);
-    free(b.open);
-    free(b.key);
-    if (built)
-        return b.root;
-    json_decref(b.root);
-    return NULL;
-}
-
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err)
 {
     struct json_arena *arena = json_arena_open();
-    json_t *value = yajl_may_differ(text, len) ? NULL : build(text, len);
+    json_t *value = json_read_certain(text, len);
     if (!value)
         value = json_loadb(text, len, LOADB_FLAGS, err);
     json_arena_close(arena);

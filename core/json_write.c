@@ -8,6 +8,7 @@
  * exponent.
  */
 #include "ctg/json_write.h"
+#include "ctg/json_bytes.h"
 #include "ctg/utf8.h"
 
 #include <stdbool.h>
@@ -67,39 +68,19 @@ static void put_escape(struct json_text *t, unsigned char c)
     put(t, six, 6);
 }
 
-/* 1 for the bytes a string's text escapes: the control characters, '"' and '\\'. */
-static const unsigned char escaped[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1,
-};
-
 /* The rest of a string from its first byte that needs an escape, in runs between escapes. */
 static void put_escaped(struct json_text *t, const char *s, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!escaped[c])
+        if (!json_byte_special(c))
             continue;
         put(t, s + run, i - run);
         put_escape(t, c);
         run = i + 1;
     }
     put(t, s + run, n - run);
-}
-
-#define EVERY_BYTE(b) (0x0101010101010101u * (b))
-
-/* Whether one of the eight bytes may need an escape: a control character, '"' or '\\'. A word
- * with one is never missed; a word taken for one with (a borrow past a byte that needs one) only
- * goes through the byte loop. */
-static inline bool word_may_escape(uint64_t w)
-{
-    uint64_t quote = w ^ EVERY_BYTE('"'), backslash = w ^ EVERY_BYTE('\\');
-    uint64_t below_space = (w - EVERY_BYTE(0x20)) & ~w;
-    uint64_t is_quote = (quote - EVERY_BYTE(1)) & ~quote;
-    uint64_t is_backslash = (backslash - EVERY_BYTE(1)) & ~backslash;
-    return (below_space | is_quote | is_backslash) & EVERY_BYTE(0x80);
 }
 
 /*
@@ -113,9 +94,9 @@ static void put_string(struct json_text *t, const char *s, size_t n)
     char *out = t->buf + t->len;
     size_t i = 0;
     out[0] = '"';
-    for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), !word_may_escape(w)); i += 8)
+    for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), !json_word_special(w)); i += 8)
         memcpy(out + 1 + i, &w, 8);
-    for (; i < n && !escaped[(unsigned char)s[i]]; i++)
+    for (; i < n && !json_byte_special((unsigned char)s[i]); i++)
         out[1 + i] = s[i];
     t->len += 1 + i;
     if (i < n)

@@ -3,10 +3,11 @@
  * jansson values.
  *
  * json_loadb reads a text a byte at a time through callbacks, which made it a fifth of the
- * server's time on writes. json_parse_body reads the text with yajl's lexer and builds the same
- * jansson values; on whatever it does not take for certain (an error of any kind, a duplicate
- * key, a NUL, an escaped surrogate, a form feed, a number out of range, deep nesting) it hands
- * the text to json_loadb, so that the result and every error are exactly json_loadb's
+ * server's time on writes; yajl's lexer, which read them next, was still half of a parse.
+ * json_parse_body reads the text with a reader of its own and builds the same jansson values;
+ * on whatever it does not take for certain (an error of any kind, a duplicate key, a NUL, an
+ * escaped surrogate, a form feed, a number out of range, deep nesting) it hands the text to
+ * json_loadb, so that the result and every error are exactly json_loadb's
  * (tests/fuzz/fuzz_json_parse.c checks this).
  */
 #ifndef CTG_JSON_PARSE_H
@@ -20,14 +21,20 @@
  * may be NULL. */
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err);
 
+/*
+ * The value json_loadb would read from the text, when the reader of json_parse_body reads it for
+ * certain; NULL when json_loadb has to read it (a text it refuses, or one the reader leaves to it).
+ */
+json_t *json_read_certain(const char *text, size_t len);
+
 /* Whether the text is only JSON's white space (space, tab, line feed, carriage return). */
 bool json_space_only(const char *text, size_t len);
 
 enum json_number_kind { JSON_NUMBER_UNREAD, JSON_NUMBER_INTEGER, JSON_NUMBER_REAL };
 
 /*
- * A JSON number's text (as yajl hands it over) read as jansson reads it: an integer unless it
- * has '.', 'e' or 'E'; UNREAD out of range (an integer beyond 64 bits, a real overflowing) or
+ * A JSON number's text read as jansson reads it: an integer unless it has '.', 'e' or 'E';
+ * UNREAD out of range (an integer beyond 64 bits, a real overflowing) or
  * longer than any number jansson writes.
  */
 enum json_number_kind json_number_read(const char *text, size_t len, long long *integer,

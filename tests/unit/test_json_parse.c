@@ -1,8 +1,9 @@
 /*
- * test_json_parse.c — core/json_parse.c: request bodies read through yajl give exactly what
+ * test_json_parse.c — core/json_parse.c: request bodies read by its reader give exactly what
  * json_loadb(…, JSON_REJECT_DUPLICATES) gives: the same value with its keys in the same order,
- * or the same error, on the texts where the two libraries part ways. (tests/fuzz/fuzz_json_parse
- * checks the same property on generated texts.)
+ * or the same error, on the texts where the two part ways; and the reader itself reads the
+ * texts clients send, escapes and UTF-8 included, instead of leaving them to json_loadb.
+ * (tests/fuzz/fuzz_json_parse checks the first property on generated texts.)
  */
 #include "ctg/json_parse.h"
 
@@ -43,6 +44,17 @@ static void check_text(const char *text, bool readable)
     check_same(text, text, strlen(text), readable);
 }
 
+/* A text the reader reads itself (json_loadb reads it too, to the same value). */
+static void check_read_certain(const char *label, const char *text, size_t len)
+{
+    check_same(label, text, len, true);
+    json_t *read = json_read_certain(text, len);
+    if (!read)
+        fprintf(stderr, "%s: left to json_loadb: %.*s\n", label, (int)len, text);
+    CHECK(read != NULL);
+    json_decref(read);
+}
+
 static void test_values(void)
 {
     check_text("{}", true);
@@ -58,6 +70,46 @@ static void test_values(void)
     check_text("{\"s\":\"Finistère \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\u20AC\"}", true);
     check_text("{\"emoji\":\"😀\",\"pair\":\"\\ud83d\\ude00\"}", true);
     check_text("{\"\":\"\",\"k\\u00e9\":1}", true);
+}
+
+/* What clients send is read by the reader, not by json_loadb again after it. */
+static void test_reader_reads_bodies(void)
+{
+    static const char *const texts[] = {
+        "{}",
+        " [ ] \n",
+        "{\"id\":\"ctg-29-brest\",\"department\":\"29\",\"period\":{\"start\":\"2022-01-01\","
+        "\"end\":\"2025-12-31\"},\"champs\":[\"petite_enfance\",\"jeunesse\"],\"n\":[0,-0,1,-7,"
+        "1.5,-2.5e-3,1E5,9223372036854775807],\"ok\":true,\"no\":false,\"none\":null}",
+        "{\n  \"title\": \"Finist\u00e8re \\\"Brest\\\" \\\\ \\/ \\b\\f\\n\\r\\t\",\n  \"x\": [ 1 , 2 ]\r\n}",
+        "{\"t\":\"\\u00e9\\u20AC\\u0041\\u07ff\\u0800\\uffff\"}",
+        "{\"cl\xc3\xa9 \xf0\x9f\x98\x80 abcdefgh\":\"\xe2\x82\xac abcdefghijklmnop \xf4\x8f\xbf\xbf\"}",
+        /* keys with escapes, whose values have escapes too (the key is kept apart) */
+        "{\"k\\u00e9\":\"a\\nb\",\"x\\ty\":{\"z\\\"\":\"\\u20ac\",\"w\":[\"\\\\\"]},\"\\/\":1}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        check_read_certain(texts[i], texts[i], strlen(texts[i]));
+}
+
+/*
+ * Strings of every length up to 24 with a special byte (an escape, a quote escaped, non-ASCII)
+ * at every place: the reader's eight-byte scan stops where it is, wherever it falls in a word.
+ */
+static void test_specials_at_every_place(void)
+{
+    static const char *const specials[] = {"\\n", "\\\"", "\\\\", "\\u00e9", "\\/", "\xc3\xa9",
+                                           "\xe2\x82\xac"};
+    char text[128], inner[64];
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+                memset(inner, 'a', len);
+                inner[len] = '\0';
+                int n = snprintf(text, sizeof text, "{\"%.*s\":\"%.*s%s%s\",\"%.*s%sz\":[%zu]}",
+                                 (int)len, inner, (int)at, inner, specials[k], inner + at,
+                                 (int)at, inner, specials[k], len);
+                check_read_certain("special at every place", text, (size_t)n);
+            }
 }
 
 static void test_refusals(void)
@@ -138,6 +190,8 @@ static void test_depth(void)
 int main(void)
 {
     test_values();
+    test_reader_reads_bodies();
+    test_specials_at_every_place();
     test_refusals();
     test_depth();
     return check_summary("test_json_parse");
