@@ -265,7 +265,8 @@ struct text_level {
 /*
  * One decoding of one or more texts. It lives in a userdata whose __gc frees the parser and
  * the levels, so that a memory error raised by a callback (it unwinds through yajl) leaks
- * nothing. Its one parser takes text after text (yajl_allow_multiple_values).
+ * nothing. Its one parser, made for the first text that is not compact, takes text after text
+ * (yajl_allow_multiple_values).
  */
 struct text_decoder {
     lua_State *L;
@@ -639,6 +640,17 @@ static bool decode_compact(struct text_decoder *d, const char *text, size_t len)
     return false;
 }
 
+/* yajl's parser, made for the first text that is not compact text: most decoders need none. */
+static yajl_handle decoder_parser(struct text_decoder *d)
+{
+    if (!d->parser) {
+        d->parser = yajl_alloc(&text_callbacks, NULL, d);
+        if (!d->parser || !yajl_config(d->parser, yajl_allow_multiple_values, 1))
+            luaL_error(d->L, "not enough memory");
+    }
+    return d->parser;
+}
+
 /*
  * Decodes one text onto the stack, with the decoder's metatables and parser. The space after
  * it ends a number that ends the text, which yajl would otherwise keep for the next text; what
@@ -654,7 +666,7 @@ static void decode_text(struct text_decoder *d, const char *text, size_t len)
     d->value_end = 0;
     d->has_value = false;
     d->in_text = true;
-    bool read = yajl_parse(d->parser, (const unsigned char *)text, len) == yajl_status_ok;
+    bool read = yajl_parse(decoder_parser(d), (const unsigned char *)text, len) == yajl_status_ok;
     d->in_text = false;
     if (!read || yajl_parse(d->parser, (const unsigned char *)" ", 1) != yajl_status_ok ||
         d->depth || lua_gettop(d->L) != top + 1 ||
@@ -678,9 +690,6 @@ static struct text_decoder *push_decoder(lua_State *L)
     *d = (struct text_decoder){.L = L, .k = {lua_absindex(L, -3), lua_absindex(L, -2)},
                                .hint = hint};
     luaL_setmetatable(L, TEXT_DECODER_MT_KEY);
-    d->parser = yajl_alloc(&text_callbacks, NULL, d);
-    if (!d->parser || !yajl_config(d->parser, yajl_allow_multiple_values, 1))
-        luaL_error(L, "not enough memory");
     return d;
 }
 
