@@ -151,18 +151,16 @@ static void write_value(struct json_text *t, const json_t *value)
     char number[32];
     switch (json_typeof(value)) {
     case JSON_OBJECT: {
-        const char *key;
-        size_t key_len; /* a key may hold a NUL */
-        json_t *member;
-        bool first = true;
+        /* the iterator itself: json_object_keylen_foreach finds it again from the key, thrice */
+        json_t *object = (json_t *)value;
+        void *first = json_object_iter(object);
         put_char(t, '{');
-        json_object_keylen_foreach((json_t *)value, key, key_len, member) {
-            if (!first)
+        for (void *it = first; it; it = json_object_iter_next(object, it)) {
+            if (it != first)
                 put_char(t, ',');
-            put_string(t, key, key_len);
+            put_string(t, json_object_iter_key(it), json_object_iter_key_len(it)); /* NULs too */
             put_char(t, ':');
-            write_value(t, member);
-            first = false;
+            write_value(t, json_object_iter_value(it));
         }
         put_char(t, '}');
         return;

@@ -435,13 +435,14 @@ static bool check_fields(struct checker *c, const json_t *v, const struct path *
     }
     const json_t *values[FIELDS_MAX] = {NULL};
     bool unknown = false;
-    const char *key;
-    size_t key_len;
-    json_t *value;
-    json_object_keylen_foreach((json_t *)v, key, key_len, value) {
+    json_t *object = (json_t *)v;
+    /* by the iterator: json_object_keylen_foreach finds it again from the key, thrice */
+    for (void *it = json_object_iter(object); it; it = json_object_iter_next(object, it)) {
+        const char *key = json_object_iter_key(it);
+        size_t key_len = json_object_iter_key_len(it);
         long i = field_index(fields, key, key_len);
         if (i >= 0)
-            values[i] = value;
+            values[i] = json_object_iter_value(it);
         else if (p || !is_server_field(key, key_len))
             unknown = true;
     }
