@@ -8,7 +8,7 @@
 -- write: CLIENTS fibers, each with its own connection (as wrk's connections), each calling
 -- put(id, doc) one after the other with a new id, for SECONDS; read: the same with
 -- conn.space.docs:get(ID) (an iproto SELECT by primary key). Prints one JSON line:
--- {"ops", "seconds", "rate", "errors"}. load: calls load(JSONL_FILE) on the server.
+-- {"ops", "seconds", "rate", "errors"}. load: calls load_jsonl(JSONL_FILE) on the server.
 local netbox = require('net.box')
 local fiber = require('fiber')
 local clock = require('clock')
@@ -19,12 +19,12 @@ local address = '127.0.0.1:' .. port
 
 if mode == 'load' then
   -- A call made while the server starts may be refused: its connection, guest's rights (the
-  -- script grants them after box.cfg has opened the port) or load() (defined last). It is
+  -- script grants them after box.cfg has opened the port) or load_jsonl() (defined last). It is
   -- made again, on a new connection, until the server is ready (10 s at most).
   local ok, n
   for _ = 1, 100 do
     local conn = netbox.connect(address)
-    ok, n = pcall(conn.call, conn, 'load', { arg[3] }, { timeout = 3600 })
+    ok, n = pcall(conn.call, conn, 'load_jsonl', { arg[3] }, { timeout = 3600 })
     conn:close()
     local why = tostring(n)
     local early = why:find('refused', 1, true) or why:find('denied', 1, true) or

@@ -11,8 +11,10 @@
 --                 (IPROTO_CHUNK messages; Tarantool 2.6 has no box.watch, that came in 2.10).
 --                 First pushes "ready". Each subscriber has a queue (a fiber.cond wakes it): a
 --                 trigger may not yield, so it only appends and signals.
---   load(path)    reads JSON lines, id taken from the line, replace in transactions of 1000
---                 (used to fill the space before the measures; no notification).
+--   load_jsonl(path) reads JSON lines, id taken from the line, replace in transactions of
+--                 1000 (used to fill the space before the measures; no notification). Not
+--                 `load`: a call made before the function is defined would run Lua's own
+--                 load(), which compiles the path and answers nil, not an error.
 -- Reads are plain iproto SELECTs by primary key (net.box: conn.space.docs:get(id)).
 local port, work_dir = arg[1], arg[2]
 local fiber = require('fiber')
@@ -74,7 +76,7 @@ function subscribe()
   subscribers[q] = nil
 end
 
-function load(path)
+function load_jsonl(path)
   local n = 0
   box.begin()
   for line in io.lines(path) do
