@@ -80,63 +80,6 @@ static bool reserve_scratch(struct reader *r, size_t n)
     return true;
 }
 
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-         : -1;
-}
-
-/* The code point of the four hex digits at `s`, or -1: \u0000 and surrogates are json_loadb's. */
-static long escaped_code_point(const char *s, const char *end)
-{
-    if (end - s < 4)
-        return -1;
-    long cp = 0;
-    for (int i = 0; i < 4; i++) {
-        int digit = hex_value(s[i]);
-        if (digit < 0)
-            return -1;
-        cp = cp << 4 | digit;
-    }
-    return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? -1 : cp;
-}
-
-/* Writes the UTF-8 of a code point below U+10000 at `out`; its length. */
-static size_t put_utf8(char *out, long cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    out[0] = (char)(0xE0 | cp >> 12);
-    out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-}
-
-/* The byte a one-letter escape stands for, or 0. */
-static char escaped_letter(char c)
-{
-    switch (c) {
-    case '"': return '"';
-    case '\\': return '\\';
-    case '/': return '/';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    default: return 0;
-    }
-}
-
 /*
  * The rest of a string from its first backslash `s` on, unescaped into the scratch buffer after
  * its plain start (from `start`): the length in *len.
@@ -149,15 +92,15 @@ static bool read_escaped(struct reader *r, const char *start, const char *s, uin
         return false;
     memcpy(r->scratch, start, used);
     while (s < r->end && *s == '\\') {
-        char letter = r->end - s >= 2 ? escaped_letter(s[1]) : 0;
+        char letter = r->end - s >= 2 ? json_escaped_letter(s[1]) : 0;
         if (letter) {
             r->scratch[used++] = letter;
             s += 2;
         } else if (r->end - s >= 2 && s[1] == 'u') {
-            long cp = escaped_code_point(s + 2, r->end);
+            long cp = json_escaped_code_point(s + 2, r->end);
             if (cp < 0)
                 return false;
-            used += put_utf8(r->scratch + used, cp);
+            used += json_utf8_put(r->scratch + used, cp);
             *seen |= cp >= 0x80 ? 0x80 : 0;
             s += 6;
         } else {
@@ -200,34 +143,13 @@ static bool read_string(struct reader *r, const char **text, size_t *len)
     return !(seen & HIGH_BITS) || utf8_valid(*text, *len);
 }
 
-/* Steps over the digits at the reader; false when there is none. */
-static bool skip_digits(struct reader *r)
-{
-    const char *first = r->p;
-    while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
-        r->p++;
-    return r->p > first;
-}
-
-/* A number, as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* A number, as JSON writes it, read as jansson reads it. */
 static json_t *read_number(struct reader *r)
 {
-    const char *start = r->p;
-    if (*r->p == '-')
-        r->p++;
-    if (r->p < r->end && *r->p == '0')
-        r->p++;
-    else if (r->p == r->end || *r->p < '1' || *r->p > '9' || !skip_digits(r))
+    const char *start = r->p, *stop = json_number_end(start, r->end);
+    if (!stop)
         return NULL;
-    if (r->p < r->end && *r->p == '.' && (r->p++, !skip_digits(r)))
-        return NULL;
-    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
-        r->p++;
-        if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
-            r->p++;
-        if (!skip_digits(r))
-            return NULL;
-    }
+    r->p = stop;
     long long integer;
     double real;
     switch (json_number_read(start, (size_t)(r->p - start), &integer, &real)) {
@@ -249,20 +171,10 @@ static json_t *read_word(struct reader *r, const char *word, size_t len, json_t 
     return value;
 }
 
-static json_t *read_array(struct reader *r, unsigned depth)
+/* One item of an array. */
+static bool read_item(struct reader *r, json_t *array, unsigned depth)
 {
-    json_t *array = json_array();
-    if (!array || take(r, ']'))
-        return array;
-    do {
-        if (json_array_append_new(array, read_value(r, depth + 1)) != 0)
-            goto refused;
-    } while (take(r, ','));
-    if (take(r, ']'))
-        return array;
-refused:
-    json_decref(array);
-    return NULL;
+    return json_array_append_new(array, read_value(r, depth + 1)) == 0;
 }
 
 /* Reads the value of the member `key` and sets it; false for a duplicate key (json_loadb's). */
@@ -295,19 +207,21 @@ static bool read_member(struct reader *r, json_t *object, unsigned depth)
     return set_member(r, object, key, key_len, depth);
 }
 
-static json_t *read_object(struct reader *r, unsigned depth)
+/* The members of an object or the items of an array, after its opening bracket. */
+static json_t *read_container(struct reader *r, unsigned depth, bool object)
 {
-    json_t *object = json_object();
-    if (!object || take(r, '}'))
-        return object;
+    json_t *container = object ? json_object() : json_array();
+    char close = object ? '}' : ']';
+    if (!container || take(r, close))
+        return container;
     do {
-        if (!read_member(r, object, depth))
+        if (!(object ? read_member(r, container, depth) : read_item(r, container, depth)))
             goto refused;
     } while (take(r, ','));
-    if (take(r, '}'))
-        return object;
+    if (take(r, close))
+        return container;
 refused:
-    json_decref(object);
+    json_decref(container);
     return NULL;
 }
 
@@ -321,9 +235,9 @@ static json_t *read_value(struct reader *r, unsigned depth)
     size_t len;
     switch (*r->p++) {
     case '{':
-        return read_object(r, depth);
+        return read_container(r, depth, true);
     case '[':
-        return read_array(r, depth);
+        return read_container(r, depth, false);
     case '"':
         return read_string(r, &text, &len) ? json_stringn_nocheck(text, len) : NULL;
     case 't':
@@ -351,6 +265,88 @@ json_t *json_read_certain(const char *text, size_t len)
         return value;
     json_decref(value);
     return NULL;
+}
+
+static bool skip_digits(const char **p, const char *end)
+{
+    const char *first = *p;
+    while (*p < end && **p >= '0' && **p <= '9')
+        (*p)++;
+    return *p > first;
+}
+
+const char *json_number_end(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p == end || *p < '1' || *p > '9' || !skip_digits(&p, end))
+        return NULL;
+    if (p < end && *p == '.' && (p++, !skip_digits(&p, end)))
+        return NULL;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!skip_digits(&p, end))
+            return NULL;
+    }
+    return p;
+}
+
+char json_escaped_letter(char c)
+{
+    switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+    }
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : -1;
+}
+
+long json_escaped_code_point(const char *s, const char *end)
+{
+    if (end - s < 4)
+        return -1;
+    long cp = 0;
+    for (int i = 0; i < 4; i++) {
+        int digit = hex_value(s[i]);
+        if (digit < 0)
+            return -1;
+        cp = cp << 4 | digit;
+    }
+    return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? -1 : cp;
+}
+
+size_t json_utf8_put(char out[3], long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    out[0] = (char)(0xE0 | cp >> 12);
+    out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
 }
 
 /* The integer of at most 18 digits (no overflow possible) that `text` is, into *out. */

@@ -455,43 +455,19 @@ static bool compact_take(struct compact *c, char expected)
     return true;
 }
 
-static int hex_digit(char ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
 /* The character of the escape at s (after its backslash) into b; its length in the text, or 0. */
 static size_t compact_unescape(luaL_Buffer *b, const char *s, const char *end)
 {
-    static const char plain[] = "\"\\/bfnrt", meant[] = "\"\\/\b\f\n\r\t";
-    const char *at = *s ? strchr(plain, *s) : NULL;
-    if (at) {
-        luaL_addchar(b, meant[at - plain]);
+    char letter = json_escaped_letter(*s);
+    if (letter) {
+        luaL_addchar(b, letter);
         return 1;
     }
-    if (*s != 'u' || end - s < 5)
+    long code = *s == 'u' ? json_escaped_code_point(s + 1, end) : -1;
+    if (code < 0)
         return 0;
-    unsigned code = 0;
-    for (int i = 1; i <= 4; i++) {
-        int digit = hex_digit(s[i]);
-        if (digit < 0)
-            return 0;
-        code = code * 16 + (unsigned)digit;
-    }
-    if (code == 0 || (code >= 0xD800 && code <= 0xDFFF))
-        return 0;
-    if (code < 0x80) {
-        luaL_addchar(b, (char)code);
-    } else if (code < 0x800) {
-        luaL_addchar(b, (char)(0xC0 | code >> 6));
-        luaL_addchar(b, (char)(0x80 | (code & 0x3F)));
-    } else {
-        luaL_addchar(b, (char)(0xE0 | code >> 12));
-        luaL_addchar(b, (char)(0x80 | ((code >> 6) & 0x3F)));
-        luaL_addchar(b, (char)(0x80 | (code & 0x3F)));
-    }
+    char utf8[3];
+    luaL_addlstring(b, utf8, json_utf8_put(utf8, code));
     return 5;
 }
 
@@ -543,37 +519,14 @@ static bool compact_string(struct compact *c)
     return true;
 }
 
-/* Moves *p past the digits there; false when there were none. */
-static bool skip_digits(const char **p, const char *end)
-{
-    const char *start = *p;
-    while (*p < end && **p >= '0' && **p <= '9')
-        (*p)++;
-    return *p > start;
-}
-
-/* A number of JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* A number of JSON's grammar, read as jansson reads it. */
 static bool compact_number(struct compact *c)
 {
-    const char *p = c->p, *end = c->end;
-    if (p < end && *p == '-')
-        p++;
-    if (p < end && *p == '0')
-        p++;
-    else if (!skip_digits(&p, end))
+    const char *start = c->p, *stop = json_number_end(start, c->end);
+    if (!stop)
         return false;
-    if (p < end && *p == '.' && (++p, !skip_digits(&p, end)))
-        return false;
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (!skip_digits(&p, end))
-            return false;
-    }
-    const char *start = c->p;
-    c->p = p;
-    return text_number(c->d, start, (size_t)(p - start)) != 0;
+    c->p = stop;
+    return text_number(c->d, start, (size_t)(stop - start)) != 0;
 }
 
 static bool compact_word(struct compact *c, const char *word, size_t len)

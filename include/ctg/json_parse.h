@@ -40,4 +40,23 @@ enum json_number_kind { JSON_NUMBER_UNREAD, JSON_NUMBER_INTEGER, JSON_NUMBER_REA
 enum json_number_kind json_number_read(const char *text, size_t len, long long *integer,
                                        double *real);
 
+/*
+ * The lexical pieces both readers of JSON text share (json_parse.c's and the compact reader of
+ * lua_json.c):
+ */
+
+/* The end of the number at `p` by JSON's grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * or NULL when none starts there. */
+const char *json_number_end(const char *p, const char *end);
+
+/* The byte a one-letter escape (\n, \", \/…) stands for, given its letter; 0 for another. */
+char json_escaped_letter(char c);
+
+/* The code point of the four hex digits of \uXXXX at `s`; -1 for bad digits, for \u0000 and
+ * for a surrogate (json_loadb's to read: refused, or paired). */
+long json_escaped_code_point(const char *s, const char *end);
+
+/* Writes the UTF-8 of a code point below U+10000 into `out`; its length (1 to 3). */
+size_t json_utf8_put(char out[3], long cp);
+
 #endif
