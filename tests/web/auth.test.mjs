@@ -14,9 +14,14 @@ let server;
 let browser;
 let demo;
 
+// A page without a token opens the dialog by itself once the API has answered 401, at a moment
+// of its own: a pointer click on the button could then wait behind the modal dialog until it
+// timed out. The button's handler (app.askToken) does nothing while the dialog is open, so the
+// click event is dispatched to it whatever the dialog's state.
 async function useToken(page, secret) {
   const dialog = page.locator('#token-dialog');
-  if (!(await dialog.evaluate((d) => d.open))) await page.click('#token-button');
+  await page.locator('#token-button').dispatchEvent('click');
+  await dialog.waitFor({ state: 'visible' });
   await page.fill('#token-input', secret);
   await dialog.getByRole('button', { name: 'Utiliser ce jeton' }).click();
 }
