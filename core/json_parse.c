@@ -391,10 +391,9 @@ enum json_number_kind json_number_read(const char *text, size_t len, long long *
 
 bool json_space_only(const char *text, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (!strchr(" \t\n\r", text[i]) || !text[i])
-            return false;
-    return true;
+    struct reader r = {.p = text, .end = text + len};
+    skip_space(&r);
+    return r.p == r.end;
 }
 
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err)
