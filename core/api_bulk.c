@@ -107,7 +107,8 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
 {
     struct write_outcome *out = calloc(n, sizeof *out);
     struct bulk_batch batch = {r, lines};
-    struct write_source src = {prepare_line, release_line, &batch, .outcomes_only = true};
+    struct write_source src = {.prepare = prepare_line, .release = release_line, .arg = &batch,
+                               .outcomes_only = true};
     struct write_outcome no_memory = {0};
     if (out)
         write_conventions_from(r->srv->store, &src, out, n);

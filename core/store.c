@@ -1207,9 +1207,9 @@ void store_checkpoint_if_due(struct store *st)
  * be neither answered nor built upon: ctgd stops, and its next start goes back to what is on
  * disk (PostgreSQL does the same when a sync fails: retrying one is not safe).
  */
-static void make_durable(struct store *st, bool syncing)
+static void make_durable(struct store *st, bool syncing, void (*meanwhile)(void *), void *arg)
 {
-    enum wal_append_status status = syncing ? wal_append_end(st->wal)
+    enum wal_append_status status = syncing ? wal_append_end(st->wal, meanwhile, arg)
                                             : wal_append(st->wal, st->last_txnid);
     if (status != WAL_APPENDED && checkpoint_now(st, false) < 0) {
         log_error("store", "a committed write cannot be synced to disk: stopping");
@@ -1277,7 +1277,8 @@ static bool disk_is_full(struct store *st, int rc)
 }
 
 /* One attempt: 0 on commit, else the LMDB error or -1 when `fn` refused. */
-static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+static int write_once(struct store *st, int (*fn)(struct store_txn *, void *),
+                      void (*meanwhile)(void *), void *arg)
 {
     struct store_txn t = {.st = st};
     wal_begin(st->wal);
@@ -1307,7 +1308,7 @@ static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), v
     mdb_env_info(st->env, &info);
     if (info.me_last_txnid == txnid) { /* LMDB commits nothing for a transaction that changed nothing */
         st->last_txnid = txnid;
-        make_durable(st, syncing);
+        make_durable(st, syncing, meanwhile, arg);
     } else if (syncing) {
         withdraw_record(st);
     }
@@ -1319,13 +1320,19 @@ static int write_once(struct store *st, int (*fn)(struct store_txn *, void *), v
 
 enum store_status store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 {
+    return store_write_meanwhile(st, fn, NULL, arg);
+}
+
+enum store_status store_write_meanwhile(struct store *st, int (*fn)(struct store_txn *, void *),
+                                        void (*meanwhile)(void *), void *arg)
+{
     if (st->reading) { /* growing the map would end that read under its views */
         log_error("store", "a write began inside a read");
         return STORE_ERROR;
     }
     for (;;) {
         st->writing = true;
-        int rc = write_once(st, fn, arg);
+        int rc = write_once(st, fn, meanwhile, arg);
         st->writing = false;
         if (rc == 0)
             return STORE_OK;

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* O_CLOEXEC with -std=c11 */
 #include "ctg/wal.h"
 #include "ctg/log.h"
+#include "ctg/syncer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,7 @@ struct wal {
     bool oversized;
 
     uint64_t appending;           /* what the record being synced adds to head, or 0 */
+    struct syncer *syncer;        /* syncs a record while its writer works; NULL: inline */
 
     pthread_t thread;
     bool running;
@@ -267,6 +269,7 @@ struct wal *wal_open(const char *path, size_t size, char *err, size_t errlen)
     w->ring = w->size - RING_START;
     read_last_checkpoint(w);
     clock_gettime(CLOCK_MONOTONIC, &w->started_at);
+    w->syncer = syncer_new();
     return w;
 }
 
@@ -275,6 +278,7 @@ void wal_close(struct wal *w)
     if (!w)
         return;
     wal_checkpoint_wait(w);
+    syncer_free(w->syncer);
     if (w->fd >= 0)
         close(w->fd); /* releases the lock */
     free(w->last_header);
@@ -479,10 +483,16 @@ enum wal_append_status wal_append_start(struct wal *w, uint64_t txnid)
     return WAL_SYNCING;
 }
 
-enum wal_append_status wal_append_end(struct wal *w)
+enum wal_append_status wal_append_end(struct wal *w, void (*meanwhile)(void *), void *arg)
 {
-    if (fdatasync(w->fd) < 0) {
-        log_error("wal", "cannot write to the write-ahead log %s: %s", w->path, strerror(errno));
+    bool aside = w->syncer && meanwhile; /* handing a sync over costs a few µs: not for nothing */
+    if (aside)
+        syncer_start(w->syncer, w->fd);
+    if (meanwhile)
+        meanwhile(arg);
+    int failure = aside ? syncer_wait(w->syncer) : fdatasync(w->fd) < 0 ? errno : 0;
+    if (failure) {
+        log_error("wal", "cannot write to the write-ahead log %s: %s", w->path, strerror(failure));
         return WAL_IO_ERROR;
     }
     w->head += w->appending;
@@ -512,7 +522,7 @@ int wal_append_withdraw(struct wal *w)
 enum wal_append_status wal_append(struct wal *w, uint64_t txnid)
 {
     enum wal_append_status status = wal_append_start(w, txnid);
-    return status == WAL_SYNCING ? wal_append_end(w) : status;
+    return status == WAL_SYNCING ? wal_append_end(w, NULL, NULL) : status;
 }
 
 /* ---------- checkpoints ---------- */

@@ -377,12 +377,19 @@ static int run_batch(struct store_txn *txn, void *arg)
     return 0;
 }
 
+static void batch_meanwhile(void *arg)
+{
+    const struct batch *b = arg;
+    b->src->meanwhile(b->src->arg);
+}
+
 void write_conventions_from(struct store *st, const struct write_source *src,
                             struct write_outcome *out, size_t n)
 {
     struct batch b = {src, out, n};
     memset(out, 0, n * sizeof *out);
-    enum store_status status = store_write(st, run_batch, &b);
+    enum store_status status = store_write_meanwhile(st, run_batch,
+                                                     src->meanwhile ? batch_meanwhile : NULL, &b);
     for (size_t i = 0; i < n; i++) {
         if (status == STORE_FULL && out[i].status < 400)
             refuse(&out[i], 507, "storage_full", NULL, "the store is full; nothing was written");

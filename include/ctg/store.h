@@ -156,6 +156,16 @@ struct store_change {
  */
 enum store_status store_write(struct store *st, int (*fn)(struct store_txn *txn, void *arg),
                               void *arg);
+/*
+ * store_write(), and while the commit's sync waits for the disk, `meanwhile(arg)` on this
+ * thread: work that needs neither the write on disk nor the store, which it must not use. It
+ * runs at most once, after `fn` ran for the last time, and not at all when the write fails or
+ * the commit is synced otherwise (a checkpoint when the log is full): the caller then does that
+ * work after.
+ */
+enum store_status store_write_meanwhile(struct store *st,
+                                        int (*fn)(struct store_txn *txn, void *arg),
+                                        void (*meanwhile)(void *arg), void *arg);
 /* The document as the transaction sees it. */
 enum store_status store_txn_get_doc(struct store_txn *txn, const char *id,
                                     struct record_view *out);

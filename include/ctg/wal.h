@@ -101,8 +101,12 @@ enum wal_append_status wal_append(struct wal *w, uint64_t txnid);
 /* Writes the record of transaction `txnid` and starts its write-out without waiting for it:
  * WAL_SYNCING, or WAL_NO_ROOM (nothing written) or WAL_IO_ERROR. */
 enum wal_append_status wal_append_start(struct wal *w, uint64_t txnid);
-/* Syncs the log: WAL_APPENDED once the record is on disk, else WAL_IO_ERROR (logged). */
-enum wal_append_status wal_append_end(struct wal *w);
+/*
+ * Syncs the log: WAL_APPENDED once the record is on disk, else WAL_IO_ERROR (logged). When
+ * `meanwhile` is not NULL, it runs with `arg` on the caller's thread while another thread syncs
+ * (syncer.h); the sync does not wait for it, and it is over when this returns.
+ */
+enum wal_append_status wal_append_end(struct wal *w, void (*meanwhile)(void *), void *arg);
 /*
  * For a transaction that did not commit after all: makes the record unreadable on disk, and
  * syncs that, so that no replay applies it; the next record takes its place. 0, or -1 on an

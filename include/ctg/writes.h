@@ -68,6 +68,9 @@ void write_conventions(struct store *st, const struct write_request *w, struct w
 struct write_source {
     int (*prepare)(void *arg, size_t i, struct write_request *w, struct write_outcome *out);
     void (*release)(void *arg, size_t i);
+    /* When not NULL: runs once the batch is committed, while its sync waits for the disk
+       (store_write_meanwhile), if it does; it must not need the writes on disk. */
+    void (*meanwhile)(void *arg);
     void *arg;
     bool outcomes_only; /* outcomes without their text: the caller does not answer with it */
 };

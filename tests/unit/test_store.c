@@ -415,6 +415,51 @@ static void test_refused_write_leaves_nothing(void)
     store_close(st);
 }
 
+/* store_write_meanwhile's work: how often it ran, and the seq the store had then. */
+struct meanwhile_arg {
+    struct save_arg save; /* first: save_fn is given the same pointer */
+    struct store *st;
+    int calls;
+    uint64_t seq_then;
+};
+
+static void note_meanwhile(void *arg)
+{
+    struct meanwhile_arg *m = arg;
+    m->calls++;
+    m->seq_then = store_last_seq(m->st);
+}
+
+static void test_work_runs_while_the_commit_syncs(void)
+{
+    struct store *st = open_store("meanwhile", 16 * MiB, 16 * MiB);
+    if (!st)
+        return;
+    json_t *doc = make_doc("caf-29-brest-2022", "29", "diagnostic", "parentalite", 1);
+    struct store_change change = {
+        .id = "caf-29-brest-2022", .type = CHANGE_CREATED, .new_doc = doc, .rev = 1,
+        .actor = "caf29", .at = "2024-03-01T09:00:00.000Z",
+    };
+    struct meanwhile_arg m = {{&change, STORE_ERROR, false}, st, 0, 99};
+    CHECK_INT(store_write_meanwhile(st, save_fn, note_meanwhile, &m), STORE_OK);
+    CHECK_INT(m.calls, 1);
+    CHECK_INT(m.seq_then, 0); /* committed, but not counted until its sync is over */
+    CHECK_INT(store_last_seq(st), 1);
+    CHECK(doc_present(st, "caf-29-brest-2022"));
+
+    /* A refused transaction commits nothing, so there is no sync to fill. */
+    json_t *other = make_doc("caf-29-morlaix-2022", "29", "diagnostic", "parentalite", 1);
+    change.id = "caf-29-morlaix-2022";
+    change.new_doc = other;
+    m = (struct meanwhile_arg){{&change, STORE_ERROR, true}, st, 0, 99};
+    CHECK_INT(store_write_meanwhile(st, save_fn, note_meanwhile, &m), STORE_REFUSED);
+    CHECK_INT(m.calls, 0);
+    CHECK(!doc_present(st, "caf-29-morlaix-2022"));
+    json_decref(other);
+    json_decref(doc);
+    store_close(st);
+}
+
 static void test_ids_too_long_for_a_key_are_never_found_nor_stored(void)
 {
     struct store *st = open_store("long-ids", 16 * MiB, 16 * MiB);
@@ -1259,6 +1304,7 @@ int main(void)
     tmp_setup();
     test_document_life_cycle();
     test_refused_write_leaves_nothing();
+    test_work_runs_while_the_commit_syncs();
     test_ids_too_long_for_a_key_are_never_found_nor_stored();
     test_listing_pages_in_id_order();
     test_reopen_keeps_everything();

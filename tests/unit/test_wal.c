@@ -323,10 +323,19 @@ static void start_record(struct wal *w, uint64_t txnid)
     CHECK_INT(wal_append_start(w, txnid), WAL_SYNCING);
 }
 
+static void count_call(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* Records of odd txnids are synced on the log's syncer thread while their writer counts a call
+ * (wal_append_end's `meanwhile`), the others on the writer's: replays must not tell them apart. */
 static void append_record(struct wal *w, uint64_t txnid)
 {
+    int calls = 0;
     start_record(w, txnid);
-    CHECK_INT(wal_append_end(w), WAL_APPENDED);
+    CHECK_INT(wal_append_end(w, txnid % 2 ? count_call : NULL, &calls), WAL_APPENDED);
+    CHECK_INT(calls, txnid % 2 ? 1 : 0);
 }
 
 /* Opens a log of 1 MiB "<name>.wal" beside a data file of two zero pages, and checkpoints
