@@ -2,28 +2,36 @@
  * json_arena.c — the jansson values of one parse, allocated together (see json_arena.h).
  *
  * An arena is a list of chunks, each aligned on its size, so that a block's chunk is its
- * address with the low bits cleared. jansson frees arena blocks and heap blocks through the
- * same function: the set of the chunks' addresses (ptr_set) tells them apart, and a heap
- * block is handed to free() as it came from malloc() (a text of json_dumps can still be given
- * to free()). Chunks come from the heap too; a few are kept spare, the others go back.
+ * address with the low bits cleared. The chunks are cut from one range of address space,
+ * reserved at the first arena and given memory a chunk at a time: jansson frees arena blocks
+ * and heap blocks through the same function, and a block is the arena's when its address is in
+ * that range (a set of the chunks' addresses took a hash lookup at every free). A heap block is
+ * handed to free() as it came from malloc() (a text of json_dumps can still be given to free()).
+ * A few chunks are kept spare; the memory of the others goes back to the system, their address
+ * to the next chunks. Once the range is used up, jansson allocates from the heap.
  *
  * Each arena block follows an 8-byte header with its size: a block freed twice aborts, and
  * under AddressSanitizer a freed block, and the room of a chunk not cut yet, are poisoned, so
  * that reading a freed value is reported as it is for the heap's.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE and madvise with -std=c11 */
 #include "ctg/json_arena.h"
-#include "ctg/ptr_set.h"
 
 #include <jansson.h>
 #include <sanitizer/asan_interface.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define CHUNK_SIZE ((size_t)64 * 1024) /* a parsed convention takes about 40 KiB */
 #define BLOCK_MAX (CHUNK_SIZE / 8)     /* a larger one is the heap's: no chunk half empty */
 #define SPARE_MAX 64                   /* chunks kept for the next arenas: 4 MiB */
+#define PAGE_KEPT 4096                 /* a returned chunk keeps its header's page: the link */
 #define FREED UINT32_MAX
+/* Address space only: memory comes with each chunk. Halved until the system grants it. */
+#define RANGE_MAX ((size_t)1 << (sizeof(void *) >= 8 ? 36 : 28)) /* 64 GiB; 256 MiB on 32 bits */
+#define RANGE_MIN ((size_t)16 << 20)
 
 /* Before each arena block; 8 bytes keep blocks as aligned as jansson's values need. */
 struct header {
@@ -44,14 +52,50 @@ struct json_arena {
     bool open;
 };
 
-static struct ptr_set chunks = PTR_SET_INIT; /* the chunks that exist, in use or spare */
-static struct chunk *spare;                 /* a stack of chunks no arena uses */
+static unsigned char *range;  /* the chunks' addresses; NULL until reserved, or if refused */
+static size_t range_size;
+static size_t range_cut;      /* bytes of it made chunks so far */
+static bool range_tried;
+static struct chunk *spare;    /* a stack of chunks no arena uses, their memory in place */
 static size_t spare_count;
+static struct chunk *returned; /* a stack of chunks whose memory went back to the system */
+static size_t chunks_in_use;
 static struct json_arena *current; /* the open arena; jansson runs on one thread */
 
-static size_t round8(size_t n)
+/* Reserves the address space of the chunks, aligned on a chunk, without memory; false if none. */
+static bool reserve_range(void)
 {
-    return (n + 7) & ~(size_t)7;
+    range_tried = true;
+    for (size_t size = RANGE_MAX; size >= RANGE_MIN; size /= 2) {
+        void *p = mmap(NULL, size + CHUNK_SIZE, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            continue;
+        uintptr_t start = ((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1);
+        range = (unsigned char *)start;
+        range_size = size;
+        return true;
+    }
+    return false;
+}
+
+static bool in_range(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)range < range_size; /* range NULL: size 0, never */
+}
+
+/* A chunk never used before, given memory; NULL when the range is used up or refused. */
+static struct chunk *chunk_cut(void)
+{
+    if (!range && (range_tried || !reserve_range()))
+        return NULL;
+    if (range_size - range_cut < CHUNK_SIZE)
+        return NULL;
+    struct chunk *c = (struct chunk *)(range + range_cut);
+    if (mprotect(c, CHUNK_SIZE, PROT_READ | PROT_WRITE) < 0)
+        return NULL;
+    range_cut += CHUNK_SIZE;
+    return c;
 }
 
 static struct chunk *chunk_new(void)
@@ -61,30 +105,35 @@ static struct chunk *chunk_new(void)
         c = spare;
         spare = c->next;
         spare_count--;
-    } else {
-        if (!(c = aligned_alloc(CHUNK_SIZE, CHUNK_SIZE)))
-            return NULL;
-        if (!ptr_set_add(&chunks, c)) {
-            free(c);
-            return NULL;
-        }
+    } else if (returned) {
+        c = returned;
+        returned = c->next;
+    } else if (!(c = chunk_cut())) {
+        return NULL;
     }
     ASAN_POISON_MEMORY_REGION(c + 1, CHUNK_SIZE - sizeof *c);
     *c = (struct chunk){.used = sizeof *c};
+    chunks_in_use++;
     return c;
 }
 
 static void chunk_drop(struct chunk *c)
 {
+    chunks_in_use--;
     if (spare_count < SPARE_MAX) {
         c->next = spare;
         spare = c;
         spare_count++;
         return;
     }
-    ptr_set_remove(&chunks, c);
-    ASAN_UNPOISON_MEMORY_REGION(c, CHUNK_SIZE); /* the heap's own poisoning takes over */
-    free(c);
+    madvise((unsigned char *)c + PAGE_KEPT, CHUNK_SIZE - PAGE_KEPT, MADV_DONTNEED);
+    c->next = returned;
+    returned = c;
+}
+
+static size_t round8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
 }
 
 static void *cut(struct chunk *c, size_t need)
@@ -130,11 +179,11 @@ static void *arena_malloc(size_t size)
 
 static void arena_free(void *block)
 {
-    struct chunk *c = (struct chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
-    if (!block || !ptr_set_has(&chunks, c)) {
+    if (!in_range(block)) {
         free(block);
         return;
     }
+    struct chunk *c = (struct chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
     struct header *h = (struct header *)block - 1;
     if (h->size == FREED)
         abort(); /* freed twice: the heap's free would abort too */
@@ -165,7 +214,7 @@ struct json_arena *json_arena_open(void)
 
 size_t json_arena_chunks_in_use(void)
 {
-    return chunks.count - spare_count;
+    return chunks_in_use;
 }
 
 void json_arena_close(struct json_arena *a)
