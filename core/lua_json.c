@@ -657,6 +657,13 @@ static void pop_decoder(lua_State *L, struct text_decoder *d)
 
 void lua_json_push_text(lua_State *L, const char *text, size_t len)
 {
+    /* A string, a number or a literal in compact text needs no decoder of its own (a userdata
+       and four reads of the registry): most members read on demand are one. */
+    if (len && text[0] != '{' && text[0] != '[') {
+        struct text_decoder scalar = {.L = L};
+        if (decode_compact(&scalar, text, len))
+            return;
+    }
     struct text_decoder *d = push_decoder(L);
     decode_text(d, text, len);
     pop_decoder(L, d);

@@ -417,6 +417,15 @@ static void test_text_push(lua_State *L)
     check_text_as_jansson_reads_it(L, "{ \"a\" : [ 1 , 2.5 , \"x\" ] , \"b\" : { } }");
     check_text_as_jansson_reads_it(L, "[1,2]  ");
     check_text_as_jansson_reads_it(L, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    /* a scalar alone: the compact reader without a decoder, or yajl when it is not compact */
+    check_text_as_jansson_reads_it(L, "1.5e3");
+    check_text_as_jansson_reads_it(L, "-9223372036854775808");
+    check_text_as_jansson_reads_it(L, "\"\\u00e9\\n\\\"\"");
+    check_text_as_jansson_reads_it(L, "\"a\\u0000b\"");
+    check_text_as_jansson_reads_it(L, " -7");
+    check_text_as_jansson_reads_it(L, "42 ");
+    check_text_as_jansson_reads_it(L, "\t\"x\" ");
+    check_text_as_jansson_reads_it(L, "false");
     check_text_push_of(L, "null");
     check_text_push_of(L, "true");
     check_text_push_of(L, "\"top\"");
