@@ -50,22 +50,16 @@ struct syncer *syncer_new(void)
     if (!s)
         return NULL;
     s->fd = -1;
-    if (pthread_mutex_init(&s->lock, NULL)) {
-        free(s);
-        return NULL;
-    }
-    if (pthread_cond_init(&s->changed, NULL)) {
-        pthread_mutex_destroy(&s->lock);
-        free(s);
-        return NULL;
-    }
-    if (pthread_create(&s->thread, NULL, sync_loop, s)) {
+    bool locked = pthread_mutex_init(&s->lock, NULL) == 0;
+    bool waited = locked && pthread_cond_init(&s->changed, NULL) == 0;
+    if (waited && pthread_create(&s->thread, NULL, sync_loop, s) == 0)
+        return s;
+    if (waited)
         pthread_cond_destroy(&s->changed);
+    if (locked)
         pthread_mutex_destroy(&s->lock);
-        free(s);
-        return NULL;
-    }
-    return s;
+    free(s);
+    return NULL;
 }
 
 void syncer_free(struct syncer *s)
