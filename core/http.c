@@ -55,13 +55,16 @@ static const char *method_name(enum evhttp_cmd_type method)
 
 /*
  * The Date header, formatted once a second: evhttp would otherwise format it for every answer
- * (gmtime_r and a printf, a few percent of a GET).
+ * (gmtime_r and a printf, a few percent of a GET). The second is the exact clock's: time()
+ * reads the clock of the last tick, which can still be in the second before the request came.
  */
 static const char *date_now(void)
 {
     static time_t formatted_at = -1;
     static char date[40];
-    time_t now = time(NULL);
+    struct timespec exact;
+    clock_gettime(CLOCK_REALTIME, &exact);
+    time_t now = exact.tv_sec;
     if (now != formatted_at) {
         static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
         static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",

@@ -10,6 +10,7 @@ The contract is SPEC §2-§3 and docs/api.md (authoritative where more precise).
 
 import copy
 import datetime
+import email.utils
 import http.client
 import json
 import os
@@ -420,6 +421,22 @@ class GetTests(CtgdTestCase):
                                          int(m[6]), int(m[7]), tzinfo=datetime.timezone.utc)
                 self.assertEqual(m[1], days[date.weekday()])
                 self.assertTrue(before <= date <= after, (before, r.headers["date"], after))
+
+    def test_date_is_not_before_the_request_at_a_new_second(self):
+        """Just after a second begins, the kernel's tick clock (time()) can still show the
+        second before: the Date of an answer must not."""
+        conv_id = new_id("tick")
+        self.create(convention(id=conv_id))
+        late = []
+        for _ in range(5):  # the tick clock's lag showed in all twenty tries of an earlier build
+            while time.time() % 1 > 0.0005:  # wait for a second to begin
+                pass
+            before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+            r = self.request("GET", conv_path(conv_id))
+            date = email.utils.parsedate_to_datetime(r.headers["date"])
+            if date < before:
+                late.append((before.isoformat(), r.headers["date"]))
+        self.assertEqual(late, [])
 
     def test_head_has_the_length_of_get_and_no_body(self):
         conv_id = new_id("head")
