@@ -32,6 +32,7 @@ struct bulk_line {
 struct bulk_batch {
     struct http_request *r;
     struct bulk_line *lines;
+    struct json_verbatim verbatim; /* of the line being written */
 };
 
 /* Keeps the line's id for its result, which is made once the document is gone. */
@@ -53,7 +54,7 @@ static int prepare_line(void *arg, size_t i, struct write_request *w, struct wri
     struct bulk_batch *b = arg;
     struct bulk_line *line = &b->lines[i];
     json_error_t err;
-    line->doc = json_parse_body(line->text, line->len, &err);
+    line->doc = json_parse_body_verbatim(line->text, line->len, &err, &b->verbatim);
     if (!line->doc) {
         write_refuse(out, 400, "malformed_json", err.text);
         return -1;
@@ -72,7 +73,7 @@ static int prepare_line(void *arg, size_t i, struct write_request *w, struct wri
     const char *id = json_string_value(json_object_get(line->doc, "id"));
     *w = (struct write_request){
         .kind = id ? WRITE_REPLACE : WRITE_CREATE, .id = id, .body = line->doc,
-        .who = b->r->who, .plugins = b->r->srv->plugins,
+        .verbatim = &b->verbatim, .who = b->r->who, .plugins = b->r->srv->plugins,
         .claim = {.given = json_is_integer(rev), .rev = (uint64_t)json_integer_value(rev)},
     };
     return 0;
@@ -81,6 +82,7 @@ static int prepare_line(void *arg, size_t i, struct write_request *w, struct wri
 static void release_line(void *arg, size_t i)
 {
     struct bulk_batch *b = arg;
+    json_verbatim_clear(&b->verbatim);
     json_decref(b->lines[i].doc);
     b->lines[i].doc = NULL;
 }
@@ -106,7 +108,7 @@ static json_t *line_result(const struct bulk_line *line, const struct write_outc
 static void write_batch(struct http_request *r, struct bulk_line *lines, size_t n, json_t *results)
 {
     struct write_outcome *out = calloc(n, sizeof *out);
-    struct bulk_batch batch = {r, lines};
+    struct bulk_batch batch = {.r = r, .lines = lines};
     struct write_source src = {.prepare = prepare_line, .release = release_line, .arg = &batch,
                                .outcomes_only = true};
     struct write_outcome no_memory = {0};

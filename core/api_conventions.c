@@ -428,10 +428,11 @@ bool api_require_writer(struct http_request *r)
 
 /* Queues one write for the route's id (NULL on POST) with the given body (group commit). */
 static void write_and_reply(struct http_request *r, enum write_kind kind, const char *id,
-                            json_t *body)
+                            json_t *body, const struct json_verbatim *verbatim)
 {
     /* .plugins is left out: the queue sets the current generation when it writes the batch */
-    struct write_request w = {.kind = kind, .id = id, .body = body, .who = r->who};
+    struct write_request w = {.kind = kind, .id = id, .body = body, .verbatim = verbatim,
+                              .who = r->who};
     if (kind == WRITE_PATCH_ACTION)
         w.action_id = r->params[1];
     if (kind != WRITE_CREATE && !read_rev_claim(r, body, &w.claim))
@@ -445,11 +446,13 @@ static void write_with_body(struct http_request *r, enum write_kind kind,
 {
     const char *id = NULL;
     json_t *body;
+    struct json_verbatim verbatim = {0};
     if (kind != WRITE_CREATE && !(id = require_path_id(r, http_no_params)))
         return;
-    if (!api_require_writer(r) || !(body = http_json_body(r, media_types)))
+    if (!api_require_writer(r) || !(body = http_json_body(r, media_types, &verbatim)))
         return;
-    write_and_reply(r, kind, id, body);
+    write_and_reply(r, kind, id, body, &verbatim);
+    json_verbatim_clear(&verbatim);
     json_decref(body);
 }
 
@@ -481,9 +484,9 @@ static void delete_convention(struct http_request *r)
         return;
     json_t *body = NULL;
     if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) > 0 &&
-        !(body = http_json_body(r, json_types)))
+        !(body = http_json_body(r, json_types, NULL)))
         return;
-    write_and_reply(r, WRITE_DELETE, id, body);
+    write_and_reply(r, WRITE_DELETE, id, body, NULL);
     json_decref(body);
 }
 

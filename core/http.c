@@ -10,6 +10,7 @@
 #include "ctg/clock.h"
 #include "ctg/embedded.h"
 #include "ctg/json_parse.h"
+#include "ctg/json_verbatim.h"
 #include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/server.h"
@@ -316,7 +317,8 @@ const char *http_body(struct http_request *r, const char *const media_types[], s
     return *len ? (const char *)evbuffer_pullup(in, -1) : "";
 }
 
-json_t *http_json_body(struct http_request *r, const char *const media_types[])
+json_t *http_json_body(struct http_request *r, const char *const media_types[],
+                       struct json_verbatim *verbatim)
 {
     size_t len;
     const char *body = http_body(r, media_types, r->srv->cfg->limits.body_max, &len);
@@ -327,7 +329,7 @@ json_t *http_json_body(struct http_request *r, const char *const media_types[])
         return NULL;
     }
     json_error_t err;
-    json_t *doc = json_parse_body(body, len, &err);
+    json_t *doc = json_parse_body_verbatim(body, len, &err, verbatim);
     if (!doc) {
         http_error(r, 400, "malformed_json", "invalid JSON at line %d, column %d: %s", err.line,
                    err.column, err.text);
@@ -335,6 +337,8 @@ json_t *http_json_body(struct http_request *r, const char *const media_types[])
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
+        if (verbatim)
+            json_verbatim_clear(verbatim);
         http_error(r, 400, "malformed_json", "the body must be a JSON object");
         return NULL;
     }

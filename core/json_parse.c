@@ -11,6 +11,7 @@
 #include "ctg/json_parse.h"
 #include "ctg/json_arena.h"
 #include "ctg/json_bytes.h"
+#include "ctg/json_verbatim.h"
 #include "ctg/utf8.h"
 
 #include <errno.h>
@@ -28,14 +29,27 @@ struct reader {
     const char *p, *end;
     char *scratch; /* the string last read that had escapes, unescaped */
     size_t scratch_cap;
+    const char *text;              /* where the text starts */
+    struct json_verbatim *verbatim; /* where to note the top-level members; NULL: nowhere */
+    bool irregular; /* since the last member's value began: something json_write writes
+                       otherwise (white space, an escape, a real, -0) */
 };
 
 static json_t *read_value(struct reader *r, unsigned depth);
 
-static void skip_space(struct reader *r)
+static inline bool is_space(char c)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline void skip_space(struct reader *r)
+{
+    if (r->p == r->end || !is_space(*r->p))
+        return; /* most often: a compact text */
+    r->irregular = true;
+    do
         r->p++;
+    while (r->p < r->end && is_space(*r->p));
 }
 
 /* Steps over white space, then over `c`; false when something else comes. */
@@ -88,6 +102,7 @@ static bool read_escaped(struct reader *r, const char *start, const char *s, uin
                          size_t *len)
 {
     size_t used = (size_t)(s - start);
+    r->irregular = true;
     if (!reserve_scratch(r, used + 3))
         return false;
     memcpy(r->scratch, start, used);
@@ -154,8 +169,10 @@ static json_t *read_number(struct reader *r)
     double real;
     switch (json_number_read(start, (size_t)(r->p - start), &integer, &real)) {
     case JSON_NUMBER_INTEGER:
+        r->irregular |= integer == 0 && *start == '-'; /* written "0" */
         return json_integer((json_int_t)integer);
     case JSON_NUMBER_REAL:
+        r->irregular = true; /* written with 17 digits */
         return json_real(real);
     default:
         return NULL; /* out of range: json_loadb's error */
@@ -177,12 +194,37 @@ static bool read_item(struct reader *r, json_t *array, unsigned depth)
     return json_array_append_new(array, read_value(r, depth + 1)) == 0;
 }
 
+/* Notes the member of the top-level object just read, if its text can be copied as it is. */
+static void note_verbatim(struct reader *r, const char *key, size_t key_len, const json_t *value,
+                          const char *start)
+{
+    if (r->irregular || !value || key < r->text || key >= r->end) /* an escaped key: scratch */
+        return;
+    json_verbatim_note(r->verbatim, value, (size_t)(key - r->text), key_len,
+                       (size_t)(start - r->text), (size_t)(r->p - start));
+}
+
+/* The value of a member; a member of the top-level object is noted when asked for. */
+static json_t *read_member_value(struct reader *r, const char *key, size_t key_len,
+                                 unsigned depth)
+{
+    if (depth != 1 || !r->verbatim)
+        return read_value(r, depth + 1);
+    skip_space(r);
+    const char *start = r->p;
+    r->irregular = false;
+    json_t *value = read_value(r, depth + 1);
+    note_verbatim(r, key, key_len, value, start);
+    return value;
+}
+
 /* Reads the value of the member `key` and sets it; false for a duplicate key (json_loadb's). */
 static bool set_member(struct reader *r, json_t *object, const char *key, size_t key_len,
                        unsigned depth)
 {
     size_t members = json_object_size(object);
-    return json_object_setn_new_nocheck(object, key, key_len, read_value(r, depth + 1)) == 0 &&
+    return json_object_setn_new_nocheck(object, key, key_len,
+                                        read_member_value(r, key, key_len, depth)) == 0 &&
            json_object_size(object) > members;
 }
 
@@ -252,9 +294,10 @@ static json_t *read_value(struct reader *r, unsigned depth)
     }
 }
 
-json_t *json_read_certain(const char *text, size_t len)
+/* json_read_certain, noting the top-level members in `verbatim` when not NULL. */
+static json_t *read_certain(const char *text, size_t len, struct json_verbatim *verbatim)
 {
-    struct reader r = {.p = text, .end = text + len};
+    struct reader r = {.p = text, .end = text + len, .text = text, .verbatim = verbatim};
     skip_space(&r);
     json_t *value = NULL;
     if (r.p < r.end && (*r.p == '{' || *r.p == '[')) /* json_loadb wants one object or array */
@@ -264,7 +307,14 @@ json_t *json_read_certain(const char *text, size_t len)
     if (value && r.p == r.end)
         return value;
     json_decref(value);
+    if (verbatim)
+        json_verbatim_clear(verbatim);
     return NULL;
+}
+
+json_t *json_read_certain(const char *text, size_t len)
+{
+    return read_certain(text, len, NULL);
 }
 
 static bool skip_digits(const char **p, const char *end)
@@ -396,12 +446,25 @@ bool json_space_only(const char *text, size_t len)
     return r.p == r.end;
 }
 
-json_t *json_parse_body(const char *text, size_t len, json_error_t *err)
+json_t *json_parse_body_verbatim(const char *text, size_t len, json_error_t *err,
+                                 struct json_verbatim *verbatim)
 {
+    if (verbatim) {
+        json_verbatim_clear(verbatim);
+        if (len > UINT32_MAX) /* beyond the members' offsets */
+            verbatim = NULL;
+        else
+            *verbatim = (struct json_verbatim){.text = text, .text_len = len};
+    }
     struct json_arena *arena = json_arena_open();
-    json_t *value = json_read_certain(text, len);
+    json_t *value = read_certain(text, len, verbatim);
     if (!value)
         value = json_loadb(text, len, LOADB_FLAGS, err);
     json_arena_close(arena);
     return value;
+}
+
+json_t *json_parse_body(const char *text, size_t len, json_error_t *err)
+{
+    return json_parse_body_verbatim(text, len, err, NULL);
 }

@@ -9,6 +9,7 @@
  */
 #include "ctg/json_write.h"
 #include "ctg/json_bytes.h"
+#include "ctg/json_verbatim.h"
 #include "ctg/utf8.h"
 
 #include <stdbool.h>
@@ -146,25 +147,37 @@ static size_t format_integer(long long value, char out[24])
     return len;
 }
 
+static void write_value(struct json_text *t, const json_t *value);
+
+/* An object; the texts of the members that `v` has (when not NULL) are copied from it. */
+static void write_object(struct json_text *t, json_t *object, const struct json_verbatim *v)
+{
+    /* the iterator itself: json_object_keylen_foreach finds it again from the key, thrice */
+    void *first = json_object_iter(object);
+    put_char(t, '{');
+    for (void *it = first; it; it = json_object_iter_next(object, it)) {
+        const char *key = json_object_iter_key(it), *text;
+        size_t key_len = json_object_iter_key_len(it), len; /* NULs too */
+        const json_t *value = json_object_iter_value(it);
+        if (it != first)
+            put_char(t, ',');
+        put_string(t, key, key_len);
+        put_char(t, ':');
+        if (v && (text = json_verbatim_find(v, key, key_len, value, &len)))
+            put(t, text, len);
+        else
+            write_value(t, value);
+    }
+    put_char(t, '}');
+}
+
 static void write_value(struct json_text *t, const json_t *value)
 {
     char number[32];
     switch (json_typeof(value)) {
-    case JSON_OBJECT: {
-        /* the iterator itself: json_object_keylen_foreach finds it again from the key, thrice */
-        json_t *object = (json_t *)value;
-        void *first = json_object_iter(object);
-        put_char(t, '{');
-        for (void *it = first; it; it = json_object_iter_next(object, it)) {
-            if (it != first)
-                put_char(t, ',');
-            put_string(t, json_object_iter_key(it), json_object_iter_key_len(it)); /* NULs too */
-            put_char(t, ':');
-            write_value(t, json_object_iter_value(it));
-        }
-        put_char(t, '}');
+    case JSON_OBJECT:
+        write_object(t, (json_t *)value, NULL);
         return;
-    }
     case JSON_ARRAY: {
         size_t i;
         json_t *item;
@@ -214,10 +227,18 @@ static char *finish(struct json_text *t, size_t *len)
 
 char *json_write(const json_t *value, size_t *len)
 {
+    return json_write_verbatim(value, NULL, len);
+}
+
+char *json_write_verbatim(const json_t *value, const struct json_verbatim *v, size_t *len)
+{
     if (!value)
         return NULL; /* what json_pack gives for a text that is not UTF-8, say */
     struct json_text t = {0};
-    write_value(&t, value);
+    if (v && v->count && json_is_object(value))
+        write_object(&t, (json_t *)value, v);
+    else
+        write_value(&t, value);
     return finish(&t, len);
 }
 

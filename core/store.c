@@ -1097,7 +1097,7 @@ enum store_status store_txn_save(struct store_txn *t, const struct store_change 
     }
     const json_t *doc = c->new_doc ? c->new_doc : c->old_doc;
     const char *department = json_string_value(json_object_get(doc, "department"));
-    char *body = c->new_doc ? json_write(c->new_doc, NULL) : NULL;
+    char *body = c->new_doc ? json_write_verbatim(c->new_doc, c->verbatim, NULL) : NULL;
     if (!department || (c->new_doc && !body)) {
         free(body);
         log_error("store", "cannot encode the change of %s", c->id);

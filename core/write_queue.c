@@ -20,6 +20,7 @@ struct queued_write {
     struct write_request w;
     char *id, *action_id;   /* the copies w points at */
     json_t *body;
+    struct json_verbatim verbatim;
     struct queued_write *next;
 };
 
@@ -35,6 +36,7 @@ static void queued_free(struct queued_write *q)
     free(q->id);
     free(q->action_id);
     json_decref(q->body);
+    json_verbatim_clear(&q->verbatim);
     free(q);
 }
 
@@ -80,6 +82,7 @@ static void free_bodies(void *arg)
         json_decref(f->batch[i]->body);
         f->batch[i]->body = NULL;
         f->batch[i]->w.body = NULL;
+        json_verbatim_clear(&f->batch[i]->verbatim);
     }
 }
 
@@ -193,6 +196,9 @@ void write_queue_submit(struct write_queue *q, struct http_request *r,
     item->w.action_id = item->action_id = copy_or_null(w->action_id);
     item->body = w->body ? json_incref((json_t *)w->body) : NULL;
     item->w.body = item->body;
+    if (w->verbatim)
+        json_verbatim_copy(&item->verbatim, w->verbatim); /* w's text is the request's */
+    item->w.verbatim = &item->verbatim;
     *q->tail = item;
     q->tail = &item->next;
     /* A timer of 0 s runs after the loop has read every request that is there now. */

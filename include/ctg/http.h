@@ -91,9 +91,12 @@ bool http_require_readable(struct http_request *r, const char *department);
 /*
  * The request body as a JSON object. Checks the content type against `media_types`
  * (NULL-terminated), the size limit and the syntax; on any problem answers the error
- * (415, 413, 400) and returns NULL.
+ * (415, 413, 400) and returns NULL. When `verbatim` is not NULL (zeroed or cleared), it gets the
+ * members whose text can be stored as it is (json_verbatim.h); they point into the request.
  */
-json_t *http_json_body(struct http_request *r, const char *const media_types[]);
+struct json_verbatim;
+json_t *http_json_body(struct http_request *r, const char *const media_types[],
+                       struct json_verbatim *verbatim);
 /*
  * The raw request body (`*len` bytes, contiguous), after the same content-type check and a
  * size check against `limit`; answers 415 or 413 and returns NULL otherwise.

@@ -21,6 +21,15 @@
  * may be NULL. */
 json_t *json_parse_body(const char *text, size_t len, json_error_t *err);
 
+struct json_verbatim;
+/*
+ * json_parse_body, noting in `verbatim` (json_verbatim.h; zeroed or cleared before) the members
+ * of the top-level object whose text json_write would write as it is. It then points into
+ * `text`.
+ */
+json_t *json_parse_body_verbatim(const char *text, size_t len, json_error_t *err,
+                                 struct json_verbatim *verbatim);
+
 /*
  * The value json_loadb would read from the text, when the reader of json_parse_body reads it for
  * certain; NULL when json_loadb has to read it (a text it refuses, or one the reader leaves to it).

@@ -18,6 +18,10 @@
  * NULL (also for a NULL value); its length in *len when len is not NULL. */
 char *json_write(const json_t *value, size_t *len);
 
+struct json_verbatim;
+/* json_write, copying the members of an object that `v` (json_verbatim.h) has as they are. */
+char *json_write_verbatim(const json_t *value, const struct json_verbatim *v, size_t *len);
+
 /*
  * An object written member by member, in the order of the calls, straight into its text: what
  * json_pack then json_write would give, without building the object (the metas the store

@@ -29,6 +29,7 @@
 #define CTG_STORE_H
 
 #include "ctg/json_texts.h"
+#include "ctg/json_verbatim.h"
 #include "ctg/record.h"
 
 #include <jansson.h>
@@ -146,6 +147,8 @@ struct store_change {
     const char *actor;
     const char *at;        /* RFC 3339 */
     char **stored_text;    /* when not NULL and saved: the document's stored JSON, to free */
+    /* When not NULL: members of new_doc whose text is copied as it is (json_verbatim.h) */
+    const struct json_verbatim *verbatim;
 };
 
 /*

@@ -31,6 +31,8 @@ struct write_request {
     const char *id;        /* NULL on create: the body's id, or a generated one */
     const char *action_id; /* WRITE_PATCH_ACTION */
     const json_t *body;    /* the document or the merge patch, `rev` already taken out */
+    /* When not NULL: the body's members whose text is stored as it came (json_verbatim.h) */
+    const struct json_verbatim *verbatim;
     struct rev_claim claim;
     const struct token *who;
     struct plugins *plugins; /* the department rules; NULL: the model's rules only */

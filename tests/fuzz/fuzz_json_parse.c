@@ -6,9 +6,12 @@
  *   - json_parse_body gives what json_loadb gives with JSON_REJECT_DUPLICATES: both refuse it
  *     with the same error (text, line, column, position), or both read the same value, with its
  *     keys in the same order (the same compact text);
- *   - json_write of that value is json_dumps(value, JSON_COMPACT), byte for byte.
+ *   - json_write of that value is json_dumps(value, JSON_COMPACT), byte for byte;
+ *   - so is json_write_verbatim, which copies the members json_parse_body_verbatim noted from
+ *     the input.
  */
 #include "ctg/json_parse.h"
+#include "ctg/json_verbatim.h"
 #include "ctg/json_write.h"
 
 #include "fuzz_common.h"
@@ -17,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t want_err, got_err;
     json_t *want = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &want_err);
-    json_t *got = json_parse_body((const char *)data, size, &got_err);
+    struct json_verbatim verbatim = {0};
+    json_t *got = json_parse_body_verbatim((const char *)data, size, &got_err, &verbatim);
     FUZZ_ASSERT(!want == !got, "json_loadb %s, json_parse_body %s", want ? "reads it" : want_err.text,
                 got ? "reads it" : got_err.text);
     if (!want) {
@@ -35,6 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(written && strcmp(written, want_text) == 0 && written_len == strlen(want_text),
                 "json_write gives %s, json_dumps %s", written ? written : "NULL", want_text);
     free(written);
+    written = json_write_verbatim(got, &verbatim, &written_len);
+    FUZZ_ASSERT(written && strcmp(written, want_text) == 0 && written_len == strlen(want_text),
+                "json_write_verbatim gives %s, json_dumps %s", written ? written : "NULL", want_text);
+    free(written);
+    json_verbatim_clear(&verbatim);
     free(want_text);
     free(got_text);
     json_decref(want);

@@ -6,6 +6,8 @@
  * (tests/fuzz/fuzz_json_parse checks the first property on generated texts.)
  */
 #include "ctg/json_parse.h"
+#include "ctg/json_verbatim.h"
+#include "ctg/json_write.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -187,6 +189,78 @@ static void test_depth(void)
     }
 }
 
+/* The keys of the members `text` has noted as verbatim, in order, comma-separated. */
+static void check_noted(const char *text, const char *keys)
+{
+    struct json_verbatim v = {0};
+    json_t *value = json_parse_body_verbatim(text, strlen(text), NULL, &v);
+    CHECK(value != NULL);
+    char noted[256] = "";
+    for (size_t i = 0; i < v.count; i++) {
+        const struct json_verbatim_member *m = &v.members[i];
+        snprintf(noted + strlen(noted), sizeof noted - strlen(noted), "%s%.*s", i ? "," : "",
+                 (int)m->key_len, text + m->key);
+        /* the member's value is the json_t the object holds, its text that of the value */
+        json_t *held = json_object_getn(value, text + m->key, m->key_len);
+        CHECK(m->value == held);
+        char *written = json_write(held, NULL);
+        CHECK(written && strlen(written) == m->len && !memcmp(written, text + m->start, m->len));
+        free(written);
+    }
+    CHECK_STR(noted, keys);
+    char *want = json_write(value, NULL), *got = json_write_verbatim(value, &v, NULL);
+    CHECK_STR(got, want);
+    free(want);
+    free(got);
+    json_verbatim_clear(&v);
+    CHECK_INT(v.count, 0);
+    json_decref(value);
+}
+
+/* Members whose text json_write writes as it is are noted; the others are written again. */
+static void test_verbatim_members(void)
+{
+    check_noted("{\"id\":\"a-1\",\"n\":12,\"t\":true,\"z\":null,\"o\":{\"k\":[1,\"é\",{}]}}",
+                "id,n,t,z,o");
+    check_noted("{\"a\": 1,\"b\":[1, 2],\"c\":{\"k\" :1},\"d\":2 ,\"e\":3}", "a,d,e");
+    check_noted("{\"a\":\"x\\ny\",\"b\":\"\\u00e9\",\"c\":\"\\/\",\"d\":[\"\\\"\"],\"e\":\"ok\"}", "e");
+    check_noted("{\"a\":1.5,\"b\":1e3,\"c\":-0,\"d\":[0.1],\"e\":-1,\"f\":0}", "e,f");
+    check_noted("{\"k\\u0065y\":1,\"kez\":2}", "kez"); /* an escaped key is not noted */
+    check_noted("[1,2]", "");
+    /* a text json_loadb reads in place of the reader notes nothing */
+    check_noted("{\"a\":1,\"b\":\"\\ud83d\\ude00\"}", "");
+}
+
+/*
+ * A noted value holds a reference: a member taken out of the object and freed cannot give its
+ * address to a new value, which would then be written with the old one's text.
+ */
+static void test_verbatim_outlives_a_removed_member(void)
+{
+    const char *text = "{\"id\":\"x\",\"rev\":3}";
+    struct json_verbatim v = {0};
+    json_t *body = json_parse_body_verbatim(text, strlen(text), NULL, &v);
+    CHECK_INT(v.count, 2);
+    json_t *noted_rev = json_object_get(body, "rev");
+    json_object_del(body, "rev");
+    CHECK_INT(noted_rev->refcount, 1); /* the verbatim's */
+    json_object_set_new(body, "rev", json_integer(4));
+    char *written = json_write_verbatim(body, &v, NULL);
+    CHECK_STR(written, "{\"id\":\"x\",\"rev\":4}");
+    free(written);
+    /* a copy outlives the text and the first struct */
+    struct json_verbatim copy;
+    json_verbatim_copy(&copy, &v);
+    json_verbatim_clear(&v);
+    CHECK(copy.text != text && copy.count == 2);
+    json_object_set_new(body, "id", json_string("y"));
+    written = json_write_verbatim(body, &copy, NULL);
+    CHECK_STR(written, "{\"id\":\"y\",\"rev\":4}");
+    free(written);
+    json_verbatim_clear(&copy);
+    json_decref(body);
+}
+
 int main(void)
 {
     test_values();
@@ -194,5 +268,7 @@ int main(void)
     test_specials_at_every_place();
     test_refusals();
     test_depth();
+    test_verbatim_members();
+    test_verbatim_outlives_a_removed_member();
     return check_summary("test_json_parse");
 }
