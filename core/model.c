@@ -396,11 +396,22 @@ static bool is_server_field(const char *key, size_t key_len)
     return strlen(key) == key_len && in_list(key, model_server_fields);
 }
 
-/* The index of `key` in `fields`, or -1. */
-static long field_index(const struct field *fields, const char *key, size_t key_len)
+static bool field_is(const struct field *f, const char *key, size_t key_len)
 {
-    for (long i = 0; fields[i].key; i++)
-        if (fields[i].key_len == key_len && memcmp(fields[i].key, key, key_len) == 0)
+    return f->key_len == key_len && memcmp(f->key, key, key_len) == 0;
+}
+
+/*
+ * The index of `key` in `fields`, or -1. The search starts at `from` (the field after the last
+ * key found) and goes round: documents mostly list their keys in the order of the fields.
+ */
+static long field_index(const struct field *fields, const char *key, size_t key_len, long from)
+{
+    for (long i = from; fields[i].key; i++)
+        if (field_is(&fields[i], key, key_len))
+            return i;
+    for (long i = 0; i < from; i++)
+        if (field_is(&fields[i], key, key_len))
             return i;
     return -1;
 }
@@ -414,7 +425,7 @@ static void reject_unknown_keys(struct checker *c, const json_t *obj, const stru
     size_t key_len;
     json_t *v;
     json_object_keylen_foreach((json_t *)obj, key, key_len, v) {
-        if (field_index(fields, key, key_len) >= 0 || (!p && is_server_field(key, key_len)))
+        if (field_index(fields, key, key_len, 0) >= 0 || (!p && is_server_field(key, key_len)))
             continue;
         struct path at = at_key(p, key, key_len);
         problem(c, &at, "unknown key '%s' (free-form data goes in /extra)", key);
@@ -436,15 +447,18 @@ static bool check_fields(struct checker *c, const json_t *v, const struct path *
     const json_t *values[FIELDS_MAX] = {NULL};
     bool unknown = false;
     json_t *object = (json_t *)v;
+    long next = 0;
     /* by the iterator: json_object_keylen_foreach finds it again from the key, thrice */
     for (void *it = json_object_iter(object); it; it = json_object_iter_next(object, it)) {
         const char *key = json_object_iter_key(it);
         size_t key_len = json_object_iter_key_len(it);
-        long i = field_index(fields, key, key_len);
-        if (i >= 0)
+        long i = field_index(fields, key, key_len, next);
+        if (i >= 0) {
             values[i] = json_object_iter_value(it);
-        else if (p || !is_server_field(key, key_len))
+            next = fields[i + 1].key ? i + 1 : 0;
+        } else if (p || !is_server_field(key, key_len)) {
             unknown = true;
+        }
     }
     for (size_t i = 0; fields[i].key; i++) {
         struct path at = at_key(p, fields[i].key, fields[i].key_len);

@@ -491,6 +491,26 @@ static void test_actions(void)
     expect_message(with(valid_doc(), "/actions/1/progress", json_true()), "must be a number");
 }
 
+/* The fields are looked for from after the last one found: any order of keys still finds them. */
+static void test_keys_in_any_order(void)
+{
+    const char *reversed = "{\"end\": \"2021-06-30\", \"start\": \"2021-01-01\", \"budget\": 10,"
+                           " \"lead\": \"Caf\", \"progress\": 5, \"status\": \"planned\","
+                           " \"title\": \"A l'envers\", \"number\": \"3\", \"id\": \"fa-3\"}";
+    expect(with(valid_doc(), "/actions/0", parse(reversed)), 0, NULL, "an action's keys reversed");
+    const char *shuffled = "{\"title\": \"Dans le desordre\", \"id\": \"fa-3\", \"owner\": \"x\","
+                           " \"progress\": 101, \"number\": \"3\"}";
+    json_t *details = json_array();
+    json_t *doc = with(valid_doc(), "/actions/0", parse(shuffled));
+    CHECK_INT(model_validate(doc, details), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(details, 0), "path")),
+              "/actions/0/progress");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(details, 1), "path")),
+              "/actions/0/owner");
+    json_decref(details);
+    json_decref(doc);
+}
+
 static void test_governance(void)
 {
     static const struct mutation cases[] = {
@@ -714,6 +734,7 @@ int main(void)
     test_champs();
     test_objectives();
     test_actions();
+    test_keys_in_any_order();
     test_governance();
     test_diagnostic();
     test_funding();
