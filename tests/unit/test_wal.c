@@ -257,6 +257,43 @@ static void write_three(struct store *st)
         write_batch(st, n, 1, 1, 300);
 }
 
+/* gzip's CRC-32 (reflected, polynomial 0xEDB88320), a bit at a time. */
+static uint32_t gzip_crc32(const unsigned char *p, size_t len)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int bit = 0; bit < 8; bit++)
+            crc = crc >> 1 ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+/*
+ * A record's CRC is gzip's CRC-32 of what follows it, as zlib's crc32 gave it when the log was
+ * first written: a log of an earlier ctgd is read the same.
+ */
+static void test_record_crc_is_gzip_crc32(void)
+{
+    static const unsigned char check[] = "123456789";
+    CHECK_INT(gzip_crc32(check, 9), 0xCBF43926u); /* the CRC-32 check value */
+    char wal[3200];
+    path_in(wal, sizeof wal, "crc", "ctgd.wal");
+    crash_after("crc", write_three, PROCESS_DIES);
+    int fd = open(wal, O_RDONLY);
+    unsigned char head[RECORD_HEAD];
+    CHECK(pread(fd, head, RECORD_HEAD, RING_START) == RECORD_HEAD);
+    uint32_t crc, len;
+    memcpy(&crc, head + 4, 4);
+    memcpy(&len, head + 16, 4);
+    unsigned char *record = malloc(RECORD_HEAD + len);
+    CHECK(record && pread(fd, record, RECORD_HEAD + len, RING_START) == (ssize_t)(RECORD_HEAD + len));
+    if (record)
+        CHECK_INT(crc, gzip_crc32(record + 8, RECORD_HEAD - 8 + len));
+    free(record);
+    close(fd);
+}
+
 /* A record whose bytes are not all there ends the log: what follows is not applied. */
 static void test_torn_record_ends_the_log(void)
 {
@@ -524,6 +561,7 @@ int main(void)
 {
     tmpdir_make(tmp_root, sizeof tmp_root, "test_wal");
     test_acknowledged_writes_survive_each_crash();
+    test_record_crc_is_gzip_crc32();
     test_torn_record_ends_the_log();
     test_replay_crosses_the_end_of_the_ring();
     test_withdrawn_record_is_not_replayed();
