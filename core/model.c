@@ -524,28 +524,61 @@ static const json_t *unique_value(const json_t *item, const char *field)
 }
 
 /*
- * Reports each item whose string (or string `field`) repeats an earlier item's. The strings seen
- * are the keys of an object (string → index of its first use): comparing every pair instead
- * costs n² per array, and a 1 MiB body holds 150 arrays of 1000 champs.
+ * Up to this many items, an item is compared with each earlier one: cheaper than an object of
+ * the strings seen, for the few actions or objectives of a convention.
+ */
+#define PAIRS_MAX 16
+
+static bool same_string(const json_t *a, const json_t *b)
+{
+    return json_string_length(a) == json_string_length(b) &&
+           memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+}
+
+/* The index of the first of the values before `i` that is `values[i]`; -1 if none. */
+static long earlier_pair(const json_t *const values[], size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (values[j] && same_string(values[i], values[j]))
+            return (long)j;
+    return -1;
+}
+
+/* The same by `seen`, an object of the strings met so far (string → index of its first use). */
+static long earlier_seen(json_t *seen, size_t i, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    const json_t *first = json_object_getn(seen, s, len);
+    if (first)
+        return (long)json_integer_value(first);
+    json_object_setn_new_nocheck(seen, s, len, json_integer((json_int_t)i));
+    return -1;
+}
+
+/*
+ * Reports each item whose string (or string `field`) repeats an earlier item's. Beyond
+ * PAIRS_MAX items, the strings seen are the keys of an object: comparing every pair costs n² per
+ * array, and a 1 MiB body holds 150 arrays of 1000 champs.
  */
 static void reject_duplicates(struct checker *c, const json_t *arr, const struct path *p,
                               const char *field)
 {
-    json_t *seen = json_object();
-    for (size_t i = 0; i < json_array_size(arr); i++) {
+    size_t n = json_array_size(arr);
+    json_t *seen = n > PAIRS_MAX ? json_object() : NULL;
+    const json_t *values[PAIRS_MAX];
+    for (size_t i = 0; i < n; i++) {
         const json_t *v = unique_value(json_array_get(arr, i), field);
+        if (!seen)
+            values[i] = v;
         if (!v)
             continue;
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
-        const json_t *first = json_object_getn(seen, s, len);
-        if (!first) {
-            json_object_setn_new_nocheck(seen, s, len, json_integer((json_int_t)i));
+        long first = seen ? earlier_seen(seen, i, v) : earlier_pair(values, i);
+        if (first < 0)
             continue;
-        }
         struct path item = at_index(p, i), at = field ? at_field(&item, field) : item;
-        problem(c, &at, "duplicate '%s': already used at index %" JSON_INTEGER_FORMAT, s,
-                json_integer_value(first));
+        problem(c, &at, "duplicate '%s': already used at index %ld", json_string_value(v),
+                first);
     }
     json_decref(seen);
 }

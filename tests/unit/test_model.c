@@ -414,6 +414,39 @@ static void test_champs(void)
     json_decref(doc);
 }
 
+/* In an array of `n` champs, the last two repeat the second: each repeat names index 1, whether
+ * the items are compared by pairs (a short array) or through the strings seen (a long one). */
+static void expect_repeats_in(size_t n)
+{
+    json_t *champs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "champ-%zu", i + 2 >= n ? (size_t)1 : i);
+        json_array_append_new(champs, json_string(key));
+    }
+    json_t *doc = with(valid_doc(), "/champs", champs);
+    json_t *details = json_array();
+    CHECK_INT(model_validate(doc, details), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *item = json_array_get(details, i);
+        char path[32];
+        snprintf(path, sizeof path, "/champs/%zu", n - 2 + i);
+        CHECK_STR(json_string_value(json_object_get(item, "path")), path);
+        CHECK_STR(json_string_value(json_object_get(item, "message")),
+                  "duplicate 'champ-1': already used at index 1");
+    }
+    json_decref(details);
+    json_decref(doc);
+}
+
+static void test_repeats_short_and_long_arrays(void)
+{
+    expect_repeats_in(4);
+    expect_repeats_in(16);
+    expect_repeats_in(17);
+    expect_repeats_in(300);
+}
+
 static void test_objectives(void)
 {
     static const struct mutation cases[] = {
@@ -735,6 +768,7 @@ int main(void)
     test_objectives();
     test_actions();
     test_keys_in_any_order();
+    test_repeats_short_and_long_arrays();
     test_governance();
     test_diagnostic();
     test_funding();
