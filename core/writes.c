@@ -172,10 +172,15 @@ static json_t *patch_action(struct write_ctx *c)
     return candidate;
 }
 
-static bool body_id_differs(const json_t *body, const char *id)
+static bool body_id_is(const json_t *body, const char *id)
 {
     json_t *given = json_object_get(body, "id");
-    return given && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0);
+    return json_is_string(given) && strcmp(json_string_value(given), id) == 0;
+}
+
+static bool body_id_differs(const json_t *body, const char *id)
+{
+    return json_object_get(body, "id") && !body_id_is(body, id);
 }
 
 /* The document the write proposes, before validation; NULL after a refusal. */
@@ -201,6 +206,8 @@ static json_t *build_candidate(struct write_ctx *c)
         }
         /* fall through */
     default:
+        if (body_id_is(c->w->body, c->out->id)) /* the body itself: nothing changes it */
+            return json_incref((json_t *)c->w->body);
         /* Shallow: only the top level changes (the id); the body's values are shared. */
         candidate = json_copy((json_t *)c->w->body); /* refcounts change, values do not */
         json_object_set_new(candidate, "id", json_string(c->out->id));
