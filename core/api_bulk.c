@@ -9,8 +9,11 @@
  */
 #include "ctg/api.h"
 #include "ctg/json_parse.h"
+#include "ctg/json_write.h"
 #include "ctg/server.h"
 #include "ctg/writes.h"
+
+#include <event2/buffer.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,25 +90,53 @@ static void release_line(void *arg, size_t i)
     b->lines[i].doc = NULL;
 }
 
-/* One result per line, as in docs/api.md. */
-static json_t *line_result(const struct bulk_line *line, const struct write_outcome *out)
+/* The result of a refused line, as in docs/api.md. */
+static char *refused_result(const struct bulk_line *line, const struct write_outcome *out)
 {
-    if (out->status >= 400) {
-        json_t *error = json_pack("{s:i, s:s, s:s}", "status", out->status, "code", out->code,
-                                  "message", out->message);
-        if (out->extra)
-            json_object_update(error, out->extra);
-        json_t *id = line->given_id ? json_loads(line->given_id, JSON_DECODE_ANY, NULL) : NULL;
-        return json_pack("{s:I, s:i, s:s, s:o?, s:o}", "line", (json_int_t)line->number,
-                         "status", out->status, "result", "refused", "id", id, "error", error);
-    }
-    return json_pack("{s:I, s:i, s:s, s:s, s:I}", "line", (json_int_t)line->number, "status",
-                     out->status, "result", out->type == CHANGE_CREATED ? "created" : "updated",
-                     "id", out->id, "rev", (json_int_t)out->rev);
+    json_t *error = json_pack("{s:i, s:s, s:s}", "status", out->status, "code", out->code,
+                              "message", out->message);
+    if (out->extra)
+        json_object_update(error, out->extra);
+    json_t *id = line->given_id ? json_loads(line->given_id, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *result = json_pack("{s:I, s:i, s:s, s:o?, s:o}", "line", (json_int_t)line->number,
+                               "status", out->status, "result", "refused", "id", id, "error",
+                               error);
+    char *text = json_write(result, NULL);
+    json_decref(result);
+    return text;
+}
+
+/* The result of a written line, written straight into its text: most lines are. */
+static char *written_result(const struct bulk_line *line, const struct write_outcome *out)
+{
+    struct json_text t;
+    json_text_object_start(&t);
+    json_text_member_integer(&t, "line", (long long)line->number);
+    json_text_member_integer(&t, "status", out->status);
+    json_text_member_string(&t, "result", out->type == CHANGE_CREATED ? "created" : "updated");
+    json_text_member_string(&t, "id", out->id);
+    json_text_member_integer(&t, "rev", (long long)out->rev);
+    return json_text_object_end(&t, NULL);
+}
+
+/* Appends one result per line (docs/api.md) to `results`, the items of the answer's array. */
+static void add_result(struct evbuffer *results, const struct bulk_line *line,
+                       const struct write_outcome *out)
+{
+    char *text = out->status >= 400 ? refused_result(line, out) : written_result(line, out);
+    if (evbuffer_get_length(results) > 0)
+        evbuffer_add(results, ",", 1);
+    if (text)
+        evbuffer_add(results, text, strlen(text));
+    else /* out of memory: the line's place still says so */
+        evbuffer_add_printf(results, "{\"line\":%zu,\"status\":500,\"result\":\"refused\"}",
+                            line->number);
+    free(text);
 }
 
 /* Writes the lines of one batch and appends their results. */
-static void write_batch(struct http_request *r, struct bulk_line *lines, size_t n, json_t *results)
+static void write_batch(struct http_request *r, struct bulk_line *lines, size_t n,
+                        struct evbuffer *results)
 {
     struct write_outcome *out = calloc(n, sizeof *out);
     struct bulk_batch batch = {.r = r, .lines = lines};
@@ -118,7 +149,7 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
         write_refuse(&no_memory, 500, "internal", "out of memory; nothing was written");
     for (size_t i = 0; i < n; i++) {
         struct write_outcome *line_out = out ? &out[i] : &no_memory;
-        json_array_append_new(results, line_result(&lines[i], line_out));
+        add_result(results, &lines[i], line_out);
         if (lines[i].is_write) /* as for a single write: a malformed body is no write */
             api_count_outcome(r->srv, line_out);
         if (out)
@@ -128,6 +159,22 @@ static void write_batch(struct http_request *r, struct bulk_line *lines, size_t 
     free(out);
     server_changes_committed(r->srv);
     server_writers_answered(r->srv); /* the request's answer waits for its last batch */
+}
+
+/* Answers {"results": [...]} with the results written; 500 when there was no memory for them. */
+static void reply_results(struct http_request *r, struct evbuffer *results)
+{
+    static const char start[] = "{\"results\":[", end[] = "]}";
+    const char *text = NULL;
+    if (results && evbuffer_prepend(results, start, sizeof start - 1) == 0 &&
+        evbuffer_add(results, end, sizeof end - 1) == 0)
+        text = (const char *)evbuffer_pullup(results, -1);
+    if (text)
+        http_reply_json_text(r, 200, text, evbuffer_get_length(results));
+    else
+        http_error(r, 500, "internal", "out of memory");
+    if (results)
+        evbuffer_free(results);
 }
 
 static bool is_blank(const char *s, size_t len)
@@ -145,8 +192,8 @@ static void post_bulk(struct http_request *r)
     if (!http_query_only(r, http_no_params) || !api_require_writer(r) ||
         !(body = http_body(r, line_types, r->srv->cfg->limits.bulk_max, &len)))
         return;
-    json_t *results = json_array();
-    struct bulk_line *lines = calloc(BULK_BATCH, sizeof *lines);
+    struct evbuffer *results = evbuffer_new();
+    struct bulk_line *lines = results ? calloc(BULK_BATCH, sizeof *lines) : NULL;
     size_t n = 0, number = 0;
     for (const char *p = body, *end = body + len; lines && p < end;) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -161,7 +208,7 @@ static void post_bulk(struct http_request *r)
         }
     }
     free(lines);
-    http_reply_json(r, 200, json_pack("{s:o}", "results", results));
+    reply_results(r, results);
 }
 
 const struct http_route api_bulk_routes[] = {
