@@ -43,10 +43,15 @@ struct path {
     size_t index;
 };
 
+#define OBJECTIVE_IDS_KEPT 64 /* the objectives' ids the actions' references compare with */
+
 struct checker {
     const json_t *doc;  /* the whole document, for rules that look across it */
     json_t *details;    /* where problems go; may be NULL to only count them */
     size_t problems;
+    /* The id of each of the first objectives, read at the first reference (NULL until then):
+       every action names one, and finding it again was a lookup per objective per action. */
+    const json_t *objective_ids[OBJECTIVE_IDS_KEPT];
 };
 
 static struct path at_key(const struct path *up, const char *key, size_t key_len)
@@ -693,6 +698,18 @@ static void check_objectives(struct checker *c, const json_t *v, const struct pa
         reject_duplicates(c, v, p, "id");
 }
 
+/* The id of objective `i` (NULL if it has none), kept for the next reference. */
+static const json_t *objective_id(struct checker *c, const json_t *objectives, size_t i)
+{
+    const json_t *id = i < OBJECTIVE_IDS_KEPT ? c->objective_ids[i] : NULL;
+    if (!id) {
+        id = json_object_get(json_array_get(objectives, i), "id");
+        if (i < OBJECTIVE_IDS_KEPT)
+            c->objective_ids[i] = id;
+    }
+    return id;
+}
+
 /* An action's objective must be the id of one of the document's objectives. */
 static void check_objective_ref(struct checker *c, const json_t *v, const struct path *p)
 {
@@ -707,7 +724,7 @@ static void check_objective_ref(struct checker *c, const json_t *v, const struct
         (!json_is_array(objectives) || json_array_size(objectives) > MODEL_ARRAY_MAX))
         return;
     for (size_t i = 0; i < json_array_size(objectives); i++)
-        if (json_equal(v, json_object_get(json_array_get(objectives, i), "id")))
+        if (json_equal(v, objective_id(c, objectives, i)))
             return;
     problem(c, p, "no objective has id '%s' (see /objectives)", json_string_value(v));
 }

@@ -687,6 +687,25 @@ static void test_oversized_objectives(void)
            "1001 objectives, none of them axe-1 or axe-2");
 }
 
+/* The actions name objectives found among many, before and beyond the ids the model keeps. */
+static void test_objective_references_among_many(void)
+{
+    json_t *objectives = json_array();
+    for (int i = 0; i < 100; i++)
+        json_array_append_new(objectives, json_pack("{s:s+, s:s}", "id", "axe-", i == 0 ? "1"
+                              : i == 1 ? "2" : i == 99 ? "99" : "x", "title", "Axe"));
+    json_t *doc = with(valid_doc(), "/objectives", objectives);
+    /* "axe-x" repeats: the duplicates are reported, the references still found */
+    json_t *details = json_array();
+    size_t duplicates = model_validate(doc, details);
+    json_decref(details);
+    expect(with(json_incref(doc), "/actions/0/objective", json_string("axe-99")), duplicates,
+           NULL, "an action naming the hundredth objective");
+    expect(with(json_incref(doc), "/actions/0/objective", json_string("axe-100")),
+           duplicates + 1, NULL, "an action naming no objective");
+    json_decref(doc);
+}
+
 static void test_several_problems_at_once(void)
 {
     json_t *doc = valid_doc();
@@ -777,6 +796,7 @@ int main(void)
     test_extra();
     test_array_limit();
     test_oversized_objectives();
+    test_objective_references_among_many();
     test_several_problems_at_once();
     test_normalize();
     test_helpers();
