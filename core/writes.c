@@ -262,8 +262,8 @@ static json_t *stamp(const struct write_ctx *c, const json_t *candidate, const c
     return doc;
 }
 
-/* Whether the stored document holds the very values of the body (build_candidate's copy), which
- * its verbatim members' texts then are; a patch merges them into copies. */
+/* Whether the stored document holds the very values of the body (build_candidate shares them),
+ * which its verbatim members' texts then are; a patch merges them into copies. */
 static bool stores_body_values(enum write_kind kind)
 {
     return kind == WRITE_CREATE || kind == WRITE_REPLACE;
