@@ -449,9 +449,10 @@ static void write_with_body(struct http_request *r, enum write_kind kind,
     struct json_verbatim verbatim = {0};
     if (kind != WRITE_CREATE && !(id = require_path_id(r, http_no_params)))
         return;
-    if (!api_require_writer(r) || !(body = http_json_body(r, media_types, &verbatim)))
+    struct json_verbatim *wanted = write_stores_body_values(kind) ? &verbatim : NULL;
+    if (!api_require_writer(r) || !(body = http_json_body(r, media_types, wanted)))
         return;
-    write_and_reply(r, kind, id, body, &verbatim);
+    write_and_reply(r, kind, id, body, wanted);
     json_verbatim_clear(&verbatim);
     json_decref(body);
 }

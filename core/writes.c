@@ -262,9 +262,7 @@ static json_t *stamp(const struct write_ctx *c, const json_t *candidate, const c
     return doc;
 }
 
-/* Whether the stored document holds the very values of the body (build_candidate shares them),
- * which its verbatim members' texts then are; a patch merges them into copies. */
-static bool stores_body_values(enum write_kind kind)
+bool write_stores_body_values(enum write_kind kind)
 {
     return kind == WRITE_CREATE || kind == WRITE_REPLACE;
 }
@@ -274,7 +272,7 @@ static int save(struct write_ctx *c, struct store_txn *txn, const char *now)
     struct store_change change = {
         .id = c->out->id, .type = c->out->type, .old_doc = c->current, .new_doc = c->stored,
         .rev = c->out->rev, .actor = c->w->who->name, .at = now, .stored_text = &c->out->text,
-        .verbatim = stores_body_values(c->w->kind) ? c->w->verbatim : NULL,
+        .verbatim = write_stores_body_values(c->w->kind) ? c->w->verbatim : NULL,
     };
     enum store_status status = store_txn_save(txn, &change);
     if (status == STORE_FULL)

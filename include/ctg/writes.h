@@ -31,7 +31,8 @@ struct write_request {
     const char *id;        /* NULL on create: the body's id, or a generated one */
     const char *action_id; /* WRITE_PATCH_ACTION */
     const json_t *body;    /* the document or the merge patch, `rev` already taken out */
-    /* When not NULL: the body's members whose text is stored as it came (json_verbatim.h) */
+    /* When not NULL: the body's members whose text is stored as it came (json_verbatim.h);
+       used only when write_stores_body_values(kind) */
     const struct json_verbatim *verbatim;
     struct rev_claim claim;
     const struct token *who;
@@ -48,6 +49,13 @@ struct write_outcome {
     char id[72];
     uint64_t rev;
 };
+
+/*
+ * Whether a write of this kind stores the very values of its body (a create or a replace shares
+ * them), whose verbatim members' texts then are the stored ones; a patch merges them into
+ * copies, and its body's verbatim members are of no use.
+ */
+bool write_stores_body_values(enum write_kind kind);
 
 /* Runs one write to the end; `out` must be released with write_outcome_clear(). */
 void write_convention(struct store *st, const struct write_request *w, struct write_outcome *out);
