@@ -1,7 +1,7 @@
 /*
  * write_queue.h — group commit. The single-document writes that arrive during one turn of the
- * event loop wait here, then share one transaction and one sync (write_conventions()); each is
- * answered only after that sync, so a 2xx still means "on disk". A sync costs about a
+ * event loop wait here, then share one transaction and one sync (write_conventions_from());
+ * each is answered only after that sync, so a 2xx still means "on disk". A sync costs about a
  * millisecond whatever it carries: sixteen clients writing at once pay it once, not sixteen
  * times.
  */
