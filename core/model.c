@@ -158,6 +158,13 @@ static bool is_blank(const json_t *v)
     return true;
 }
 
+/* A code point is 1 to 4 bytes: the byte length alone often shows the count within bounds. */
+static bool length_surely_within(const json_t *v, size_t min, size_t max)
+{
+    size_t bytes = json_string_length(v);
+    return bytes <= max && (bytes + 3) / 4 >= min;
+}
+
 /* A string of min..max characters (code points); one that must not be empty must not be blank. */
 static void check_string(struct checker *c, const json_t *v, const struct path *p,
                          size_t min, size_t max)
@@ -166,8 +173,8 @@ static void check_string(struct checker *c, const json_t *v, const struct path *
         problem(c, p, "must be a string");
         return;
     }
-    size_t n = count_code_points(v);
-    if (n < min || n > max)
+    size_t n = 0;
+    if (!length_surely_within(v, min, max) && ((n = count_code_points(v)) < min || n > max))
         problem(c, p, "must be %zu to %zu characters long (got %zu)", min, max, n);
     else if (min > 0 && is_blank(v))
         problem(c, p, "must not be blank");

@@ -273,6 +273,7 @@ static void test_title(void)
     RUN(cases);
     expect_string("/title", "\xc3\xa9", MODEL_TITLE_MAX, 0);  /* 300 "é": 600 bytes */
     expect_string("/title", "\xc3\xa9", MODEL_TITLE_MAX + 1, 1);
+    expect_string("/title", "a", MODEL_TITLE_MAX, 0);
     expect_string("/title", "a", MODEL_TITLE_MAX + 1, 1);
     expect_message(with(valid_doc(), "/title", json_string("  ")), "must not be blank");
 }
