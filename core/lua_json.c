@@ -843,13 +843,21 @@ static void push_lazy_table(lua_State *L)
     lua_rawseti(L, -2, LAZY_STATE);
 }
 
+/* Replaces the string at the top, the compact text of an object, by a document read on demand. */
+static void lazy_from_string(lua_State *L)
+{
+    push_lazy_table(L);
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, LAZY_TEXT);
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
 /* Pushes the compact text of an object as a document read on demand; it keeps a copy. */
 static void push_text_lazy(lua_State *L, const char *text, size_t len)
 {
-    push_lazy_table(L);
     lua_pushlstring(L, text, len);
-    lua_rawseti(L, -2, LAZY_TEXT);
-    lua_setmetatable(L, -2);
+    lazy_from_string(L);
 }
 
 /* Pushes a member that is not a table, or converts one that is; false when it is not there. */
@@ -993,13 +1001,44 @@ void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len)
     push_text_lazy(L, text, len);
 }
 
+/* True when the text just before `value_at` is the key of `key` ("key":). */
+static bool key_before(const char *text, const char *key, size_t value_at)
+{
+    size_t key_len = strlen(key);
+    return value_at >= key_len + 3 && text[value_at - 1] == ':' && text[value_at - 2] == '"' &&
+           memcmp(text + value_at - key_len - 2, key, key_len) == 0 &&
+           text[value_at - key_len - 3] == '"';
+}
+
+/*
+ * Pushes the object's text with the value at `value_at` (an object, the member `key`'s) written
+ * {} as a document read on demand: the member, read already, keeps its place among the others.
+ */
+static void push_text_lazy_without(lua_State *L, const char *text, size_t len, size_t value_at,
+                                   size_t value_len)
+{
+    luaL_Buffer rest;
+    luaL_buffinit(L, &rest);
+    luaL_addlstring(&rest, text, value_at);
+    luaL_addstring(&rest, "{}");
+    luaL_addlstring(&rest, text + value_at + value_len, len - value_at - value_len);
+    luaL_pushresult(&rest);
+    lazy_from_string(L);
+}
+
 void lua_json_push_text_lazy_known(lua_State *L, const char *text, size_t len, const char *key,
                                    size_t value_at, size_t value_len)
 {
-    lua_json_push_text_lazy(L, text, len);
     if (len == 0 || text[0] != '{' || value_len == 0 || value_at > len ||
-        value_len > len - value_at || text[value_at] != '{')
-        return; /* not a document read on demand, or not a place in it */
+        value_len > len - value_at || text[value_at] != '{') {
+        lua_json_push_text_lazy(L, text, len); /* not a document read on demand, or not a place in it */
+        return;
+    }
+    /* The member's bytes, most of an event's, are copied once: into the member's own table. */
+    if (key_before(text, key, value_at))
+        push_text_lazy_without(L, text, len, value_at, value_len);
+    else
+        push_text_lazy(L, text, len);
     int t = lua_gettop(L);
     push_lazy_tables(L, t, true); /* as if the member had been read already */
     lua_pushstring(L, key);

@@ -75,7 +75,8 @@ void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len);
  * lua_json_push_text_lazy, with the place of the value of the member `key` known to the caller
  * (a change event's "doc", which the server put there): the `value_len` bytes at `value_at` in
  * the text, an object. It is then read on demand as any member that is a table, without a
- * search of the text for where it ends.
+ * search of the text for where it ends. When the place is just after the key, the object's own
+ * copy of the text has {} there: the member's bytes are copied once.
  */
 void lua_json_push_text_lazy_known(lua_State *L, const char *text, size_t len, const char *key,
                                    size_t value_at, size_t value_len);

@@ -761,10 +761,20 @@ static void test_text_lazy_known(lua_State *L)
                       "return n == 3 and json.encode(e) == json.encode(json.decode(ev_text))"));
     CHECK(lua_says(L, "local e = lazy_event(ev_text, doc_at, doc_len) e.doc.status = 'b' "
                       "return e.doc.status == 'b' and json.decode(json.encode(e)).doc.status == 'b'"));
-    /* the place given is read as it is: it is not searched for */
+    /* the member first or between others: the rest of the text is the rest of the event */
     CHECK(lua_says(L, "local t = '{\"doc\":{\"a\":1},\"other\":{\"a\":2}}' "
-                      "local at = t:find('{\"a\":2', 1, true) - 1 "
-                      "return lazy_event(t, at, 7).doc.a == 2"));
+                      "local e = lazy_event(t, 6, 7) local n = 0 for k in pairs(e) do n = n + 1 end "
+                      "return n == 2 and e.doc.a == 1 and e.other.a == 2 and "
+                      "json.encode(e) == json.encode(json.decode(t))"));
+    CHECK(lua_says(L, "local t = '{\"x\":1,\"doc\":{\"a\":1},\"y\":[2]}' "
+                      "local e = lazy_event(t, 12, 7) "
+                      "return e.x == 1 and e.y[1] == 2 and e.doc.a == 1 and "
+                      "json.encode(e) == json.encode(json.decode(t))"));
+    /* the place given is read as it is, even when it is not after the key: it is not searched
+       for, and the member whose value it is stays as it is */
+    CHECK(lua_says(L, "local t = '{\"doc\":{\"a\":1},\"other\":{\"a\":2}}' "
+                      "local at = t:find('{\"a\":2', 1, true) - 1 local e = lazy_event(t, at, 7) "
+                      "return e.doc.a == 2 and e.other.a == 2"));
     /* a place that holds no object, or lies past the text, is not taken: the search finds it */
     CHECK(lua_says(L, "return lazy_event(ev_text, 2, 5).doc.status == 'a' and "
                       "lazy_event(ev_text, #ev_text, 9).doc.status == 'a' and "
