@@ -1165,11 +1165,15 @@ p:on_change(function(event)
   if not doc then
     return
   end
-  local changed = false
-  for _, key in ipairs(list(field(event, "changed"))) do
-    if key == "status" then
-      changed = true
-      break
+  -- A creation changes every key of the document, status among them (it is required): the
+  -- list need not be read.
+  local changed = event.type == "convention.created"
+  if not changed then
+    for _, key in ipairs(list(field(event, "changed"))) do
+      if key == "status" then
+        changed = true
+        break
+      end
     end
   end
   if changed then

@@ -73,18 +73,17 @@ local function parse_date(s)
   return tonumber(y), tonumber(m), tonumber(d)
 end
 
--- The same day `years` later (29 February becomes 28 February in a common year), and the day
--- before it.
-local function anniversary(s, years)
-  local y, m, d = parse_date(s)
-  if not y then
-    return nil
-  end
+local function iso_date(y, m, d)
+  return format("%04d-%02d-%02d", y, m, d)
+end
+
+-- The same day `years` after y-m-d (29 February becomes 28 February in a common year), and the
+-- day before it: year, month and day of each.
+local function anniversary(y, m, d, years)
   y = y + years
   if m == 2 and d == 29 and not is_leap(y) then
     d = 28
   end
-  local same = format("%04d-%02d-%02d", y, m, d)
   local py, pm, pd = y, m, d - 1
   if pd == 0 then
     pm = pm - 1
@@ -93,20 +92,27 @@ local function anniversary(s, years)
     end
     pd = DAYS_IN_MONTH[pm] + ((pm == 2 and is_leap(py)) and 1 or 0)
   end
-  return same, format("%04d-%02d-%02d", py, pm, pd)
+  return y, m, d, py, pm, pd
 end
 
 p:validate(function(conv)
   local period = field(conv, "period")
   local start, stop = field(period, "start"), field(period, "end")
-  local same, before = anniversary(start, DURATION_YEARS)
-  if not same or not parse_date(stop) or stop == same or stop == before then
+  local y, m, d = parse_date(start)
+  if not y then
+    return nil
+  end
+  local ay, am, ad, by, bm, bd = anniversary(y, m, d, DURATION_YEARS)
+  -- The dates are compared as numbers: their texts are written only for a refusal.
+  local sy, sm, sd = parse_date(stop)
+  if not sy or (sy == ay and sm == am and sd == ad) or (sy == by and sm == bm and sd == bd) then
     return nil
   end
   return { {
     path = "/period/end",
     message = format("une convention territoriale globale est signée pour une durée de %d ans : "
       .. "la période commençant le %s doit finir le %s (ou le %s), pas le %s ; une prolongation "
-      .. "se fait par avenant (amendments)", DURATION_YEARS, start, before, same, stop),
+      .. "se fait par avenant (amendments)", DURATION_YEARS, start, iso_date(by, bm, bd),
+      iso_date(ay, am, ad), stop),
   } }
 end)

@@ -450,6 +450,18 @@ class ShippedPluginsTests(PluginsTestCase):
                                  "doit finir le 2024-02-27 (ou le 2024-02-28), pas le 2024-03-01")
         doc["period"]["end"] = "2024-02-28"
         self.create(doc)
+        # the day before the anniversary too, across a month's end and a 29 February
+        for start, end in (("2020-02-28", "2024-02-27"), ("2019-03-01", "2023-02-28"),
+                           ("2020-02-29", "2024-02-28"), ("2020-02-29", "2024-02-29")):
+            with self.subTest(start=start, end=end):
+                doc["id"] = new_id("rule49")
+                doc["period"] = {"start": start, "end": end}
+                self.create(doc)
+        doc["id"] = new_id("rule49")
+        doc["period"] = {"start": "2019-03-01", "end": "2023-03-02"}
+        r = self.request("POST", "/v1/conventions", doc)
+        self.assertPluginRefusal(r, "/period/end", "maine-et-loire",
+                                 "doit finir le 2023-02-28 (ou le 2023-03-01), pas le 2023-03-02")
 
     def test_rule_lifecycle_of_the_base_in_29_and_88(self):
         # 29 and 88 have no rule of their own: the base plugin's lifecycle rule applies
