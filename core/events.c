@@ -31,6 +31,8 @@ struct events {
     struct event *more;      /* the backlog goes on in the next loop turn */
     struct evbuffer *message;
     bool blocked;            /* waiting for `writable` */
+    events_sent_fn sent;     /* told of each change event that leaves */
+    void *sent_arg;
     uint64_t published_seq;
     struct events_stats stats;
 };
@@ -65,7 +67,8 @@ static int publish_entry(uint64_t seq, const struct record_view *entry, void *ar
     if (change_event_read(seq, entry, &event) == 0) {
         change_event_append_topic(&event, ev->message);
         evbuffer_add(ev->message, " ", 1);
-        change_event_append_json(entry, ev->message);
+        size_t json_at = evbuffer_get_length(ev->message);
+        size_t doc_at = change_event_append_json(entry, ev->message);
         int rc = send_message(ev, ev->message);
         if (rc == 1) {
             b->stop = true;
@@ -75,6 +78,11 @@ static int publish_entry(uint64_t seq, const struct record_view *entry, void *ar
             ev->stats.published++;
         else
             ev->stats.failed++;
+        if (ev->sent) { /* send_message made the message one block */
+            const char *message = (const char *)evbuffer_pullup(ev->message, -1);
+            ev->sent(ev->sent_arg, &event, message + json_at,
+                     evbuffer_get_length(ev->message) - json_at, doc_at);
+        }
     } else {
         log_error("events", "change %llu cannot be read; it is skipped", (unsigned long long)seq);
         ev->stats.failed++;
@@ -82,6 +90,12 @@ static int publish_entry(uint64_t seq, const struct record_view *entry, void *ar
     ev->published_seq = seq;
     b->sent++;
     return 0;
+}
+
+void events_on_sent(struct events *ev, events_sent_fn fn, void *arg)
+{
+    ev->sent = fn;
+    ev->sent_arg = arg;
 }
 
 void events_publish_pending(struct events *ev)

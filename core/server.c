@@ -7,6 +7,7 @@
 #include "ctg/clock.h"
 #include "ctg/changes.h"
 #include "ctg/conn_limit.h"
+#include "ctg/event_texts.h"
 #include "ctg/events.h"
 #include "ctg/http.h"
 #include "ctg/log.h"
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,33 +37,44 @@
 
 #define CHANGE_HANDLER_BATCH 64 /* events read at once; the slice is checked between reads */
 #define HANDLERS_SLICE 0.05 /* seconds of on_change handlers per turn of the loop */
+#define HANDOVER_MAX (8u << 20) /* bytes of events the publisher passes on to the handlers */
 
-/* Change events read from the log for the handlers, as JSON text (one pass, at most a batch). */
+/* Change events read from the log for the handlers (one pass, at most a batch). */
 struct pending_events {
-    struct json_texts texts;
-    struct change_event routes[CHANGE_HANDLER_BATCH]; /* each text's seq and department */
-    struct {
-        size_t at, len;
-    } docs[CHANGE_HANDLER_BATCH];                     /* where each text's "doc" is */
-    struct evbuffer *scratch;                         /* where an event's text is put together */
-    uint64_t last;                                    /* the last seq read, readable or not */
+    struct event_texts events;
+    struct evbuffer *scratch; /* where an event's text is put together */
+    uint64_t last;            /* the last seq read, readable or not */
 };
 
 static int collect_event(uint64_t seq, const struct record_view *entry, void *arg)
 {
     struct pending_events *pending = arg;
-    struct change_event *route = &pending->routes[pending->texts.n];
+    struct change_event route;
     pending->last = seq;
-    if (change_event_read(seq, entry, route) < 0)
+    if (change_event_read(seq, entry, &route) < 0)
         return 0;
     evbuffer_drain(pending->scratch, evbuffer_get_length(pending->scratch));
-    pending->docs[pending->texts.n].at = change_event_append_json(entry, pending->scratch);
-    pending->docs[pending->texts.n].len = entry->body_len;
+    size_t doc_at = change_event_append_json(entry, pending->scratch);
     size_t len = evbuffer_get_length(pending->scratch);
     const char *text = (const char *)evbuffer_pullup(pending->scratch, -1);
     if (text)
-        json_texts_add(&pending->texts, text, len);
-    return pending->texts.n == CHANGE_HANDLER_BATCH;
+        event_texts_add(&pending->events, &route, text, len, doc_at);
+    return pending->events.texts.n == CHANGE_HANDLER_BATCH;
+}
+
+/*
+ * The publisher has just sent this event: the handlers take it from the hand-over, in memory,
+ * rather than reading the log again, when it follows the last one there (or the last one they
+ * saw) and there is room. Otherwise they read it from the log, as they read every gap.
+ */
+static void hand_over(void *arg, const struct change_event *route, const char *json, size_t len,
+                      size_t doc_at)
+{
+    struct server *srv = arg;
+    struct event_texts *h = &srv->handover;
+    uint64_t next = h->texts.n ? h->routes[h->texts.n - 1].seq + 1 : srv->plugins_seq + 1;
+    if (srv->plugins && route->seq == next && h->texts.len + len <= HANDOVER_MAX)
+        event_texts_add(h, route, json, len, doc_at);
 }
 
 /*
@@ -74,26 +87,74 @@ static void run_handlers_later(struct server *srv)
     event_add(srv->handlers_more, &now);
 }
 
-/* Runs the handlers on the pending events in order until `deadline`; returns how many ran. */
-static size_t run_handlers_until(struct server *srv, const struct pending_events *pending,
-                                 double deadline)
+/*
+ * Runs the handlers on events[from..] in order until `deadline`; returns the index after the
+ * last one run (more than `from`: at least one runs).
+ */
+static size_t run_handlers_until(struct server *srv, const struct event_texts *events,
+                                 size_t from, double deadline)
 {
-    for (size_t i = 0; i < pending->texts.n; i++) {
-        struct plugin_event event = {.doc_at = pending->docs[i].at,
-                                     .doc_len = pending->docs[i].len};
-        event.text = json_texts_get(&pending->texts, i, &event.len);
-        plugins_on_change(srv->plugins, pending->routes[i].department, &event);
+    for (size_t i = from; i < events->texts.n; i++) {
+        struct plugin_event event = event_texts_get(events, i);
+        plugins_on_change(srv->plugins, events->routes[i].department, &event);
         if (clock_monotonic() > deadline)
             return i + 1;
     }
-    return pending->texts.n;
+    return events->texts.n;
 }
 
 /*
- * Gives the plugins' on_change handlers the changes they have not seen, in seq order. The
- * events are read first and the read ended: a handler may read the store itself. A pass stops
- * after HANDLERS_SLICE seconds (checked after each event) and goes on in the next turn of the
- * loop, so that a thousand slow handlers after a bulk write do not hold every request back.
+ * Where the next event the handlers have not seen is in the hand-over, dropping those before
+ * it; SIZE_MAX when it is not there (the hand-over is then emptied if all of it was seen).
+ */
+static size_t next_handed_over(struct server *srv)
+{
+    struct event_texts *h = &srv->handover;
+    if (h->texts.n == 0)
+        return SIZE_MAX;
+    uint64_t first = h->routes[0].seq, next = srv->plugins_seq + 1;
+    if (next >= first && next - first < h->texts.n)
+        return (size_t)(next - first);
+    if (next > first)
+        event_texts_clear(h); /* the handlers are past it */
+    return SIZE_MAX;
+}
+
+/* Runs the handlers on the hand-over from `at`, until `deadline`. */
+static void run_handed_over(struct server *srv, size_t at, double deadline)
+{
+    struct event_texts *h = &srv->handover;
+    size_t done = run_handlers_until(srv, h, at, deadline);
+    srv->plugins_seq = h->routes[done - 1].seq;
+    if (done == h->texts.n)
+        event_texts_clear(h);
+}
+
+/* Reads up to a batch of events from the log and runs the handlers on them, until `deadline`;
+ * false when the log could not be read. */
+static bool run_from_log(struct server *srv, struct pending_events *pending, double deadline)
+{
+    event_texts_clear(&pending->events);
+    pending->last = srv->plugins_seq;
+    if (store_read_begin(srv->store) == STORE_OK) {
+        store_each_change(srv->store, srv->plugins_seq, collect_event, pending);
+        store_read_end(srv->store);
+    }
+    if (pending->last == srv->plugins_seq)
+        return false;
+    const struct event_texts *events = &pending->events;
+    size_t done = events->texts.n ? run_handlers_until(srv, events, 0, deadline) : 0;
+    /* past any entry that could not be read, unless the slice ended before the last */
+    srv->plugins_seq = done < events->texts.n ? events->routes[done - 1].seq : pending->last;
+    return true;
+}
+
+/*
+ * Gives the plugins' on_change handlers the changes they have not seen, in seq order: from the
+ * hand-over of the publisher when the next one is there, else from the log (read first and the
+ * read ended: a handler may read the store itself). A pass stops after HANDLERS_SLICE seconds
+ * (checked after each event) and goes on in the next turn of the loop, so that a thousand slow
+ * handlers after a bulk write do not hold every request back.
  */
 static void run_change_handlers(struct server *srv)
 {
@@ -104,19 +165,13 @@ static void run_change_handlers(struct server *srv)
             run_handlers_later(srv);
             break;
         }
-        json_texts_clear(&pending.texts);
-        pending.last = srv->plugins_seq;
-        if (store_read_begin(srv->store) == STORE_OK) {
-            store_each_change(srv->store, srv->plugins_seq, collect_event, &pending);
-            store_read_end(srv->store);
-        }
-        size_t done = run_handlers_until(srv, &pending, deadline);
-        if (pending.last == srv->plugins_seq)
+        size_t at = next_handed_over(srv);
+        if (at != SIZE_MAX)
+            run_handed_over(srv, at, deadline);
+        else if (!run_from_log(srv, &pending, deadline))
             break; /* the log could not be read: try again at the next commit */
-        /* past any entry that could not be read, unless the slice ended before the last */
-        srv->plugins_seq = done < pending.texts.n ? pending.routes[done - 1].seq : pending.last;
     }
-    json_texts_clear(&pending.texts);
+    event_texts_clear(&pending.events);
     if (pending.scratch)
         evbuffer_free(pending.scratch);
 }
@@ -338,6 +393,7 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
     srv->events = events_open(srv->base, srv->store, cfg->events_bind, err, errlen);
     if (!srv->events || server_reload_plugins(srv, err, errlen) < 0)
         return -1;
+    events_on_sent(srv->events, hand_over, srv);
     srv->plugins_seq = store_last_seq(srv->store); /* handlers see the changes from now on */
     return start_http(srv, err, errlen);
 }
@@ -370,6 +426,7 @@ void server_free(struct server *srv)
     if (srv->base)
         event_base_free(srv->base);
     store_close(srv->store);
+    event_texts_clear(&srv->handover);
     metrics_free(&srv->metrics);
     memset(srv, 0, sizeof *srv);
 }

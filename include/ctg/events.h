@@ -11,6 +11,7 @@
 #ifndef CTG_EVENTS_H
 #define CTG_EVENTS_H
 
+#include "ctg/changes.h"
 #include "ctg/store.h"
 
 #include <stddef.h>
@@ -32,6 +33,15 @@ struct events_stats {
 struct events *events_open(struct event_base *base, struct store *st, const char *bind,
                            char *err, size_t errlen);
 void events_close(struct events *ev);
+
+/*
+ * Told of each change event as it leaves (sent, or refused by nanomsg and skipped): its route,
+ * its JSON text and where its "doc" starts in it (0: none), valid during the call. An entry
+ * that cannot be read, or waits for the socket, is told when it leaves.
+ */
+typedef void (*events_sent_fn)(void *arg, const struct change_event *route, const char *json,
+                               size_t len, size_t doc_at);
+void events_on_sent(struct events *ev, events_sent_fn fn, void *arg);
 
 /* Sends the entries committed since the last call; safe to call at any time. */
 void events_publish_pending(struct events *ev);

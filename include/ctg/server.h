@@ -5,6 +5,7 @@
 #define CTG_SERVER_H
 
 #include "ctg/config.h"
+#include "ctg/event_texts.h"
 #include "ctg/metrics.h"
 #include "ctg/store.h"
 
@@ -23,6 +24,7 @@ struct server {
     struct events *events;             /* the nanomsg publisher */
     struct plugins *plugins;           /* the current generation */
     uint64_t plugins_seq;              /* the last change the on_change handlers saw */
+    struct event_texts handover;       /* events just published, for the handlers (server.c) */
     struct feed_client *feed_clients;  /* long-polls and event streams (api_changes.c) */
     struct event_base *base;
     struct evhttp *http;

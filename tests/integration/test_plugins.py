@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -824,6 +825,43 @@ class PublishTests(PluginsTestCase):
                                    and ".plugin." in m.topic)
         self.assertEqual(message.topic, "ctg.30.plugin.statut")
         self.assertEqual(message.body["status"], "preparation")
+
+
+class HandlersSeeEveryChangeTests(PluginsTestCase):
+    """The on_change handlers take the events the publisher just sent from memory (8 MiB of them
+    at most, with no gap: core/server.c) and read the others from the log: either way each
+    change once, in seq order."""
+    server_kwargs = {"extra_lines": [plugins_line(test_plugins_dir("seen")), 'log_level = "info"',
+                                     "limits = { body_max = 1048576, bulk_max = 32 * 1048576 }"]}
+
+    def seen(self):
+        return [(int(seq), conv_id) for seq, conv_id in
+                re.findall(r"seen (\d+) (\S+)", self.server.output())]
+
+    def test_each_change_once_in_seq_order(self):
+        first = self.last_seq() + 1
+        ids = []
+        for _ in range(5):   # one by one: handed over
+            ids.append(self.create(minimal_convention(id=new_id("seen")))["id"])
+        # 10 MiB of events in one request, large and small in turn: the first 8 MiB handed over,
+        # the rest read from the log (small ones that would still fit after a large one that
+        # did not are not handed over: the hand-over has no gap)
+        pad = {"pad": "x" * 100000}
+        bulk = [minimal_convention(id=new_id("seenbulk"), **({"extra": pad} if i % 2 else {}))
+                for i in range(200)]
+        body = "".join(json.dumps(d) + "\n" for d in bulk).encode()
+        r = self.request("POST", "/v1/conventions/_bulk", raw=body,
+                         headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual({x["status"] for x in r.body["results"]}, {201})
+        ids += [d["id"] for d in bulk]
+        for _ in range(5):   # handed over again, once the handlers caught up
+            ids.append(self.create(minimal_convention(id=new_id("seen")))["id"])
+        last = self.last_seq()
+        self.assertEqual(last - first + 1, len(ids))
+        self.wait_until(lambda: self.seen() and self.seen()[-1][0] == last, timeout=30,
+                        what="the handlers at seq %d" % last)
+        self.assertEqual(self.seen(), list(zip(range(first, last + 1), ids)))
 
 
 # --------------------------------------------------------------------------------------------
