@@ -134,13 +134,19 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 void events_publish_plugin(struct events *ev, const char *department, const char *name,
                            const char *json)
 {
-    struct evbuffer *message = evbuffer_new();
-    evbuffer_add_printf(message, "ctg.%s.plugin.%s %s", department, name, json);
+    /* put together in the change events' buffer, which no change event holds between calls */
+    struct evbuffer *message = ev->message;
+    evbuffer_drain(message, evbuffer_get_length(message));
+    evbuffer_add(message, "ctg.", 4);
+    evbuffer_add(message, department, strlen(department));
+    evbuffer_add(message, ".plugin.", 8);
+    evbuffer_add(message, name, strlen(name));
+    evbuffer_add(message, " ", 1);
+    evbuffer_add(message, json, strlen(json));
     if (send_message(ev, message) == 0)
         ev->stats.plugin_published++;
     else
         ev->stats.failed++;
-    evbuffer_free(message);
 }
 
 void events_send_heartbeat(struct events *ev)
