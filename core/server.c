@@ -104,8 +104,8 @@ static size_t run_handlers_until(struct server *srv, const struct event_texts *e
 }
 
 /*
- * Where the next event the handlers have not seen is in the hand-over, dropping those before
- * it; SIZE_MAX when it is not there (the hand-over is then emptied if all of it was seen).
+ * Where the next event the handlers have not seen is in the hand-over; SIZE_MAX when it is not
+ * there (the hand-over is then emptied if the handlers are past all of it).
  */
 static size_t next_handed_over(struct server *srv)
 {
@@ -130,8 +130,10 @@ static void run_handed_over(struct server *srv, size_t at, double deadline)
         event_texts_clear(h);
 }
 
-/* Reads up to a batch of events from the log and runs the handlers on them, until `deadline`;
- * false when the log could not be read. */
+/*
+ * Reads up to a batch of events from the log and runs the handlers on them, until `deadline`;
+ * false when the log could not be read.
+ */
 static bool run_from_log(struct server *srv, struct pending_events *pending, double deadline)
 {
     event_texts_clear(&pending->events);
