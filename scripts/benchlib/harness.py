@@ -77,6 +77,23 @@ def wait_tcp(port, timeout=30.0, proc=None):
     raise RuntimeError("nothing listens on port %d after %.0f s" % (port, timeout))
 
 
+def cpu_ticks():
+    """(steal, all) of the machine's CPU time so far, in ticks (/proc/stat): on a virtual
+    machine, steal is the time the host ran something else while this one had work."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return (0, 0)
+    return (fields[7] if len(fields) > 7 else 0, sum(fields[:8]))
+
+
+def steal_share(before, after):
+    """The share of the CPU time between two cpu_ticks() that the host stole, in %."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -377,12 +394,16 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         """A warm-up, then RUNS wrk runs; adds the rate of each to `key`; returns the requests."""
         s = self.p["seconds"]
         total = 0
+        stolen = []
         for i in range(RUNS + 1):
             env = env_of_run(i) if env_of_run else None
+            before = cpu_ticks()
             r = wrk(url, conns, self.p["warmup"] if i == 0 else s, script, env)
             total += r["requests"]
             if i:
                 self.f.add(key, r["rate"])
+                stolen.append("%.1f%%" % steal_share(before, cpu_ticks()))
+        self.f.note(key, "host steal %s" % " / ".join(stolen))
         return total
 
     def ctgd_sizes(self):
@@ -780,6 +801,7 @@ http {{
 
     def phase(self, name, fn):
         started = time.monotonic()
+        ticks = cpu_ticks()
         try:
             fn()
         except Exception as e:
@@ -787,11 +809,14 @@ http {{
             log("FAILED: %s: %s" % (name, e))
             traceback.print_exc()
             self.procs.stop_all()
-        log("%s: %.0f s" % (name, time.monotonic() - started))
+        self.stolen[name] = steal_share(ticks, cpu_ticks())
+        log("%s: %.0f s (host steal %.1f%%)" % (name, time.monotonic() - started,
+                                                self.stolen[name]))
 
     def run_all(self):
         started = time.monotonic()
         self.load_before = os.getloadavg()
+        self.stolen = {}
         try:
             self.phase("data", self.make_data)
             self.phase("floor", self.floor)
@@ -944,6 +969,10 @@ http {{
             ("memory", mem),
             ("load average (1, 5, 15 min)", "%.2f %.2f %.2f before, %.2f %.2f %.2f after: other "
              "work on the machine shows here" % (self.load_before + self.load_after)),
+            ("CPU time stolen by the host (steal), by phase",
+             ", ".join("%s %.1f%%" % kv for kv in self.stolen.items()) + ": another virtual "
+             "machine's work; a figure measured while it was high is low for that reason (each "
+             "wrk run's share is in its notes below)"),
             ("kernel", "%s %s" % (platform.system(), platform.release())),
             ("data of every server", "%s: %s" % (self.work, fs)),
             ("packages", versions),
