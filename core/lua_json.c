@@ -54,7 +54,7 @@ static char null_sentinel;
 /* The address of this byte is the registry key of the size bound (lua_json_set_size_max). */
 static char size_max_key;
 
-/* The address of this byte is the registry key of the documents' generation (a lazy_state). */
+/* The address of this byte is the registry key of the documents read on demand's lazy_state. */
 static char lazy_state_key;
 
 /* ---- the registry ---------------------------------------------------------------------- */
@@ -696,32 +696,20 @@ void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
 /* ---- documents read on demand ---------------------------------------------------------- */
 
 /*
- * A document given to one plugin call is an empty table whose own metatable reads, member by
- * member, either a jansson object (lua_json_push_lazy) or the compact text of an object
- * (lua_json_push_text_lazy): a member is converted when first read, and a member that is a
- * table is kept, so that it is the same table each time it is read. In a text, a member that
- * is an object is read on demand in turn (a change event's "doc"). The first write or pairs()
- * fills the table with every member and gives it the object metatable: it is then a document
- * like any other. The metatable answers getmetatable() with the object marker, as a document's
+ * A document given to one plugin call is an empty table whose metatable reads, member by
+ * member, what its box holds: either a jansson object (lua_json_push_lazy) or the compact text
+ * of an object (lua_json_push_text_lazy). A member is converted when first read, and a member
+ * that is a table is kept, so that it is the same table each time it is read. In a text, a
+ * member that is an object is read on demand in turn (a change event's "doc"). The first write
+ * or pairs() fills the table with every member and gives it the object metatable: it is then a
+ * document like any other. The metatable answers getmetatable() with the object marker, as a document's
  * does, so no plugin code can reach these functions, the pointer or the text.
  *
  * The jansson object belongs to the caller and lives as long as the call. A generation counter
  * in the registry, raised by lua_json_end_lazy, tells the tables of an ended call: reading one
  * of those raises an error instead of reading freed memory. A text is a Lua string that the
- * metatable holds: it lives as long as the table.
+ * box holds: it lives as long as the table.
  */
-enum lazy_slot {
-    LAZY_STATE = 1, /* the registry's lazy_state: what tells these metatables from any other */
-    LAZY_TABLES,    /* the members read that are tables, by key; created at the first one */
-    LAZY_OBJECT,    /* the jansson object (a light userdata), or nil for a text */
-    LAZY_GENERATION,
-    LAZY_TEXT,      /* the object's text, a Lua string of its own */
-};
-
-struct lazy_state {
-    lua_Integer generation;
-};
-
 /* What a document read on demand reads: a jansson object, or the compact text of an object. */
 struct lazy {
     const json_t *object; /* NULL for a text */
@@ -729,128 +717,172 @@ struct lazy {
     size_t len;
 };
 
-static void lazy_init(lua_State *L)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key) == LUA_TNIL) {
-        struct lazy_state *state = lua_newuserdatauv(L, sizeof *state, 0);
-        state->generation = 0;
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    }
-    lua_pop(L, 1);
-}
+/* A document's box: what it reads, in a userdata whose user values are listed below. */
+struct lazy_box {
+    const json_t *object; /* the jansson object, or NULL for a text */
+    const struct lazy_state *state;
+    lua_Integer generation; /* the call's, for an object */
+};
 
-/* The generation state of L; leaves the stack as it is and allocates nothing. */
-static struct lazy_state *lazy_state(lua_State *L)
-{
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    struct lazy_state *state = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return state;
-}
+enum lazy_box_value {
+    LAZY_TEXT = 1, /* the object's text, a Lua string of its own */
+    LAZY_TABLES,   /* the members read that are tables, by key; created at the first one */
+};
 
-static lua_Integer slot_integer(lua_State *L, int slot)
-{
-    lua_rawgeti(L, -1, slot);
-    lua_Integer n = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return n;
-}
+/* The registry's: the generation, and as user values the documents' metatable and their boxes. */
+struct lazy_state {
+    lua_Integer generation;
+};
 
-/*
- * With the metatable of a table on top of the stack: whether it is a document read on demand,
- * what it reads in `out`, and whether the call it was given to is over. Allocates nothing.
- */
-static bool lazy_of_metatable(lua_State *L, struct lazy *out, bool *ended)
-{
-    lua_rawgeti(L, -1, LAZY_STATE);
-    const struct lazy_state *state = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (!state || state != lazy_state(L))
-        return false;
-    *out = (struct lazy){0};
-    lua_rawgeti(L, -1, LAZY_OBJECT);
-    out->object = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (out->object) {
-        *ended = slot_integer(L, LAZY_GENERATION) != state->generation;
-        return true;
-    }
-    lua_rawgeti(L, -1, LAZY_TEXT);
-    out->text = lua_tolstring(L, -1, &out->len); /* the metatable keeps the string */
-    lua_pop(L, 1);
-    *ended = false;
-    return true;
-}
+enum lazy_state_value {
+    LAZY_METATABLE = 1,
+    LAZY_BOXES, /* document -> box, with weak keys */
+};
 
 #define LAZY_ENDED "a document given to a plugin can be read only during the call it was given to"
-
-/* Whether the table at `t` is a document read on demand (see lazy_of_metatable). */
-static bool lazy_table(lua_State *L, int t, struct lazy *out, bool *ended)
-{
-    if (!lua_getmetatable(L, t))
-        return false;
-    bool lazy = lazy_of_metatable(L, out, ended);
-    lua_pop(L, 1);
-    return lazy;
-}
-
-/* What the document at `t` (a metamethod's first argument) reads; raises once its call ended. */
-static struct lazy lazy_of(lua_State *L, int t)
-{
-    struct lazy z = {0};
-    bool ended = true;
-    if (!lazy_table(L, t, &z, &ended) || ended)
-        luaL_error(L, LAZY_ENDED);
-    return z;
-}
-
-/* Pushes the table of the members already read as tables (nil if none yet, unless `create`). */
-static int push_lazy_tables(lua_State *L, int t, bool create)
-{
-    lua_getmetatable(L, t);
-    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TNIL && create) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, -3, LAZY_TABLES);
-    }
-    lua_remove(L, -2);
-    return lua_type(L, -1);
-}
 
 static int lazy_index(lua_State *L);
 static int lazy_newindex(lua_State *L);
 static int lazy_pairs(lua_State *L);
-static void lazy_fill(lua_State *L, int t);
 
-/* Pushes an empty table with a metatable of a document read on demand, its slots to be set. */
-static void push_lazy_table(lua_State *L)
+/*
+ * Every document read on demand has the same metatable, whose functions find the document's
+ * box in the table of boxes, their upvalue: a metatable of its own for each document took two
+ * tables and five fields at each push, and four lookups at each read.
+ */
+static void lazy_init(lua_State *L)
 {
-    luaL_checkstack(L, 4, NULL);
-    lua_createtable(L, 0, 0);
-    lua_createtable(L, LAZY_TEXT, 5);
-    lua_pushcfunction(L, lazy_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, lazy_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, lazy_pairs);
-    lua_setfield(L, -2, "__pairs");
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    struct lazy_state *state = lua_newuserdatauv(L, sizeof *state, 2);
+    state->generation = 0;
+    lua_newtable(L); /* the boxes */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_createtable(L, 0, 5); /* the metatable */
+    static const luaL_Reg methods[] = {
+        {"__index", lazy_index}, {"__newindex", lazy_newindex}, {"__pairs", lazy_pairs},
+        {NULL, NULL}};
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, 1);
     push_kind_marker(L, OBJECT_MT_KEY);
     lua_setfield(L, -2, "__metatable");
     lua_pushliteral(L, "json.object");
     lua_setfield(L, -2, "__name");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
-    lua_rawseti(L, -2, LAZY_STATE);
+    lua_setiuservalue(L, -3, LAZY_METATABLE);
+    lua_setiuservalue(L, -2, LAZY_BOXES);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
 }
 
-/* Replaces the string at the top, the compact text of an object, by a document read on demand. */
+static struct lazy_state *push_lazy_state(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_state_key);
+    return lua_touserdata(L, -1);
+}
+
+/* With a box at the top of the stack: what it reads, in `out`; true once its call ended. */
+static bool read_box(lua_State *L, struct lazy *out)
+{
+    const struct lazy_box *box = lua_touserdata(L, -1);
+    *out = (struct lazy){.object = box->object};
+    if (box->object)
+        return box->generation != box->state->generation;
+    lua_getiuservalue(L, -1, LAZY_TEXT);
+    out->text = lua_tolstring(L, -1, &out->len); /* the box keeps the string */
+    lua_pop(L, 1);
+    return false;
+}
+
+/* Pushes the box of the table at `t` from the boxes at `boxes`; false (nil pushed) for none. */
+static bool push_box(lua_State *L, int boxes, int t)
+{
+    lua_pushvalue(L, t);
+    return lua_rawget(L, boxes) == LUA_TUSERDATA;
+}
+
+/* Pushes the box of the table at `t` when it is a document read on demand; else nothing. */
+static bool push_lazy_box(lua_State *L, int t)
+{
+    t = lua_absindex(L, t);
+    int top = lua_gettop(L);
+    if (!lua_getmetatable(L, t))
+        return false;
+    push_lazy_state(L);
+    lua_getiuservalue(L, -1, LAZY_METATABLE);
+    bool lazy = lua_rawequal(L, -1, -3) && lua_getiuservalue(L, -2, LAZY_BOXES) == LUA_TTABLE &&
+                push_box(L, lua_gettop(L), t);
+    if (lazy)
+        lua_replace(L, top + 1);
+    lua_settop(L, top + lazy);
+    return lazy;
+}
+
+/* Whether the table at `t` is a document read on demand: what it reads in `out`, and whether
+ * the call it was given to is over. Allocates nothing. */
+static bool lazy_table(lua_State *L, int t, struct lazy *out, bool *ended)
+{
+    if (!push_lazy_box(L, t))
+        return false;
+    *ended = read_box(L, out);
+    lua_pop(L, 1);
+    return true;
+}
+
+/* In a function of the documents' metatable: pushes the box of the document at `t` and
+ * returns what it reads; raises once the call it was given to ended. */
+static struct lazy lazy_of(lua_State *L, int t)
+{
+    struct lazy z = {0};
+    if (!push_box(L, lua_upvalueindex(1), t) || read_box(L, &z))
+        luaL_error(L, LAZY_ENDED);
+    return z;
+}
+
+/* Pushes the members read so far that are tables of the document whose box is at `box` (a
+ * table created if there is none and `create`); returns the type pushed. */
+static int push_read_tables(lua_State *L, int box, bool create)
+{
+    if (lua_getiuservalue(L, box, LAZY_TABLES) == LUA_TNIL && create) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, box, LAZY_TABLES);
+    }
+    return lua_type(L, -1);
+}
+
+/* Pushes an empty document read on demand, then its box (a text is still to be put in it). */
+static void push_lazy_table(lua_State *L, const json_t *object)
+{
+    luaL_checkstack(L, 5, NULL);
+    const struct lazy_state *state = push_lazy_state(L);
+    lua_createtable(L, 0, 0);
+    lua_getiuservalue(L, -2, LAZY_METATABLE);
+    lua_setmetatable(L, -2);
+    struct lazy_box *box = lua_newuserdatauv(L, sizeof *box, 2);
+    *box = (struct lazy_box){object, state, state->generation};
+    lua_getiuservalue(L, -3, LAZY_BOXES);
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_remove(L, -3);
+}
+
+/* Replaces the string at the top, the compact text of an object, by a document read on demand
+ * and pushes its box. */
 static void lazy_from_string(lua_State *L)
 {
-    push_lazy_table(L);
+    push_lazy_table(L, NULL);
     lua_pushvalue(L, -3);
-    lua_rawseti(L, -2, LAZY_TEXT);
-    lua_setmetatable(L, -2);
-    lua_remove(L, -2);
+    lua_setiuservalue(L, -2, LAZY_TEXT);
+    lua_rotate(L, -3, -1);
+    lua_pop(L, 1);
 }
 
 /* Pushes the compact text of an object as a document read on demand; it keeps a copy. */
@@ -858,10 +890,44 @@ static void push_text_lazy(lua_State *L, const char *text, size_t len)
 {
     lua_pushlstring(L, text, len);
     lazy_from_string(L);
+    lua_pop(L, 1);
+}
+
+static void copy_pairs(lua_State *L, int from, int to)
+{
+    for (lua_pushnil(L); lua_next(L, from);) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, to);
+    }
+}
+
+/* Puts every member into the table at `t`, whose box is at `box`, those read already as they
+ * were read, and gives the table the object metatable: from then on it is a plain document. */
+static void lazy_fill(lua_State *L, int t, int box, const struct lazy *z)
+{
+    luaL_checkstack(L, 4, NULL);
+    int top = lua_gettop(L);
+    if (z->object)
+        lua_json_push(L, z->object);
+    else
+        lua_json_push_text(L, z->text, z->len);
+    copy_pairs(L, top + 1, t);
+    if (push_read_tables(L, box, false) == LUA_TTABLE)
+        copy_pairs(L, top + 2, t);
+    lua_settop(L, top);
+    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
+    lua_setmetatable(L, t);
+    push_lazy_state(L); /* the box, and its text, can go */
+    lua_getiuservalue(L, -1, LAZY_BOXES);
+    lua_pushvalue(L, t);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_settop(L, top);
 }
 
 /* Pushes a member that is not a table, or converts one that is; false when it is not there. */
-static bool push_member(lua_State *L, int t, const struct lazy *z, const char *key,
+static bool push_member(lua_State *L, int t, int box, const struct lazy *z, const char *key,
                         size_t key_len, bool *is_table)
 {
     if (z->object) {
@@ -875,7 +941,7 @@ static bool push_member(lua_State *L, int t, const struct lazy *z, const char *k
     size_t len;
     enum json_member found = json_compact_member(z->text, z->len, key, key_len, &value, &len);
     if (found == JSON_MEMBER_UNKNOWN) { /* decoded whole, once: the table becomes a plain one */
-        lazy_fill(L, t);
+        lazy_fill(L, t, box, z);
         lua_pushlstring(L, key, key_len);
         *is_table = false; /* it is in the table now */
         if (lua_rawget(L, t) == LUA_TNIL) {
@@ -897,21 +963,23 @@ static bool push_member(lua_State *L, int t, const struct lazy *z, const char *k
 /* __index(t, key): the member, converted now; one that is a table, converted once. */
 static int lazy_index(lua_State *L)
 {
-    struct lazy z = lazy_of(L, 1);
+    lua_settop(L, 2);
+    struct lazy z = lazy_of(L, 1); /* its box at 3 */
     if (lua_type(L, 2) != LUA_TSTRING)
         return 0;
     size_t key_len;
     const char *key = lua_tolstring(L, 2, &key_len);
-    push_lazy_tables(L, 1, false);
-    lua_pushvalue(L, 2);
-    if (lua_istable(L, -2) && lua_rawget(L, -2) != LUA_TNIL)
-        return 1;
-    lua_settop(L, 2);
+    if (push_read_tables(L, 3, false) == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, -2) != LUA_TNIL)
+            return 1;
+    }
+    lua_settop(L, 3);
     bool is_table;
-    if (!push_member(L, 1, &z, key, key_len, &is_table))
+    if (!push_member(L, 1, 3, &z, key, key_len, &is_table))
         return 0;
     if (is_table) {
-        push_lazy_tables(L, 1, true);
+        push_read_tables(L, 3, true);
         lua_pushvalue(L, 2);
         lua_pushvalue(L, -3);
         lua_rawset(L, -3);
@@ -920,38 +988,12 @@ static int lazy_index(lua_State *L)
     return 1;
 }
 
-static void copy_pairs(lua_State *L, int from, int to)
-{
-    for (lua_pushnil(L); lua_next(L, from);) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, to);
-    }
-}
-
-/* Puts every member into the table at `t`, those read already as they were read, and gives the
- * table the object metatable: from then on it is a plain document. */
-static void lazy_fill(lua_State *L, int t)
-{
-    struct lazy z = lazy_of(L, t);
-    luaL_checkstack(L, 4, NULL);
-    if (z.object)
-        lua_json_push(L, z.object);
-    else
-        lua_json_push_text(L, z.text, z.len);
-    int whole = lua_gettop(L);
-    copy_pairs(L, whole, t);
-    if (push_lazy_tables(L, t, false) == LUA_TTABLE)
-        copy_pairs(L, lua_gettop(L), t);
-    lua_settop(L, whole - 1);
-    lua_getfield(L, LUA_REGISTRYINDEX, OBJECT_MT_KEY);
-    lua_setmetatable(L, t);
-}
-
 /* __newindex(t, key, value): the document becomes a plain one, then takes the write. */
 static int lazy_newindex(lua_State *L)
 {
-    lazy_fill(L, 1);
+    lua_settop(L, 3);
+    struct lazy z = lazy_of(L, 1);
+    lazy_fill(L, 1, 4, &z);
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 0;
@@ -971,11 +1013,26 @@ static int raw_next(lua_State *L)
 /* __pairs(t): the document becomes a plain one, walked as pairs() walks any table. */
 static int lazy_pairs(lua_State *L)
 {
-    lazy_fill(L, 1);
+    lua_settop(L, 1);
+    struct lazy z = lazy_of(L, 1);
+    lazy_fill(L, 1, 2, &z);
+    lua_settop(L, 1);
     lua_pushcfunction(L, raw_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
+}
+
+/* Makes the table at `t`, when it is a document read on demand, a plain one. */
+static void lazy_fill_if_lazy(lua_State *L, int t)
+{
+    if (!push_lazy_box(L, t))
+        return;
+    struct lazy z;
+    if (read_box(L, &z))
+        luaL_error(L, LAZY_ENDED);
+    lazy_fill(L, lua_absindex(L, t), lua_gettop(L), &z);
+    lua_pop(L, 1);
 }
 
 void lua_json_push_lazy(lua_State *L, const json_t *value)
@@ -984,12 +1041,8 @@ void lua_json_push_lazy(lua_State *L, const json_t *value)
         lua_json_push(L, value);
         return;
     }
-    push_lazy_table(L);
-    lua_pushlightuserdata(L, (void *)value);
-    lua_rawseti(L, -2, LAZY_OBJECT);
-    lua_pushinteger(L, lazy_state(L)->generation);
-    lua_rawseti(L, -2, LAZY_GENERATION);
-    lua_setmetatable(L, -2);
+    push_lazy_table(L, value);
+    lua_pop(L, 1);
 }
 
 void lua_json_push_text_lazy(lua_State *L, const char *text, size_t len)
@@ -1012,7 +1065,8 @@ static bool key_before(const char *text, const char *key, size_t value_at)
 
 /*
  * Pushes the object's text with the value at `value_at` (an object, the member `key`'s) written
- * {} as a document read on demand: the member, read already, keeps its place among the others.
+ * {} as a document read on demand, then its box: the member, read already, keeps its place
+ * among the others.
  */
 static void push_text_lazy_without(lua_State *L, const char *text, size_t len, size_t value_at,
                                    size_t value_len)
@@ -1035,21 +1089,23 @@ void lua_json_push_text_lazy_known(lua_State *L, const char *text, size_t len, c
         return;
     }
     /* The member's bytes, most of an event's, are copied once: into the member's own table. */
-    if (key_before(text, key, value_at))
+    if (key_before(text, key, value_at)) {
         push_text_lazy_without(L, text, len, value_at, value_len);
-    else
-        push_text_lazy(L, text, len);
-    int t = lua_gettop(L);
-    push_lazy_tables(L, t, true); /* as if the member had been read already */
+    } else {
+        lua_pushlstring(L, text, len);
+        lazy_from_string(L);
+    }
+    push_read_tables(L, lua_gettop(L), true); /* as if the member had been read already */
     lua_pushstring(L, key);
     push_text_lazy(L, text + value_at, value_len);
     lua_rawset(L, -3);
-    lua_pop(L, 1);
+    lua_pop(L, 2); /* the tables and the box */
 }
 
 void lua_json_end_lazy(lua_State *L)
 {
-    lazy_state(L)->generation++;
+    push_lazy_state(L)->generation++;
+    lua_pop(L, 1);
 }
 
 /* ---- paths and refusals ---------------------------------------------------------------- */
@@ -1378,30 +1434,30 @@ static bool charge_shared(struct to_json *c, const json_t *v, int depth, const s
     return true;
 }
 
-/* Converts the members read as tables (the metatable's LAZY_TABLES) into `read`, as they are
- * now; false once refused (lua_json_to then restores the stack). */
+/* Converts the members read as tables (the box's LAZY_TABLES) into `read`, as they are now;
+ * false once refused. */
 static bool read_members_to_json(struct to_json *c, int index, const struct path *p, json_t *read)
 {
     lua_State *L = c->L;
-    lua_getmetatable(L, index);
-    if (lua_rawgeti(L, -1, LAZY_TABLES) == LUA_TTABLE) {
-        int tables = lua_gettop(L);
-        for (lua_pushnil(L); lua_next(L, tables); lua_pop(L, 1)) {
+    int top = lua_gettop(L);
+    bool done = true;
+    if (push_lazy_box(L, index) && push_read_tables(L, top + 1, false) == LUA_TTABLE) {
+        for (lua_pushnil(L); done && lua_next(L, top + 2); lua_pop(L, 1)) {
             size_t key_len;
             const char *key = lua_tolstring(L, -2, &key_len); /* a string: lazy_index's key */
             struct path at = at_key(p, key, key_len);
             json_t *item = charge(c, key_len) ? value_to_json(c, lua_gettop(L), &at)
                                               : refuse_size(c, &at);
-            if (!item)
-                return false;
-            if (json_object_setn_new(read, key, key_len, item)) {
+            if (!item) {
+                done = false;
+            } else if (json_object_setn_new(read, key, key_len, item)) {
                 refuse(c, &at, "out of memory");
-                return false;
+                done = false;
             }
         }
     }
-    lua_pop(L, 2); /* the metatable and the tables */
-    return true;
+    lua_settop(L, top);
+    return done;
 }
 
 /* Charges a member of the document not read (or its `now`, charged already) and adds it. */
@@ -1479,10 +1535,10 @@ static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
     } else {
         int is_array = lua_rawequal(L, -1, c->array_mt);
         int is_object = lua_rawequal(L, -1, c->object_mt);
+        lua_pop(L, 1);
         bool ended = false;
         struct lazy z;
-        bool lazy = !is_array && !is_object && lazy_of_metatable(L, &z, &ended);
-        lua_pop(L, 1);
+        bool lazy = !is_array && !is_object && lazy_table(L, index, &z, &ended);
         /* An array reads items 1..#t: keys past the border #t and non-integer keys are not
          * part of it and are not written. */
         value = is_array    ? items_to_json(c, index, p, (size_t)lua_rawlen(L, index))
@@ -1623,10 +1679,7 @@ static int mark_table(lua_State *L, const char *key)
         lua_replace(L, 1);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
-    struct lazy z;
-    bool ended;
-    if (lazy_table(L, 1, &z, &ended))
-        lazy_fill(L, 1); /* a document read on demand becomes a plain one */
+    lazy_fill_if_lazy(L, 1); /* a document read on demand becomes a plain one */
     /* A table with another metatable (a read-only proxy of the sandbox, say) keeps it. */
     if (has_foreign_metatable(L, 1))
         return luaL_error(L, "json.array/json.object: the table has a metatable of its own");

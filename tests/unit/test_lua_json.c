@@ -782,6 +782,28 @@ static void test_text_lazy_known(lua_State *L)
                       "lazy_event('[1]', 0, 3)[1] == 1"));
 }
 
+/* What a document read on demand holds goes with it: many pushed leave no memory behind. */
+static void test_lazy_leaves_nothing(lua_State *L)
+{
+    static const char text[] = "{\"a\":{\"b\":1},\"c\":\"a text of some length, kept by "
+                               "the document read on demand until it goes\"}";
+    json_t *value = json_loads(lazy_doc, 0, NULL);
+    lua_gc(L, LUA_GCCOLLECT);
+    int before = lua_gc(L, LUA_GCCOUNT);
+    for (int i = 0; i < 20000; i++) {
+        lua_json_push_text_lazy(L, text, sizeof text - 1);
+        lua_json_push_lazy(L, value);
+        lua_pop(L, 2);
+    }
+    lua_json_end_lazy(L);
+    lua_gc(L, LUA_GCCOLLECT);
+    int grown = lua_gc(L, LUA_GCCOUNT) - before; /* KiB; 20 000 of each would be some 5 MiB */
+    if (grown >= 256)
+        fprintf(stderr, "test_lazy_leaves_nothing: %d KiB more after the collection\n", grown);
+    CHECK(grown < 256);
+    json_decref(value);
+}
+
 /* Runs `chunk` (compiled with no limit) with only `room` more bytes for Lua to use. */
 
 /* pairs() and the first write turn the document into the whole conversion, kept as it is. */
@@ -941,6 +963,7 @@ int main(void)
     test_text_lazy_known(L);
     test_lazy_guards(L);
     test_lazy_bounds(L);
+    test_lazy_leaves_nothing(L);
     lua_close(L);
     test_memory_errors_leak_nothing();
     return check_summary("test_lua_json");
