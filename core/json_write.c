@@ -285,6 +285,30 @@ void json_text_member_value(struct json_text *t, const char *key, const json_t *
     write_value(t, value);
 }
 
+void json_text_member_array_start(struct json_text *t, const char *key)
+{
+    put_key(t, key);
+    put_char(t, '[');
+}
+
+void json_text_item_string(struct json_text *t, const char *value, size_t len)
+{
+    if (t->failed)
+        return;
+    if (!utf8_valid(value, len)) {
+        t->failed = true;
+        return;
+    }
+    if (t->buf[t->len - 1] != '[')
+        put_char(t, ',');
+    put_string(t, value, len);
+}
+
+void json_text_array_end(struct json_text *t)
+{
+    put_char(t, ']');
+}
+
 char *json_text_object_end(struct json_text *t, size_t *len)
 {
     put_char(t, '}');

@@ -403,9 +403,11 @@ struct field {
 #define FIELDS_FIT(table) \
     _Static_assert(sizeof table / sizeof table[0] <= FIELDS_MAX + 1, #table " has too many fields")
 
-static bool is_server_field(const char *key, size_t key_len)
+bool model_is_server_field(const char *key, size_t key_len)
 {
-    return strlen(key) == key_len && in_list(key, model_server_fields);
+    /* "rev", or one of four of 10 bytes: a key of another length is none of them */
+    return (key_len == 3 || key_len == 10) && strlen(key) == key_len &&
+           in_list(key, model_server_fields);
 }
 
 static bool field_is(const struct field *f, const char *key, size_t key_len)
@@ -437,7 +439,8 @@ static void reject_unknown_keys(struct checker *c, const json_t *obj, const stru
     size_t key_len;
     json_t *v;
     json_object_keylen_foreach((json_t *)obj, key, key_len, v) {
-        if (field_index(fields, key, key_len, 0) >= 0 || (!p && is_server_field(key, key_len)))
+        if (field_index(fields, key, key_len, 0) >= 0 ||
+            (!p && model_is_server_field(key, key_len)))
             continue;
         struct path at = at_key(p, key, key_len);
         problem(c, &at, "unknown key '%s' (free-form data goes in /extra)", key);
@@ -468,7 +471,7 @@ static bool check_fields(struct checker *c, const json_t *v, const struct path *
         if (i >= 0) {
             values[i] = json_object_iter_value(it);
             next = fields[i + 1].key ? i + 1 : 0;
-        } else if (p || !is_server_field(key, key_len)) {
+        } else if (p || !model_is_server_field(key, key_len)) {
             unknown = true;
         }
     }

@@ -954,28 +954,27 @@ static char *summary_json(const json_t *doc)
 }
 
 /*
- * Top-level keys that differ between the two documents, server-set ones left out (on create,
- * every key of the new one). A deletion changes no key: its event says so by its type.
+ * Writes "changed": the top-level keys that differ between the two documents, server-set ones
+ * left out (on create, every key of the new one). A deletion changes no key: its event says so
+ * by its type.
  */
-static json_t *changed_keys(const json_t *old_doc, const json_t *new_doc)
+static void put_changed_keys(struct json_text *meta, const json_t *old_doc, const json_t *new_doc)
 {
-    json_t *changed = json_array();
+    json_text_member_array_start(meta, "changed");
     const json_t *docs[2] = {new_doc, old_doc};
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2 && new_doc; d++) {
         const char *key;
+        size_t key_len;
         json_t *value;
-        json_object_foreach((json_t *)docs[d], key, value) {
-            bool is_server = false;
-            for (const char *const *f = model_server_fields; *f; f++)
-                is_server |= strcmp(key, *f) == 0;
-            json_t *other = json_object_get(docs[1 - d], key);
-            if (is_server || (d == 1 && other))
+        json_object_keylen_foreach((json_t *)docs[d], key, key_len, value) {
+            json_t *other = json_object_getn(docs[1 - d], key, key_len);
+            if (model_is_server_field(key, key_len) || (d == 1 && other))
                 continue; /* keys in both were compared in the first pass */
             if (!other || !json_equal(value, other))
-                json_array_append_new(changed, json_string(key));
+                json_text_item_string(meta, key, key_len);
         }
     }
-    return changed;
+    json_text_array_end(meta);
 }
 
 static const char *event_type_name(enum change_type type)
@@ -1000,7 +999,6 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     t->seq = last + 1;
-    json_t *changed = c->new_doc ? changed_keys(c->old_doc, c->new_doc) : json_array();
     struct json_text meta;
     json_text_object_start(&meta);
     json_text_member_integer(&meta, "seq", (long long)t->seq);
@@ -1010,8 +1008,7 @@ static int append_change(struct store_txn *t, const struct store_change *c, cons
     json_text_member_integer(&meta, "rev", (long long)c->rev);
     json_text_member_string(&meta, "at", c->at);
     json_text_member_string(&meta, "actor", c->actor);
-    json_text_member_value(&meta, "changed", changed);
-    json_decref(changed);
+    put_changed_keys(&meta, c->old_doc, c->new_doc);
     char *meta_text = json_text_object_end(&meta, NULL);
     if (!meta_text)
         return ENOMEM;

@@ -38,6 +38,10 @@ void json_text_member_string(struct json_text *t, const char *key, const char *v
 void json_text_member_integer(struct json_text *t, const char *key, long long value);
 /* A NULL value is left out, as json_object_set leaves it out. */
 void json_text_member_value(struct json_text *t, const char *key, const json_t *value);
+/* A member that is an array of strings: its items follow, then json_text_array_end. */
+void json_text_member_array_start(struct json_text *t, const char *key);
+void json_text_item_string(struct json_text *t, const char *value, size_t len);
+void json_text_array_end(struct json_text *t);
 /* The object's NUL-terminated text (free() it), its length in *len when len is not NULL; NULL
  * when it failed. */
 char *json_text_object_end(struct json_text *t, size_t *len);

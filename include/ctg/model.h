@@ -22,6 +22,8 @@
 
 /* Server-set fields: ignored when a client sends them (SPEC §2, "set by the server"). */
 extern const char *const model_server_fields[];
+/* Whether the key of `key_len` bytes is one of them. */
+bool model_is_server_field(const char *key, size_t key_len);
 
 /*
  * Checks `doc` against every rule of SPEC §2. Each problem is appended to `details` (a JSON

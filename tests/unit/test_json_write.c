@@ -135,6 +135,29 @@ static void test_object_text(void)
     CHECK(got != NULL && strcmp(got, "{}") == 0);
     free(got);
 
+    /* an array of strings written item by item: none, one, several with escapes */
+    json_t *items = json_pack("{s:[],s:[s],s:[s,s,s]}", "none", "one", "status", "several",
+                              "a\"b", "é", "c\n");
+    json_text_object_start(&t);
+    json_text_member_array_start(&t, "none");
+    json_text_array_end(&t);
+    json_text_member_array_start(&t, "one");
+    json_text_item_string(&t, "status", 6);
+    json_text_array_end(&t);
+    json_text_member_array_start(&t, "several");
+    json_text_item_string(&t, "a\"b", 3);
+    json_text_item_string(&t, "é", strlen("é"));
+    json_text_item_string(&t, "c\nd", 2); /* the length given, not the NUL, ends it */
+    json_text_array_end(&t);
+    got = json_text_object_end(&t, &len);
+    check_same_text(got, len, json_dumps(items, JSON_COMPACT));
+    json_decref(items);
+    json_text_object_start(&t); /* an item that is not UTF-8 fails the object */
+    json_text_member_array_start(&t, "changed");
+    json_text_item_string(&t, "\xC3\x28", 2);
+    json_text_array_end(&t);
+    CHECK(json_text_object_end(&t, NULL) == NULL);
+
     json_text_object_start(&t); /* a string that is not UTF-8 fails the object, as with json_pack */
     json_text_member_string(&t, "id", "ok");
     json_text_member_string(&t, "actor", "\xC3\x28");

@@ -769,6 +769,11 @@ static void test_helpers(void)
         CHECK(i < 5);
     CHECK_STR(model_server_fields[0], "rev");
     CHECK(model_server_fields[5] == NULL);
+    for (int i = 0; model_server_fields[i]; i++)
+        CHECK(model_is_server_field(model_server_fields[i], strlen(model_server_fields[i])));
+    CHECK(!model_is_server_field("status", 6) && !model_is_server_field("revs", 4));
+    CHECK(!model_is_server_field("created_on", 10) && !model_is_server_field("re", 2));
+    CHECK(!model_is_server_field("rev\0abcdef", 10)); /* a key with a NUL is not "rev" */
 }
 
 int main(void)
