@@ -26,6 +26,9 @@ struct plugins {
     uint64_t generation;
     /* the entries by kind and key; those of one kind and key in the registry's order */
     const struct plugin_entry **by_key;
+    /* where each kind and key starts in by_key, plus one (0: an empty slot), by its hash */
+    size_t *starts;
+    size_t starts_mask;
 };
 
 static const char *const kind_names[ENTRY_KINDS] = {"champ", "indicator", "export", "report"};
@@ -207,15 +210,42 @@ static int compare_entries(const void *pa, const void *pb)
     return rc ? rc : (a > b) - (a < b); /* the registry's order: entries is one array */
 }
 
-/* The index find_entry searches: a champ is looked up for each key of every write. */
+/* FNV-1a of the key, then of the kind. */
+static size_t hash_kind_key(enum entry_kind kind, const char *key)
+{
+    uint64_t h = 14695981039346656037u;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        h = (h ^ *c) * 1099511628211u;
+    return (size_t)((h ^ (uint64_t)kind) * 1099511628211u);
+}
+
+/*
+ * The index find_entry searches: a champ is looked up for each key of every write (a dozen a
+ * convention), where a binary search took some 500 instructions. The table of starts is at
+ * most half full, probed linearly.
+ */
 static int index_entries(struct plugins *p)
 {
-    p->by_key = malloc((p->reg.n_entries ? p->reg.n_entries : 1) * sizeof *p->by_key);
-    if (!p->by_key)
+    size_t n = p->reg.n_entries, slots = 8;
+    while (slots < 2 * n)
+        slots *= 2;
+    p->by_key = malloc((n ? n : 1) * sizeof *p->by_key);
+    p->starts = calloc(slots, sizeof *p->starts);
+    if (!p->by_key || !p->starts)
         return -1;
-    for (size_t i = 0; i < p->reg.n_entries; i++)
+    p->starts_mask = slots - 1;
+    for (size_t i = 0; i < n; i++)
         p->by_key[i] = &p->reg.entries[i];
-    qsort(p->by_key, p->reg.n_entries, sizeof *p->by_key, compare_entries);
+    qsort(p->by_key, n, sizeof *p->by_key, compare_entries);
+    for (size_t i = 0; i < n; i++) {
+        const struct plugin_entry *e = p->by_key[i];
+        if (i > 0 && plugin_entry_is(p->by_key[i - 1], e->kind, e->key))
+            continue;
+        size_t at = hash_kind_key(e->kind, e->key) & p->starts_mask;
+        while (p->starts[at])
+            at = (at + 1) & p->starts_mask;
+        p->starts[at] = i + 1;
+    }
     return 0;
 }
 
@@ -258,6 +288,7 @@ void plugins_free(struct plugins *p)
     lua_runtime_free(p->reg.rt);
     plugin_registry_clear(&p->reg);
     free(p->by_key);
+    free(p->starts);
     free(p);
 }
 
@@ -299,16 +330,14 @@ static bool entry_visible(const struct plugins *p, const struct plugin_entry *e,
 static const struct plugin_entry *find_entry(const struct plugins *p, enum entry_kind kind,
                                              const char *department, const char *key)
 {
-    size_t lo = 0, hi = p->reg.n_entries;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (compare_kind_key(p->by_key[mid], kind, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t at = hash_kind_key(kind, key) & p->starts_mask, start;
+    while ((start = p->starts[at]) && !plugin_entry_is(p->by_key[start - 1], kind, key))
+        at = (at + 1) & p->starts_mask;
+    if (!start)
+        return NULL;
     const struct plugin_entry *base = NULL;
-    for (size_t i = lo; i < p->reg.n_entries && plugin_entry_is(p->by_key[i], kind, key); i++) {
+    for (size_t i = start - 1; i < p->reg.n_entries && plugin_entry_is(p->by_key[i], kind, key);
+         i++) {
         const char *own = owner(p, p->by_key[i])->department;
         if (own[0] == '\0' && !base)
             base = p->by_key[i];
