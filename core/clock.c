@@ -28,13 +28,18 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])
     static _Thread_local int64_t second = INT64_MIN;
     static _Thread_local char date_time[CLOCK_RFC3339_LEN - 5];
     static _Thread_local size_t date_time_len;
-    int64_t secs = ms / 1000 - (ms % 1000 < 0), milli = ms - secs * 1000;
+    int64_t secs = ms / 1000, milli = ms % 1000;
+    if (milli < 0) { /* the second before, as gmtime_r counts: no overflow at INT64_MIN */
+        milli += 1000;
+        secs--;
+    }
     if (secs != second) {
         time_t t = (time_t)secs;
         struct tm tm;
-        gmtime_r(&t, &tm);
-        /* room for ".mmmZ" and the NUL after it; a year past 9999 gives "" as it always did */
-        date_time_len = strftime(date_time, CLOCK_RFC3339_LEN - 5, "%Y-%m-%dT%H:%M:%S", &tm);
+        /* room for ".mmmZ" and the NUL after it: a year past 9999 leaves the date out */
+        date_time_len = gmtime_r(&t, &tm) ? strftime(date_time, CLOCK_RFC3339_LEN - 5,
+                                                      "%Y-%m-%dT%H:%M:%S", &tm)
+                                          : 0;
         second = secs;
     }
     memcpy(out, date_time, date_time_len);

@@ -859,7 +859,7 @@ static int push_read_tables(lua_State *L, int box, bool create)
 /* Pushes an empty document read on demand, then its box (a text is still to be put in it). */
 static void push_lazy_table(lua_State *L, const json_t *object)
 {
-    luaL_checkstack(L, 5, NULL);
+    luaL_checkstack(L, 6, NULL);
     const struct lazy_state *state = push_lazy_state(L);
     lua_createtable(L, 0, 0);
     lua_getiuservalue(L, -2, LAZY_METATABLE);
@@ -1494,7 +1494,7 @@ static json_t *lazy_to_json(struct to_json *c, int index, const struct lazy *z,
         refuse(c, p, "a stored JSON text cannot be read (run ctgd --verify)");
     else if (!(object = json_object()) || !(read = json_object()))
         refuse(c, p, "out of memory");
-    else if (!lua_checkstack(c->L, 4))
+    else if (!lua_checkstack(c->L, 5))
         refuse(c, p, "out of Lua stack");
     else if (read_members_to_json(c, index, p, read)) {
         const char *key;
@@ -1525,8 +1525,9 @@ static json_t *table_to_json(struct to_json *c, int index, const struct path *p)
     if (c->depth == LUA_JSON_DEPTH_MAX)
         return refuse(c, p, "tables nested deeper than %d levels (does a table contain itself?)",
                       LUA_JSON_DEPTH_MAX);
-    /* Room for a metatable, or a key and its value; lua_checkstack raises no error. */
-    if (!lua_checkstack(L, 3))
+    /* Room for a metatable and what finds a document's box (push_lazy_box), or a key and its
+       value; lua_checkstack raises no error. */
+    if (!lua_checkstack(L, 5))
         return refuse(c, p, "out of Lua stack");
     c->depth++;
     json_t *value;

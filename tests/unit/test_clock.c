@@ -30,5 +30,11 @@ int main(void)
     check_stamp(1795771800456, "2026-11-27T09:30:00.456Z");       /* back to a second before */
     check_stamp(1709164800000, "2024-02-29T00:00:00.000Z");
     check_stamp(-1, "1969-12-31T23:59:59.999Z");
+    check_stamp(-1000, "1969-12-31T23:59:59.000Z");
+    char out[CLOCK_RFC3339_LEN]; /* the extremes stay in the buffer (UBSan: no overflow) */
+    clock_format_rfc3339(INT64_MIN, out);
+    CHECK(strlen(out) < CLOCK_RFC3339_LEN && strcmp(out + strlen(out) - 5, ".192Z") == 0);
+    clock_format_rfc3339(INT64_MAX, out);
+    CHECK(strlen(out) < CLOCK_RFC3339_LEN && strcmp(out + strlen(out) - 5, ".807Z") == 0);
     return check_summary("test_clock");
 }
