@@ -702,8 +702,8 @@ void lua_json_push_texts(lua_State *L, const struct json_texts *texts)
  * that is a table is kept, so that it is the same table each time it is read. In a text, a
  * member that is an object is read on demand in turn (a change event's "doc"). The first write
  * or pairs() fills the table with every member and gives it the object metatable: it is then a
- * document like any other. The metatable answers getmetatable() with the object marker, as a document's
- * does, so no plugin code can reach these functions, the pointer or the text.
+ * document like any other. The metatable answers getmetatable() with the object marker, as a
+ * document's does, so no plugin code can reach these functions, the boxes or the text.
  *
  * The jansson object belongs to the caller and lives as long as the call. A generation counter
  * in the registry, raised by lua_json_end_lazy, tells the tables of an ended call: reading one
