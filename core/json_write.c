@@ -259,13 +259,19 @@ static void put_key(struct json_text *t, const char *key)
     put_char(t, ':');
 }
 
+/* Whether a string may be written: one that is not UTF-8 fails the text, as json_pack refuses. */
+static bool text_string_valid(struct json_text *t, const char *value, size_t len)
+{
+    if (!utf8_valid(value, len))
+        t->failed = true;
+    return !t->failed;
+}
+
 void json_text_member_string(struct json_text *t, const char *key, const char *value)
 {
     size_t len = strlen(value);
-    if (!utf8_valid(value, len)) {
-        t->failed = true; /* what json_pack refuses */
+    if (!text_string_valid(t, value, len))
         return;
-    }
     put_key(t, key);
     put_string(t, value, len);
 }
@@ -293,12 +299,8 @@ void json_text_member_array_start(struct json_text *t, const char *key)
 
 void json_text_item_string(struct json_text *t, const char *value, size_t len)
 {
-    if (t->failed)
+    if (!text_string_valid(t, value, len))
         return;
-    if (!utf8_valid(value, len)) {
-        t->failed = true;
-        return;
-    }
     if (t->buf[t->len - 1] != '[')
         put_char(t, ',');
     put_string(t, value, len);

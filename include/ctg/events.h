@@ -37,7 +37,8 @@ void events_close(struct events *ev);
 /*
  * Told of each change event as it leaves (sent, or refused by nanomsg and skipped): its route,
  * its JSON text and where its "doc" starts in it (0: none), valid during the call. An entry
- * that cannot be read, or waits for the socket, is told when it leaves.
+ * that waits for the socket is told when it leaves; one that cannot be read is not told (the
+ * seq it leaves out shows the gap).
  */
 typedef void (*events_sent_fn)(void *arg, const struct change_event *route, const char *json,
                                size_t len, size_t doc_at);
