@@ -11,7 +11,8 @@ What it owns:
   * three exports of one convention: actions.csv, synthese (Markdown), rapport (HTML + SVG);
   * three reports over a department: conventions.csv, tableau-de-bord (HTML + SVG),
     indicateurs.csv;
-  * one event: "statut" (ctg.<department>.plugin.statut) when a convention's status changes.
+  * one event: "statut" (ctg.<department>.plugin.statut) when an update changes a convention's
+    status.
 
 Everything is computed in one pass over the fiches actions (`action_stats`), shared by the
 indicators, the exports and the reports, so that a report over 10 000 conventions stays linear.
@@ -1158,25 +1159,23 @@ p:report{
 -- Events
 ---------------------------------------------------------------------------------------------
 
--- When a convention's status changes, tell subscribers: ctg.<department>.plugin.statut
--- {id, rev, status, label}.
+-- When an update moves a convention's status, tell subscribers: ctg.<department>.plugin.statut
+-- {id, rev, status, label}. A creation moves nothing: its status is in the doc of its
+-- convention.created event, and a second message for every new convention would double what
+-- subscribers receive during an import.
 p:on_change(function(event)
-  local doc = field(event, "doc")
-  if not doc then
+  if event.type ~= "convention.updated" then
     return
   end
-  -- A creation changes every key of the document, status among them (it is required): the
-  -- list need not be read.
-  local changed = event.type == "convention.created"
-  if not changed then
-    for _, key in ipairs(list(field(event, "changed"))) do
-      if key == "status" then
-        changed = true
-        break
-      end
+  local changed = false
+  for _, key in ipairs(list(field(event, "changed"))) do
+    if key == "status" then
+      changed = true
+      break
     end
   end
   if changed then
+    local doc = field(event, "doc")
     local st = field(doc, "status")
     ctg.publish("statut", { id = event.id, rev = event.rev, status = st,
                             label = STATUS_LABELS[st] or st })

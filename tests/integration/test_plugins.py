@@ -797,10 +797,6 @@ class PublishTests(PluginsTestCase):
         sub.wait_heartbeat()   # the subscription is live
         doc = convention(department="29", id=new_id("pub29"))
         self.create(doc)
-        (message,) = wait_messages(sub, lambda m: m.topic == "ctg.29.plugin.statut"
-                                   and m.body.get("id") == doc["id"])
-        self.assertEqual(message.body, {"id": doc["id"], "rev": 1, "status": "action_plan",
-                                        "label": "Plan d'action"})
         r = self.request("PATCH", conv_path(doc["id"]), {"status": "monitoring"},
                          headers=dict({"If-Match": '"1"'}, **MERGE_PATCH))
         self.assertEqual(r.status, 200, r.body)
@@ -815,16 +811,24 @@ class PublishTests(PluginsTestCase):
         wait_messages(sub, lambda m: m.topic == "ctg.29.convention.updated"
                       and m.body["rev"] == 3)
         sub.wait_heartbeat()
+        # the creation (rev 1) sent its convention.created event and no statut
+        created = [m for m in sub.messages() if m.topic == "ctg.29.convention.created"
+                   and m.body["id"] == doc["id"]]
+        self.assertEqual([m.body["doc"]["status"] for m in created], ["action_plan"])
         self.assertEqual([m.body["rev"] for m in sub.messages()
                           if m.topic == "ctg.29.plugin.statut" and m.body["id"] == doc["id"]],
-                         [1, 2])
+                         [2])
         # another department's topic
         doc30 = minimal_convention(department="30", id=new_id("pub30"))
         self.create(doc30)
+        r = self.request("PATCH", conv_path(doc30["id"]), {"status": "diagnostic"},
+                         headers=dict({"If-Match": '"1"'}, **MERGE_PATCH))
+        self.assertEqual(r.status, 200, r.body)
         (message,) = wait_messages(sub, lambda m: m.body.get("id") == doc30["id"]
                                    and ".plugin." in m.topic)
         self.assertEqual(message.topic, "ctg.30.plugin.statut")
-        self.assertEqual(message.body["status"], "preparation")
+        self.assertEqual(message.body, {"id": doc30["id"], "rev": 2, "status": "diagnostic",
+                                        "label": "Diagnostic partagé"})
 
 
 class HandlersSeeEveryChangeTests(PluginsTestCase):
