@@ -1174,8 +1174,8 @@ p:on_change(function(event)
       break
     end
   end
-  if changed then
-    local doc = field(event, "doc")
+  local doc = field(event, "doc")
+  if changed and doc then
     local st = field(doc, "status")
     ctg.publish("statut", { id = event.id, rev = event.rev, status = st,
                             label = STATUS_LABELS[st] or st })
