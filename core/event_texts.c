@@ -42,7 +42,8 @@ int event_texts_add(struct event_texts *e, const struct change_event *route, con
 
 struct plugin_event event_texts_get(const struct event_texts *e, size_t i)
 {
-    struct plugin_event event = {.doc_at = e->doc_at[i]};
+    struct plugin_event event = {.doc_at = e->doc_at[i],
+                                 .type = change_type_of_event(e->routes[i].type)};
     event.text = json_texts_get(&e->texts, i, &event.len);
     /* the text ends with the document, then the event's closing brace */
     event.doc_len = event.doc_at ? event.len - event.doc_at - 1 : 0;

@@ -6,7 +6,7 @@
  *   p:indicator{key, label, unit, description, compute}
  *   p:export{key, label, content_type, render}
  *   p:report{key, label, content_type, render}
- *   p:validate(fn)   p:on_change(fn)
+ *   p:validate(fn)   p:on_change(fn [, {"convention.updated", …}])
  *   ctg.json (lua_json.h)   ctg.csv(rows)   ctg.html.escape(s)   ctg.log(...)
  *   ctg.publish(name, table)   ctg.store.get(id)   ctg.store.list{department, status, champ, limit}
  *   ctg.champs(department)   -> the champs that department knows, with their labels
@@ -286,30 +286,58 @@ static int plugin_report(lua_State *L)
     return register_entry(L, ENTRY_REPORT, rendering_specs, "content_type", "render");
 }
 
-/* p:validate(fn) and p:on_change(fn) append to one of the plugin's lists of handlers. */
-static int register_handler(lua_State *L, bool validator)
+/* The plugin whose method is running, refused once the files are loaded. */
+static struct plugin_info *registering_plugin(lua_State *L)
 {
     struct plugin_registry *reg = registry_of(L);
     struct plugin_info *p = &reg->plugins[plugin_index(L)];
     luaL_checktype(L, 2, LUA_TFUNCTION);
     if (!reg->loading_file)
-        return luaL_error(L, "plugin '%s': handlers are registered when the file loads", p->name);
-    int **list = validator ? &p->validators : &p->on_change;
-    size_t *n = validator ? &p->n_validators : &p->n_on_change;
-    int *slot = grow(L, (void **)list, n, sizeof **list);
+        luaL_error(L, "plugin '%s': handlers are registered when the file loads", p->name);
+    return p;
+}
+
+static int plugin_validate(lua_State *L)
+{
+    struct plugin_info *p = registering_plugin(L);
+    int *slot = grow(L, (void **)&p->validators, &p->n_validators, sizeof *p->validators);
     lua_pushvalue(L, 2);
     *slot = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
-static int plugin_validate(lua_State *L)
+/* The change types listed at `index` ({"convention.updated", …}) as bits; all when nil. */
+static unsigned change_types_arg(lua_State *L, int index, const char *plugin)
 {
-    return register_handler(L, true);
+    if (lua_isnoneornil(L, index))
+        return CHANGE_TYPES_ALL;
+    if (!lua_istable(L, index) || luaL_len(L, index) == 0)
+        luaL_error(L, "plugin '%s': on_change: the change types must be a list such as "
+                      "{\"convention.updated\"}", plugin);
+    unsigned types = 0;
+    for (lua_Integer i = 1; i <= luaL_len(L, index); i++) {
+        lua_geti(L, index, i);
+        int type = lua_type(L, -1) == LUA_TSTRING ? change_type_of_event(lua_tostring(L, -1)) : -1;
+        if (type < 0)
+            luaL_error(L, "plugin '%s': on_change: '%s' is not a change type (convention.created, "
+                          "convention.updated or convention.deleted)",
+                       plugin, luaL_tolstring(L, -1, NULL));
+        types |= 1u << type;
+        lua_pop(L, 1);
+    }
+    return types;
 }
 
+/* p:on_change(fn [, types]): fn takes the changes of the types listed, all when none is. */
 static int plugin_on_change(lua_State *L)
 {
-    return register_handler(L, false);
+    struct plugin_info *p = registering_plugin(L);
+    unsigned types = change_types_arg(L, 3, p->name);
+    struct change_handler *slot = grow(L, (void **)&p->on_change, &p->n_on_change,
+                                       sizeof *p->on_change);
+    lua_pushvalue(L, 2);
+    *slot = (struct change_handler){luaL_ref(L, LUA_REGISTRYINDEX), types};
+    return 0;
 }
 
 /* ---------- helpers written in Lua ---------- */

@@ -737,13 +737,22 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
     return render(p, ENTRY_REPORT, department, key, arg, out, err, errlen);
 }
 
+/* Whether `h` takes a change of `type`; one of no known type goes to the handlers of all. */
+static bool handler_takes(const struct change_handler *h, int type)
+{
+    return type >= 0 ? (h->types & 1u << type) != 0 : h->types == CHANGE_TYPES_ALL;
+}
+
 void plugins_on_change(struct plugins *p, const char *department,
                        const struct plugin_event *event)
 {
     for (size_t i = 0; i < p->reg.n_plugins; i++) {
         const struct plugin_info *plugin = &p->reg.plugins[i];
         for (size_t h = 0; h < plugin->n_on_change && applies_to(plugin, department); h++) {
-            struct plugin_call c = {.fn = plugin->on_change[h],
+            const struct change_handler *handler = &plugin->on_change[h];
+            if (!handler_takes(handler, event->type))
+                continue;
+            struct plugin_call c = {.fn = handler->fn,
                                     .args = {{.text = event->text, .len = event->len,
                                               .doc_at = event->doc_at,
                                               .doc_len = event->doc_len}},

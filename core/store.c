@@ -67,6 +67,22 @@ const char *change_type_name(enum change_type type)
     return names[type];
 }
 
+int change_type_of(const char *name)
+{
+    for (int t = CHANGE_CREATED; name && t <= CHANGE_DELETED; t++)
+        if (strcmp(name, change_type_name(t)) == 0)
+            return t;
+    return -1;
+}
+
+int change_type_of_event(const char *event_type)
+{
+    static const char prefix[] = "convention.";
+    if (!event_type || strncmp(event_type, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    return change_type_of(event_type + sizeof prefix - 1);
+}
+
 static MDB_val string_val(const char *s)
 {
     return (MDB_val){.mv_size = strlen(s), .mv_data = (void *)s};

@@ -242,24 +242,6 @@ static bool same_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
     return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
 }
 
-/* The change type named `name` ("created", …), or -1. */
-static int change_type_of(const char *name)
-{
-    for (int t = CHANGE_CREATED; name && t <= CHANGE_DELETED; t++)
-        if (strcmp(name, change_type_name(t)) == 0)
-            return t;
-    return -1;
-}
-
-/* The change type of an event type ("convention.created", …), or -1. */
-static int change_type_of_event(const char *name)
-{
-    static const char prefix[] = "convention.";
-    if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
-        return -1;
-    return change_type_of(name + sizeof prefix - 1);
-}
-
 /* Calls `fn` on every key and value of `dbi` (every pair of a DUPSORT one), in order. */
 static int walk(struct verify *v, MDB_dbi dbi,
                 void (*fn)(struct verify *v, const MDB_val *key, const MDB_val *val, void *arg),

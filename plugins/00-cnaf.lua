@@ -1162,11 +1162,8 @@ p:report{
 -- When an update moves a convention's status, tell subscribers: ctg.<department>.plugin.statut
 -- {id, rev, status, label}. A creation moves nothing: its status is in the doc of its
 -- convention.created event, and a second message for every new convention would double what
--- subscribers receive during an import.
+-- subscribers receive during an import. Only updates call the handler.
 p:on_change(function(event)
-  if event.type ~= "convention.updated" then
-    return
-  end
   local changed = false
   for _, key in ipairs(list(field(event, "changed"))) do
     if key == "status" then
@@ -1180,4 +1177,4 @@ p:on_change(function(event)
     ctg.publish("statut", { id = event.id, rev = event.rev, status = st,
                             label = STATUS_LABELS[st] or st })
   end
-end)
+end, { "convention.updated" })

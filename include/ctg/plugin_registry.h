@@ -34,11 +34,21 @@ static inline bool plugin_entry_is(const struct plugin_entry *e, enum entry_kind
     return e->kind == kind && e->key[0] == key[0] && strcmp(e->key, key) == 0;
 }
 
+/* An on_change handler: its function, and the change types it takes (bit 1 << enum
+ * change_type for each). */
+struct change_handler {
+    int fn;
+    unsigned types;
+};
+
+#define CHANGE_TYPES_ALL (1u << CHANGE_CREATED | 1u << CHANGE_UPDATED | 1u << CHANGE_DELETED)
+
 struct plugin_info {
     char *name, *label, *file;
     char department[4];  /* "" for a base plugin */
     char sha256[65];
-    int *validators, *on_change;
+    int *validators;
+    struct change_handler *on_change;
     size_t n_validators, n_on_change;
     uint64_t errors;     /* failed calls since load */
     char *last_error;

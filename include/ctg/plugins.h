@@ -74,6 +74,7 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
 struct plugin_event {
     const char *text;
     size_t len, doc_at, doc_len;
+    int type; /* its enum change_type, which chooses the handlers that take it */
 };
 
 /*

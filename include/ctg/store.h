@@ -92,6 +92,10 @@ uint64_t store_last_seq(const struct store *st);
 uint64_t store_commits(const struct store *st);
 size_t store_map_size(const struct store *st);
 const char *change_type_name(enum change_type type); /* "created", "updated", "deleted" */
+/* The change type named `name` ("created", …), or -1. */
+int change_type_of(const char *name);
+/* The change type of an event type ("convention.created", …), or -1. */
+int change_type_of_event(const char *event_type);
 
 /* --- reading: between store_read_begin() and store_read_end() --- */
 enum store_status store_read_begin(struct store *st);

@@ -363,8 +363,9 @@ static void on_change(struct plugins *p, const json_t *ev)
     struct record_view entry = {.meta = meta_text, .meta_len = strlen(meta_text),
                                 .body = doc_text, .body_len = doc_text ? strlen(doc_text) : 0};
     struct evbuffer *out = evbuffer_new();
-    struct plugin_event event = {.doc_at = change_event_append_json(&entry, out),
-                                 .doc_len = entry.body_len};
+    struct plugin_event event = {
+        .doc_at = change_event_append_json(&entry, out), .doc_len = entry.body_len,
+        .type = change_type_of_event(json_string_value(json_object_get(ev, "type")))};
     event.len = evbuffer_get_length(out);
     event.text = (const char *)evbuffer_pullup(out, -1);
     plugins_on_change(p, json_string_value(json_object_get(ev, "department")), &event);
@@ -995,7 +996,7 @@ static void test_on_change(void)
                    " \"changed\": [\"title\", \"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
     on_change(p, ev);
     json_decref(ev);
-    CHECK_INT(n_published, 2); /* t-base then t-29; not t-30 */
+    CHECK_INT(n_published, 2); /* t-base then t-29; not t-30, nor t-29's "not-created" */
     if (n_published == 2) {
         CHECK_STR(published[0].department, "29");
         CHECK_STR(published[0].name, "seen");
@@ -1007,14 +1008,28 @@ static void test_on_change(void)
     }
     published_clear();
 
-    ev = J("{\"seq\": 13, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
+    /* an update: t-29's handler of updates and deletions takes it too */
+    ev = J("{\"seq\": 13, \"type\": \"convention.updated\", \"id\": \"conv-29-a\", \"department\": \"29\","
+           " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
+           " \"changed\": [\"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
+    on_change(p, ev);
+    json_decref(ev);
+    CHECK_INT(n_published, 3); /* t-base, then t-29's two handlers in the order they were set */
+    if (n_published == 3) {
+        CHECK_STR(published[1].name, "changed");
+        CHECK_STR(published[2].name, "not-created");
+        CHECK_JSON(published[2].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.updated\"}"));
+    }
+    published_clear();
+
+    ev = J("{\"seq\": 14, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
            " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
     on_change(p, ev);
     json_decref(ev);
     CHECK_INT(n_published, 2); /* t-base then t-30 */
     if (n_published == 2) {
         CHECK_STR(published[0].department, "30");
-        CHECK_JSON(published[0].value, W("{\"id\": \"conv-30-a\", \"type\": \"convention.deleted\", \"seq\": 13,"
+        CHECK_JSON(published[0].value, W("{\"id\": \"conv-30-a\", \"type\": \"convention.deleted\", \"seq\": 14,"
                                          " \"department\": \"30\", \"has_doc\": false}"));
         CHECK_STR(published[1].name, "t30");
     }
@@ -1611,6 +1626,12 @@ static void test_load_failures(void)
                         (const char *[]){"department '20' is not an INSEE department code", NULL});
     expect_load_failure("broken/publish-at-load", "10-publish-at-load.lua",
                         (const char *[]){"ctg.publish: only while handling a convention or a change", NULL});
+    expect_load_failure("broken/bad-change-type", "10-bad-change-type.lua",
+                        (const char *[]){"plugin 'bad-change-type': on_change: 'convention.renamed' "
+                                         "is not a change type", NULL});
+    expect_load_failure("broken/no-change-type", "10-no-change-type.lua",
+                        (const char *[]){"plugin 'no-change-type': on_change: the change types must "
+                                         "be a list", NULL});
 
     /* a folder that does not exist */
     const char *missing[] = {"no-such-folder", NULL};

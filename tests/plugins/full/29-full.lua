@@ -150,3 +150,8 @@ end)
 p:on_change(function(event)
   ctg.publish("changed", { id = event.id, type = event.type, changed = event.changed })
 end)
+
+-- a handler of updates and deletions only: a creation does not call it
+p:on_change(function(event)
+  ctg.publish("not-created", { id = event.id, type = event.type })
+end, { "convention.updated", "convention.deleted" })
