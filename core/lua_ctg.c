@@ -306,29 +306,44 @@ static int plugin_validate(lua_State *L)
     return 0;
 }
 
-/* The change types listed at `index` ({"convention.updated", …}) as bits; all when nil. */
+/* The change type named by the string at the top of the stack, or -1. */
+static int change_type_at_top(lua_State *L)
+{
+    size_t len;
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    return name && strlen(name) == len ? change_type_of_event(name) : -1;
+}
+
+/*
+ * The change types listed at `index` ({"convention.updated", …}) as bits; CHANGE_TYPES_ANY
+ * when there is no list. The list must be plain and is read raw: a metamethod is plugin code,
+ * which could register another plugin (and move the plugins' array) in the middle.
+ */
 static unsigned change_types_arg(lua_State *L, int index, const char *plugin)
 {
     if (lua_isnoneornil(L, index))
-        return CHANGE_TYPES_ALL;
-    if (!lua_istable(L, index) || luaL_len(L, index) == 0)
-        luaL_error(L, "plugin '%s': on_change: the change types must be a list such as "
-                      "{\"convention.updated\"}", plugin);
+        return CHANGE_TYPES_ANY;
+    size_t n = lua_istable(L, index) ? lua_rawlen(L, index) : 0;
+    if (n == 0 || lua_getmetatable(L, index))
+        luaL_error(L, "plugin '%s': on_change: the change types must be a non-empty plain list "
+                      "such as {\"convention.updated\"}", plugin);
     unsigned types = 0;
-    for (lua_Integer i = 1; i <= luaL_len(L, index); i++) {
-        lua_geti(L, index, i);
-        int type = lua_type(L, -1) == LUA_TSTRING ? change_type_of_event(lua_tostring(L, -1)) : -1;
-        if (type < 0)
-            luaL_error(L, "plugin '%s': on_change: '%s' is not a change type (convention.created, "
-                          "convention.updated or convention.deleted)",
-                       plugin, luaL_tolstring(L, -1, NULL));
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, index, (lua_Integer)i);
+        int type = change_type_at_top(L);
+        if (type < 0) {
+            luaL_error(L, "plugin '%s': on_change: item %d of the change types is not one of "
+                          "convention.created, convention.updated, convention.deleted",
+                       plugin, (int)i);
+            return 0;
+        }
         types |= 1u << type;
         lua_pop(L, 1);
     }
     return types;
 }
 
-/* p:on_change(fn [, types]): fn takes the changes of the types listed, all when none is. */
+/* p:on_change(fn [, types]): fn takes the changes of the types listed, of all when none is. */
 static int plugin_on_change(lua_State *L)
 {
     struct plugin_info *p = registering_plugin(L);

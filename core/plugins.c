@@ -737,10 +737,10 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
     return render(p, ENTRY_REPORT, department, key, arg, out, err, errlen);
 }
 
-/* Whether `h` takes a change of `type`; one of no known type goes to the handlers of all. */
+/* Whether `h` takes a change of `type`: a handler registered without a list takes every one. */
 static bool handler_takes(const struct change_handler *h, int type)
 {
-    return type >= 0 ? (h->types & 1u << type) != 0 : h->types == CHANGE_TYPES_ALL;
+    return h->types == CHANGE_TYPES_ANY || (type >= 0 && (h->types & 1u << type) != 0);
 }
 
 void plugins_on_change(struct plugins *p, const char *department,

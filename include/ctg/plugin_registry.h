@@ -35,13 +35,13 @@ static inline bool plugin_entry_is(const struct plugin_entry *e, enum entry_kind
 }
 
 /* An on_change handler: its function, and the change types it takes (bit 1 << enum
- * change_type for each). */
+ * change_type for each), or CHANGE_TYPES_ANY when it was registered without a list. */
 struct change_handler {
     int fn;
     unsigned types;
 };
 
-#define CHANGE_TYPES_ALL (1u << CHANGE_CREATED | 1u << CHANGE_UPDATED | 1u << CHANGE_DELETED)
+#define CHANGE_TYPES_ANY (~0u)
 
 struct plugin_info {
     char *name, *label, *file;

@@ -74,7 +74,8 @@ enum plugin_result plugins_render_report(struct plugins *p, const char *departme
 struct plugin_event {
     const char *text;
     size_t len, doc_at, doc_len;
-    int type; /* its enum change_type, which chooses the handlers that take it */
+    int type; /* its enum change_type (-1: unknown), which chooses the handlers called: to be
+                 set, as 0 is CHANGE_CREATED */
 };
 
 /*

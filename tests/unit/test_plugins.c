@@ -1022,14 +1022,24 @@ static void test_on_change(void)
     }
     published_clear();
 
-    ev = J("{\"seq\": 14, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
+    /* a deletion in 29: the same three */
+    ev = J("{\"seq\": 14, \"type\": \"convention.deleted\", \"id\": \"conv-29-a\", \"department\": \"29\","
+           " \"rev\": 3, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
+    on_change(p, ev);
+    json_decref(ev);
+    CHECK_INT(n_published, 3);
+    if (n_published == 3)
+        CHECK_JSON(published[2].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.deleted\"}"));
+    published_clear();
+
+    ev = J("{\"seq\": 15, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
            " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
     on_change(p, ev);
     json_decref(ev);
     CHECK_INT(n_published, 2); /* t-base then t-30 */
     if (n_published == 2) {
         CHECK_STR(published[0].department, "30");
-        CHECK_JSON(published[0].value, W("{\"id\": \"conv-30-a\", \"type\": \"convention.deleted\", \"seq\": 14,"
+        CHECK_JSON(published[0].value, W("{\"id\": \"conv-30-a\", \"type\": \"convention.deleted\", \"seq\": 15,"
                                          " \"department\": \"30\", \"has_doc\": false}"));
         CHECK_STR(published[1].name, "t30");
     }
@@ -1627,11 +1637,13 @@ static void test_load_failures(void)
     expect_load_failure("broken/publish-at-load", "10-publish-at-load.lua",
                         (const char *[]){"ctg.publish: only while handling a convention or a change", NULL});
     expect_load_failure("broken/bad-change-type", "10-bad-change-type.lua",
-                        (const char *[]){"plugin 'bad-change-type': on_change: 'convention.renamed' "
-                                         "is not a change type", NULL});
-    expect_load_failure("broken/no-change-type", "10-no-change-type.lua",
-                        (const char *[]){"plugin 'no-change-type': on_change: the change types must "
-                                         "be a list", NULL});
+                        (const char *[]){"plugin 'bad-change-type': on_change: item 2 of the change "
+                                         "types is not one of convention.created", NULL});
+    const char *not_a_list[] = {"on_change: the change types must be a non-empty plain list", NULL};
+    expect_load_failure("broken/no-change-type", "10-no-change-type.lua", not_a_list);
+    expect_load_failure("broken/change-type-string", "10-change-type-string.lua", not_a_list);
+    expect_load_failure("broken/change-types-metatable", "10-change-types-metatable.lua",
+                        not_a_list);
 
     /* a folder that does not exist */
     const char *missing[] = {"no-such-folder", NULL};
