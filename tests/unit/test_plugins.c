@@ -1639,6 +1639,8 @@ static void test_load_failures(void)
     expect_load_failure("broken/bad-change-type", "10-bad-change-type.lua",
                         (const char *[]){"plugin 'bad-change-type': on_change: item 2 of the change "
                                          "types is not one of convention.created", NULL});
+    expect_load_failure("broken/change-type-nul", "10-change-type-nul.lua",
+                        (const char *[]){"on_change: item 1 of the change types is not one of", NULL});
     const char *not_a_list[] = {"on_change: the change types must be a non-empty plain list", NULL};
     expect_load_failure("broken/no-change-type", "10-no-change-type.lua", not_a_list);
     expect_load_failure("broken/change-type-string", "10-change-type-string.lua", not_a_list);
