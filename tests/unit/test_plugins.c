@@ -984,20 +984,30 @@ static void test_validators(void)
 
 /* ---------- tests: on_change ---------- */
 
+/* Runs the handlers of `p` on the event `text`, after clearing what was published before;
+ * returns how many values they published. */
+static size_t publish_on_change(struct plugins *p, const char *text)
+{
+    published_clear();
+    json_t *ev = J(text);
+    on_change(p, ev);
+    json_decref(ev);
+    return n_published;
+}
+
 static void test_on_change(void)
 {
     const char *rels[] = {"full", NULL};
     struct plugins *p = load_ok(rels, default_limits, NULL);
     if (!p)
         return;
-    published_clear();
-    json_t *ev = J("{\"seq\": 12, \"type\": \"convention.created\", \"id\": \"conv-29-a\", \"department\": \"29\","
-                   " \"rev\": 1, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
-                   " \"changed\": [\"title\", \"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
-    on_change(p, ev);
-    json_decref(ev);
-    CHECK_INT(n_published, 2); /* t-base then t-29; not t-30, nor t-29's "not-created" */
-    if (n_published == 2) {
+    /* t-base then t-29; not t-30, nor t-29's "not-created" */
+    size_t n = publish_on_change(p,
+        "{\"seq\": 12, \"type\": \"convention.created\", \"id\": \"conv-29-a\", \"department\": \"29\","
+        " \"rev\": 1, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
+        " \"changed\": [\"title\", \"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
+    CHECK_INT(n, 2);
+    if (n == 2) {
         CHECK_STR(published[0].department, "29");
         CHECK_STR(published[0].name, "seen");
         CHECK_JSON(published[0].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.created\", \"seq\": 12,"
@@ -1006,38 +1016,33 @@ static void test_on_change(void)
         CHECK_JSON(published[1].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.created\","
                                          " \"changed\": [\"title\", \"status\"]}"));
     }
-    published_clear();
 
-    /* an update: t-29's handler of updates and deletions takes it too */
-    ev = J("{\"seq\": 13, \"type\": \"convention.updated\", \"id\": \"conv-29-a\", \"department\": \"29\","
-           " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
-           " \"changed\": [\"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
-    on_change(p, ev);
-    json_decref(ev);
-    CHECK_INT(n_published, 3); /* t-base, then t-29's two handlers in the order they were set */
-    if (n_published == 3) {
+    /* an update: t-29's handler of updates and deletions takes it too, after t-29's other one */
+    n = publish_on_change(p,
+        "{\"seq\": 13, \"type\": \"convention.updated\", \"id\": \"conv-29-a\", \"department\": \"29\","
+        " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\","
+        " \"changed\": [\"status\"], \"doc\": {\"id\": \"conv-29-a\", \"department\": \"29\"}}");
+    CHECK_INT(n, 3);
+    if (n == 3) {
         CHECK_STR(published[1].name, "changed");
         CHECK_STR(published[2].name, "not-created");
         CHECK_JSON(published[2].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.updated\"}"));
     }
-    published_clear();
 
     /* a deletion in 29: the same three */
-    ev = J("{\"seq\": 14, \"type\": \"convention.deleted\", \"id\": \"conv-29-a\", \"department\": \"29\","
-           " \"rev\": 3, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
-    on_change(p, ev);
-    json_decref(ev);
-    CHECK_INT(n_published, 3);
-    if (n_published == 3)
+    n = publish_on_change(p,
+        "{\"seq\": 14, \"type\": \"convention.deleted\", \"id\": \"conv-29-a\", \"department\": \"29\","
+        " \"rev\": 3, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
+    CHECK_INT(n, 3);
+    if (n == 3)
         CHECK_JSON(published[2].value, W("{\"id\": \"conv-29-a\", \"type\": \"convention.deleted\"}"));
-    published_clear();
 
-    ev = J("{\"seq\": 15, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
-           " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
-    on_change(p, ev);
-    json_decref(ev);
-    CHECK_INT(n_published, 2); /* t-base then t-30 */
-    if (n_published == 2) {
+    /* t-base then t-30 */
+    n = publish_on_change(p,
+        "{\"seq\": 15, \"type\": \"convention.deleted\", \"id\": \"conv-30-a\", \"department\": \"30\","
+        " \"rev\": 2, \"at\": \"2024-03-01T09:00:00.000Z\", \"actor\": \"test\", \"changed\": []}");
+    CHECK_INT(n, 2);
+    if (n == 2) {
         CHECK_STR(published[0].department, "30");
         CHECK_JSON(published[0].value, W("{\"id\": \"conv-30-a\", \"type\": \"convention.deleted\", \"seq\": 15,"
                                          " \"department\": \"30\", \"has_doc\": false}"));
