@@ -7,6 +7,8 @@ It measures ctgd and its peers (Redis, PostgreSQL, Tarantool, nginx, plain lua5.
 generated documents, every figure three times, and writes one Markdown report (the machine, one
 table of medians and ratios against the targets of issue 8, then every run) to FILE.md; the
 table is printed at the end too. docs/benchmarks.md says what each figure is and why it is fair.
+The figures compared across systems are measured in three rounds of one run of each system,
+whose order turns each round, so that a change in the host's load weighs on all of them alike.
 
 Every server is a child process started here on a free 127.0.0.1 port with its data in DIR,
 pinned to CPU 0; this process, the load generators and the subscribers run on CPU 1. Servers
@@ -390,12 +392,12 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
             raise RuntimeError("GET %s: %d %s" % (path, response.status, body[:300]))
         return body
 
-    def wrk_series(self, key, url, conns, script=None, env_of_run=None, subscriber=None):
-        """A warm-up, then RUNS wrk runs; adds the rate of each to `key`; returns the requests."""
+    def wrk_series(self, key, url, conns, script=None, env_of_run=None, runs=RUNS):
+        """A warm-up, then `runs` wrk runs; adds the rate of each to `key`; returns the requests."""
         s = self.p["seconds"]
         total = 0
         stolen = []
-        for i in range(RUNS + 1):
+        for i in range(runs + 1):
             env = env_of_run(i) if env_of_run else None
             before = cpu_ticks()
             r = wrk(url, conns, self.p["warmup"] if i == 0 else s, script, env)
@@ -424,7 +426,8 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
 
     def ctgd_reads(self, c, size):
         url = c["url"]
-        self.wrk_series("ctgd.get16.%d" % size, url + "/v1/conventions/" + READ_ID, 16)
+        if size != self.largest:  # the largest store's are measured in the rounds, with nginx's
+            self.wrk_series("ctgd.get16.%d" % size, url + "/v1/conventions/" + READ_ID, 16)
         self.wrk_series("ctgd.list16.%d" % size, url + "/v1/conventions?department=29", 16)
 
     def ctgd_largest(self, c):
@@ -436,9 +439,8 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
             self.f.add("ctgd.rss.start", self.rss_anon_mib(c["proc"].pid))
             self.ctgd_stop(c)
         self.ctgd_start(c)
-        log("ctgd: reads, indicators, reload")
+        log("ctgd: lists, indicators, reload")
         self.ctgd_reads(c, n)
-        self.wrk_series("ctgd.get1", c["url"] + "/v1/conventions/" + READ_ID, 1)
         self.wrk_series("ctgd.indicators16",
                         c["url"] + "/v1/conventions/%s/indicators" % READ_ID, 16)
         self.f.add("ctgd.rss.reads", self.rss_anon_mib(c["proc"].pid))
@@ -456,13 +458,27 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
                 if response.status != 200:
                     raise RuntimeError("reload answered %d" % response.status)
             self.f.add("ctgd.reload", statistics.median(times))
+        self.ctgd_stop(c)
+        self.ctgd_per_doc()
+
+    def ctgd_round(self):
+        """ctgd's run of this round of the figures compared with the peers: reads by id, durable
+        writes at 1 and 16 clients, write → subscriber latency, on a fresh store of the largest
+        size (as every peer's round starts from the same documents)."""
+        c = self.ctgd_config("round-%d" % self.round)
+        log("ctgd: import %d documents, GET by id at 16 and 1 clients" % self.largest)
+        self.ctgd_start(c, fresh=True)
+        self.bulk_import(c["url"], self.docs(self.largest))
+        url = c["url"] + "/v1/conventions/" + READ_ID
+        self.wrk_series("ctgd.get16.%d" % self.largest, url, 16, runs=1)
+        self.wrk_series("ctgd.get1", url, 1, runs=1)
         log("ctgd: durable writes at 1 and 16 clients")
         template = self.data / "template.json"
         for conns in (1, 16):
             sub = Subscriber(self.procs, "ctgd", c["events"])
             written = self.wrk_series(
                 "ctgd.write%d" % conns, c["url"] + "/v1/conventions", conns,
-                script=LIB / "post.lua",
+                script=LIB / "post.lua", runs=1,
                 env_of_run=lambda i: {"BENCH_DOC": str(template),
                                       "BENCH_PREFIX": "w%d-%d-%d" % (conns, i, time.time_ns())})
             got = sub.result(wait=1.0)
@@ -472,8 +488,8 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         self.f.add("ctgd.rss.writes", self.rss_anon_mib(c["proc"].pid))
         log("ctgd: write -> subscriber latency")
         self.latency("ctgd", "ctgd", c["port"], c["events"])
-        self.ctgd_per_doc()
         self.ctgd_stop(c)
+        shutil.rmtree(c["folder"], ignore_errors=True)
 
     def ctgd_per_doc(self):
         log("ctgd: one request per document x%d" % RUNS)
@@ -487,26 +503,26 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
             self.ctgd_stop(c)
 
     def latency(self, system, kind, write_port, sub_port, sha=None):
+        """One open-loop run of this round: p50, p99 and p99.9 of write → subscriber."""
         total = int(self.p["lat_rate"] * self.p["lat_seconds"])
-        for i in range(RUNS):
-            sub = Subscriber(self.procs, kind, sub_port, expect=total, idle=5)
-            argv = [sys.executable, str(LIB / "openloop.py"), kind, "127.0.0.1", str(write_port),
-                    "--template", str(self.data / "template.json"),
-                    "--rate", str(self.p["lat_rate"]), "--seconds", str(self.p["lat_seconds"]),
-                    "--prefix", "lat-%d-%d" % (i, time.time_ns())]
-            if sha:
-                argv += ["--sha", sha]
-            gen = json.loads(run(argv, timeout=self.p["lat_seconds"] + 120).stdout.strip())
-            got = sub.result(wait=10)
-            for p in ("p50", "p99", "p999"):
-                v = got.get(p + "_us")
-                self.f.add("%s.lat.%s" % (system, p), None if v is None else v / 1000)
-            self.f.note("%s.lat" % system, "run %d: %d sent (%d over 5 ms late, at most %.1f ms; "
-                        "%d failed; %d connections), %d received, max %.2f ms"
-                        % (i + 1, gen["sent"], gen["late"], gen["max_lag_ms"], gen["failed"],
-                           gen["connections"], got["timed"], (got["max_us"] or 0) / 1000))
-            if gen["failed"]:
-                self.f.note("%s.lat" % system, "errors: %s" % gen.get("errors"))
+        sub = Subscriber(self.procs, kind, sub_port, expect=total, idle=5)
+        argv = [sys.executable, str(LIB / "openloop.py"), kind, "127.0.0.1", str(write_port),
+                "--template", str(self.data / "template.json"),
+                "--rate", str(self.p["lat_rate"]), "--seconds", str(self.p["lat_seconds"]),
+                "--prefix", "lat-%d-%d" % (self.round, time.time_ns())]
+        if sha:
+            argv += ["--sha", sha]
+        gen = json.loads(run(argv, timeout=self.p["lat_seconds"] + 120).stdout.strip())
+        got = sub.result(wait=10)
+        for p in ("p50", "p99", "p999"):
+            v = got.get(p + "_us")
+            self.f.add("%s.lat.%s" % (system, p), None if v is None else v / 1000)
+        self.f.note("%s.lat" % system, "round %d: %d sent (%d over 5 ms late, at most %.1f ms; "
+                    "%d failed; %d connections), %d received, max %.2f ms"
+                    % (self.round, gen["sent"], gen["late"], gen["max_lag_ms"], gen["failed"],
+                       gen["connections"], got["timed"], (got["max_us"] or 0) / 1000))
+        if gen["failed"]:
+            self.f.note("%s.lat" % system, "errors: %s" % gen.get("errors"))
 
     # ---------------------------------------------------------------------------------------
     # The department report: ctgd against plain lua5.4 + lua-cjson
@@ -562,8 +578,7 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         return path
 
     def redis(self):
-        folder = self.work / "redis"
-        folder.mkdir()
+        folder = self.round_folder("redis")
         port = free_port()
         (folder / "redis.conf").write_text(f"""bind 127.0.0.1
 port {port}
@@ -613,14 +628,14 @@ client-output-buffer-limit pubsub 0 0 0
             base = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(conns),
                     "--csv"]
             n = warm
-            for i in range(RUNS + 1):
+            for i in range(2):  # a warm-up, then this round's run
                 out = run(base + ["-n", str(n)] + argv, timeout=600).stdout
                 rate = float(out.strip().splitlines()[-1].rsplit('","', 7)[1].strip('"'))
                 if i == 0:  # the warm-up sizes the runs to last about `seconds`
                     n = max(warm, int(rate * self.p["seconds"]))
                 else:
                     self.f.add(key, rate)
-            return n * RUNS + warm
+            return n + warm
 
         log("Redis: EVALSHA (SET + PUBLISH) at 1 and 16 clients, GET")
         for conns in (1, 16):
@@ -635,10 +650,10 @@ client-output-buffer-limit pubsub 0 0 0
         log("Redis: write -> subscriber latency")
         self.latency("redis", "redis", port, port, sha=sha)
         self.procs.stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def postgres(self):
-        folder = self.work / "postgres"
-        folder.mkdir()
+        folder = self.round_folder("postgres")
         prefix = []
         if self.args.run_as:
             user, group = self.args.run_as.split(":")
@@ -685,7 +700,7 @@ VACUUM ANALYZE conventions;
 
         def bench(conns, script, key, extra=()):
             total = 0
-            for i in range(RUNS + 1):
+            for i in range(2):  # a warm-up, then this round's run
                 seconds = self.p["warmup"] if i == 0 else self.p["seconds"]
                 out = run(["pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "-n",
                            "-M", "prepared", "-c", str(conns), "-j", "1", "-T", str(seconds),
@@ -708,10 +723,10 @@ VACUUM ANALYZE conventions;
         log("PostgreSQL: write -> subscriber latency")
         self.latency("postgres", "postgres", port, port)
         self.procs.stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def tarantool(self):
-        folder = self.work / "tarantool"
-        folder.mkdir()
+        folder = self.round_folder("tarantool")
         port = free_port()
         log("Tarantool: start, load %d documents" % self.largest)
         proc = self.procs.start("tarantool", ["tarantool", str(LIB / "tarantool_server.lua"),
@@ -726,7 +741,7 @@ VACUUM ANALYZE conventions;
 
         def bench(conns, mode, key, extra):
             total = 0
-            for i in range(RUNS + 1):
+            for i in range(2):  # a warm-up, then this round's run
                 seconds = self.p["warmup"] if i == 0 else self.p["seconds"]
                 r = json.loads(run(client + [mode, str(conns), str(seconds)] + extra,
                                    timeout=seconds + 120).stdout.strip().splitlines()[-1])
@@ -751,9 +766,10 @@ VACUUM ANALYZE conventions;
         log("Tarantool: write -> subscriber latency")
         self.latency("tarantool", "tarantool", port, port)
         self.procs.stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def nginx(self):
-        folder = self.work / "nginx"
+        folder = self.round_folder("nginx")
         www = folder / "www" / "v1" / "conventions"
         www.mkdir(parents=True)
         (www / READ_ID).write_bytes(self.read_id_body)
@@ -791,13 +807,20 @@ http {{
         if self.http_get("http://127.0.0.1:%d" % port, "/v1/conventions/" + READ_ID) \
                 != self.read_id_body:
             raise RuntimeError("nginx does not serve the same bytes")
-        self.wrk_series("nginx.get16", url, 16)
-        self.wrk_series("nginx.get1", url, 1)
+        self.wrk_series("nginx.get16", url, 16, runs=1)
+        self.wrk_series("nginx.get1", url, 1, runs=1)
         self.procs.stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
 
     # ---------------------------------------------------------------------------------------
     # The whole run and its report
     # ---------------------------------------------------------------------------------------
+
+    def round_folder(self, name):
+        """A new folder for a peer's data in this round: each round starts from the same load."""
+        folder = self.work / ("%s-%d" % (name, self.round))
+        folder.mkdir()
+        return folder
 
     def phase(self, name, fn):
         started = time.monotonic()
@@ -813,6 +836,18 @@ http {{
         log("%s: %.0f s (host steal %.1f%%)" % (name, time.monotonic() - started,
                                                 self.stolen[name]))
 
+    def rounds(self):
+        """The figures compared across systems, in RUNS rounds of one run of each system, its
+        server started afresh on the same documents; the order turns by one each round. Drift
+        in the host's load then falls on every system alike, not on whichever phase it met."""
+        systems = [("ctgd", self.ctgd_round), ("redis", self.redis),
+                   ("postgres", self.postgres), ("tarantool", self.tarantool),
+                   ("nginx", self.nginx)]
+        for self.round in range(1, RUNS + 1):
+            turn = self.round - 1
+            for name, fn in systems[turn:] + systems[:turn]:
+                self.phase("%s %d" % (name, self.round), fn)
+
     def run_all(self):
         started = time.monotonic()
         self.load_before = os.getloadavg()
@@ -824,10 +859,7 @@ http {{
             self.phase("report", self.report)
             if hasattr(self, "read_id_body"):
                 self.peer_docs_path = self.peer_docs()
-                self.phase("redis", self.redis)
-                self.phase("postgres", self.postgres)
-                self.phase("tarantool", self.tarantool)
-                self.phase("nginx", self.nginx)
+                self.rounds()
         finally:
             self.procs.stop_all()
         self.elapsed = time.monotonic() - started
@@ -989,8 +1021,11 @@ http {{
                  "## Machine", "", "| | |", "|---|---|"]
         lines += ["| %s | %s |" % row for row in self.machine()]
         lines += ["", "## Results", "",
-                  "Each figure is the median of %d runs; ratio = ctgd / peer. %s" % (
-                      RUNS, "; ".join(self.f.notes.get("data", []))), "", self.table(), ""]
+                  "Each figure is the median of %d runs; ratio = ctgd / peer. Those compared "
+                  "across systems come from %d rounds of one run of each system, its server "
+                  "started afresh on the same documents, in an order that turns each round. %s"
+                  % (RUNS, RUNS, "; ".join(self.f.notes.get("data", []))), "", self.table(),
+                  ""]
         if self.f.problems:
             lines += ["## Problems", ""] + ["- " + p for p in self.f.problems] + [""]
         lines += ["## Every run", "", "| measure | runs | notes |", "|---|---|---|"]
