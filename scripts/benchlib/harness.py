@@ -465,7 +465,7 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         """ctgd's run of this round of the figures compared with the peers: reads by id, durable
         writes at 1 and 16 clients, write → subscriber latency, on a fresh store of the largest
         size (as every peer's round starts from the same documents)."""
-        c = self.ctgd_config("round-%d" % self.round)
+        c = self.ctgd_config(str(self.round))
         log("ctgd: import %d documents, GET by id at 16 and 1 clients" % self.largest)
         self.ctgd_start(c, fresh=True)
         self.bulk_import(c["url"], self.docs(self.largest))
@@ -489,7 +489,6 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         log("ctgd: write -> subscriber latency")
         self.latency("ctgd", "ctgd", c["port"], c["events"])
         self.ctgd_stop(c)
-        shutil.rmtree(c["folder"], ignore_errors=True)
 
     def ctgd_per_doc(self):
         log("ctgd: one request per document x%d" % RUNS)
@@ -650,7 +649,6 @@ client-output-buffer-limit pubsub 0 0 0
         log("Redis: write -> subscriber latency")
         self.latency("redis", "redis", port, port, sha=sha)
         self.procs.stop(proc)
-        shutil.rmtree(folder, ignore_errors=True)
 
     def postgres(self):
         folder = self.round_folder("postgres")
@@ -723,7 +721,6 @@ VACUUM ANALYZE conventions;
         log("PostgreSQL: write -> subscriber latency")
         self.latency("postgres", "postgres", port, port)
         self.procs.stop(proc)
-        shutil.rmtree(folder, ignore_errors=True)
 
     def tarantool(self):
         folder = self.round_folder("tarantool")
@@ -766,7 +763,6 @@ VACUUM ANALYZE conventions;
         log("Tarantool: write -> subscriber latency")
         self.latency("tarantool", "tarantool", port, port)
         self.procs.stop(proc)
-        shutil.rmtree(folder, ignore_errors=True)
 
     def nginx(self):
         folder = self.round_folder("nginx")
@@ -810,14 +806,13 @@ http {{
         self.wrk_series("nginx.get16", url, 16, runs=1)
         self.wrk_series("nginx.get1", url, 1, runs=1)
         self.procs.stop(proc)
-        shutil.rmtree(folder, ignore_errors=True)
 
     # ---------------------------------------------------------------------------------------
     # The whole run and its report
     # ---------------------------------------------------------------------------------------
 
     def round_folder(self, name):
-        """A new folder for a peer's data in this round: each round starts from the same load."""
+        """A new folder for a peer's data in this round (rounds() removes it afterwards)."""
         folder = self.work / ("%s-%d" % (name, self.round))
         folder.mkdir()
         return folder
@@ -847,6 +842,8 @@ http {{
             turn = self.round - 1
             for name, fn in systems[turn:] + systems[:turn]:
                 self.phase("%s %d" % (name, self.round), fn)
+                # ctgd's folder too (ctgd-<round>): each round starts from the same load
+                shutil.rmtree(self.work / ("%s-%d" % (name, self.round)), ignore_errors=True)
 
     def run_all(self):
         started = time.monotonic()
