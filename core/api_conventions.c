@@ -108,22 +108,35 @@ static void get_convention(struct http_request *r)
     store_read_end(st);
 }
 
-json_t *api_load_convention(struct http_request *r)
+bool api_read_convention(struct http_request *r, struct record_view *doc)
 {
     const char *id = require_path_id(r, http_no_params);
     struct store *st = r->srv->store;
-    struct record_view doc;
-    json_t *loaded = NULL;
     if (!id || reply_store_failure(r, store_read_begin(st), NULL))
-        return NULL;
-    if (!reply_store_failure(r, store_get_doc(st, id, &doc), id) &&
-        require_record_readable(r, doc.meta, doc.meta_len)) {
-        loaded = json_parse_body(doc.body, doc.body_len, NULL);
-        if (!loaded)
-            http_error(r, 500, "internal", "the stored convention cannot be read");
-    }
+        return false;
+    if (!reply_store_failure(r, store_get_doc(st, id, doc), id) &&
+        require_record_readable(r, doc->meta, doc->meta_len))
+        return true;
     store_read_end(st);
-    return loaded;
+    return false;
+}
+
+json_t *api_parse_convention(struct http_request *r, const struct record_view *doc)
+{
+    json_t *parsed = json_parse_body(doc->body, doc->body_len, NULL);
+    if (!parsed)
+        http_error(r, 500, "internal", "the stored convention cannot be read");
+    return parsed;
+}
+
+json_t *api_load_convention(struct http_request *r)
+{
+    struct record_view doc;
+    if (!api_read_convention(r, &doc))
+        return NULL;
+    json_t *parsed = api_parse_convention(r, &doc);
+    store_read_end(r->srv->store);
+    return parsed;
 }
 
 /* ---------- GET /v1/conventions ---------- */

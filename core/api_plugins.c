@@ -4,9 +4,11 @@
  */
 #include "ctg/api.h"
 #include "ctg/auth.h"
+#include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/model.h"
 #include "ctg/plugins.h"
+#include "ctg/result_cache.h"
 #include "ctg/server.h"
 
 #include <event2/buffer.h>
@@ -24,6 +26,17 @@
 static const char rendered_policy[] =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
+static void send_rendered(struct http_request *r, const char *body, size_t len,
+                          const char *content_type)
+{
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add(out, body, len);
+    http_set_header(r, "Content-Security-Policy", rendered_policy);
+    http_set_header(r, "X-Content-Type-Options", "nosniff");
+    http_reply_body(r, 200, content_type, out);
+    evbuffer_free(out);
+}
+
 static void reply_rendered(struct http_request *r, enum plugin_result result,
                            struct rendered *out, const char *what, const char *err)
 {
@@ -35,12 +48,7 @@ static void reply_rendered(struct http_request *r, enum plugin_result result,
         http_error(r, 500, "plugin_failed", "%s", err);
         return;
     }
-    struct evbuffer *body = evbuffer_new();
-    evbuffer_add(body, out->body, out->len);
-    http_set_header(r, "Content-Security-Policy", rendered_policy);
-    http_set_header(r, "X-Content-Type-Options", "nosniff");
-    http_reply_body(r, 200, out->content_type, body);
-    evbuffer_free(body);
+    send_rendered(r, out->body, out->len, out->content_type);
     free(out->body);
 }
 
@@ -130,19 +138,69 @@ static void get_report(struct http_request *r)
 
 /* ---------- a convention's indicators and exports ---------- */
 
+/*
+ * The answer `what` about the route's convention: from the cache when it is kept for the
+ * convention's revision (answered by `reply`), else the convention parsed, for the caller to
+ * compute it; NULL once answered. *rev: the revision read.
+ */
+static json_t *load_unless_kept(struct http_request *r, const char *what,
+                                void (*reply)(struct http_request *, const struct cached_result *),
+                                uint64_t *rev)
+{
+    struct record_view view;
+    if (!api_read_convention(r, &view))
+        return NULL;
+    struct cached_result kept;
+    json_t *doc = NULL;
+    *rev = view.rev;
+    if (result_cache_get(r->srv->results, what, r->params[0], view.rev,
+                         plugins_generation(r->srv->plugins), &kept))
+        reply(r, &kept);
+    else
+        doc = api_parse_convention(r, &view);
+    store_read_end(r->srv->store);
+    return doc;
+}
+
+/* Keeps an answer computed from the document alone. */
+static void keep(struct http_request *r, const char *what, uint64_t rev, bool pure,
+                 const struct cached_result *answer)
+{
+    if (pure)
+        result_cache_put(r->srv->results, what, r->params[0], rev,
+                         plugins_generation(r->srv->plugins), answer->content_type, answer->body,
+                         answer->len);
+}
+
+static void reply_indicators(struct http_request *r, const struct cached_result *answer)
+{
+    http_reply_json_text(r, 200, answer->body, answer->len);
+}
+
 static void get_indicators(struct http_request *r)
 {
-    json_t *doc = api_load_convention(r);
+    uint64_t rev;
+    json_t *doc = load_unless_kept(r, "indicators", reply_indicators, &rev);
     if (!doc)
         return;
     char err[1024];
-    json_t *indicators = plugins_indicators(r->srv->plugins, doc, err, sizeof err);
-    if (!indicators)
+    bool pure;
+    json_t *indicators = plugins_indicators(r->srv->plugins, doc, &pure, err, sizeof err);
+    json_t *answer = indicators ? json_pack("{s:O, s:O, s:o}", "id", json_object_get(doc, "id"),
+                                            "rev", json_object_get(doc, "rev"), "indicators",
+                                            indicators)
+                                : NULL;
+    struct cached_result text = {.content_type = "application/json"};
+    if (!indicators) {
         http_error(r, 500, "plugin_failed", "%s", err);
-    else
-        http_reply_json(r, 200, json_pack("{s:O, s:O, s:o}", "id", json_object_get(doc, "id"),
-                                          "rev", json_object_get(doc, "rev"), "indicators",
-                                          indicators));
+    } else if (!answer || !(text.body = json_write(answer, &text.len))) {
+        http_error(r, 500, "internal", "the answer could not be encoded");
+    } else {
+        keep(r, "indicators", rev, pure, &text);
+        reply_indicators(r, &text);
+    }
+    free((char *)text.body);
+    json_decref(answer);
     json_decref(doc);
 }
 
@@ -166,9 +224,18 @@ static void get_exports(struct http_request *r)
     json_decref(doc);
 }
 
+static void reply_export(struct http_request *r, const struct cached_result *answer)
+{
+    send_rendered(r, answer->body, answer->len, answer->content_type);
+}
+
 static void get_export(struct http_request *r)
 {
-    json_t *doc = api_load_convention(r);
+    /* a longer key, cut here, is no export's: its 404 is never kept */
+    char what[sizeof "export/" + MODEL_KEY_MAX];
+    uint64_t rev;
+    snprintf(what, sizeof what, "export/%s", r->params[1]);
+    json_t *doc = load_unless_kept(r, what, reply_export, &rev);
     if (!doc)
         return;
     struct rendered out;
@@ -176,6 +243,9 @@ static void get_export(struct http_request *r)
     enum plugin_result result = plugins_render_export(r->srv->plugins, doc, r->params[1], &out,
                                                       err, sizeof err);
     json_decref(doc);
+    if (result == PLUGIN_OK)
+        keep(r, what, rev, out.pure,
+             &(struct cached_result){out.body, out.len, out.content_type});
     reply_rendered(r, result, &out, "export", err);
 }
 

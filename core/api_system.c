@@ -46,6 +46,7 @@ static void get_metrics(struct http_request *r)
     api_changes_count(srv, &readings.long_polls, &readings.streams);
     readings.plugin_generation = plugins_generation(srv->plugins);
     readings.plugin_errors = plugins_error_count(srv->plugins);
+    readings.results = result_cache_stats(srv->results);
     readings.connections_refused = conn_limit_refused(srv->conn_limit);
     if (store_read_begin(srv->store) == STORE_OK) {
         readings.conventions = store_count(srv->store);

@@ -368,7 +368,8 @@ static int read_events(struct reader *r, struct config *cfg)
 static int read_limits(struct reader *r, struct config *cfg)
 {
     static const char *const keys[] = {"body_max", "bulk_max", "timeout", "connections",
-                                       "lua_instructions", "lua_seconds", "lua_memory", NULL};
+                                       "lua_instructions", "lua_seconds", "lua_memory", "result_cache",
+                                       NULL};
     double timeout = cfg->limits.timeout, instructions = (double)cfg->limits.lua_instructions;
     if (check_known_keys(r, "limits", keys) < 0 ||
         read_size(r, "body_max", "limits.", 1024, 1024.0 * 1024 * 1024, &cfg->limits.body_max) < 0 ||
@@ -378,7 +379,9 @@ static int read_limits(struct reader *r, struct config *cfg)
         read_number(r, "lua_instructions", "limits.", 1e4, 1e12, &instructions) < 0 ||
         read_number(r, "lua_seconds", "limits.", 0.01, 3600, &cfg->limits.lua_seconds) < 0 ||
         read_size(r, "lua_memory", "limits.", 1024.0 * 1024, 64.0 * 1024 * 1024 * 1024,
-                  &cfg->limits.lua_memory) < 0)
+                  &cfg->limits.lua_memory) < 0 ||
+        read_size(r, "result_cache", "limits.", 0, 64.0 * 1024 * 1024 * 1024,
+                  &cfg->limits.result_cache) < 0)
         return -1;
     cfg->limits.timeout = (int)timeout;
     cfg->limits.lua_instructions = (long)instructions;
@@ -421,6 +424,7 @@ static void set_defaults(struct config *cfg)
     cfg->limits.lua_instructions = 100000000;
     cfg->limits.lua_seconds = 5;
     cfg->limits.lua_memory = (size_t)512 << 20;
+    cfg->limits.result_cache = (size_t)16 << 20;
     cfg->log_level = LOG_INFO;
     if (!cfg->plugin_dirs)
         abort();

@@ -18,6 +18,7 @@
 #include "ctg/json_write.h"
 #include "ctg/log.h"
 #include "ctg/lua_json.h"
+#include "ctg/lua_runtime.h"
 #include "ctg/model.h"
 #include "ctg/plugin_registry.h"
 
@@ -427,6 +428,7 @@ static int ctg_log(lua_State *L)
 static int ctg_publish(lua_State *L)
 {
     struct plugin_registry *reg = registry_of(L);
+    lua_runtime_note_outside_read(L); /* an effect that a kept result would not repeat */
     const char *name = luaL_checkstring(L, 1);
     char err[256];
     if (!key_valid(name, "_"))
@@ -486,6 +488,7 @@ static void push_owned(lua_State *L, lua_CFunction push, void *owned, void (*rel
 /* The store, or an error when there is none (ctgd --check loads plugins without one). */
 static struct store *require_store(lua_State *L, const char *what)
 {
+    lua_runtime_note_outside_read(L);
     struct plugin_registry *reg = registry_of(L);
     if (!reg->store)
         luaL_error(L, "%s: no store here (ctgd --check)", what);

@@ -57,6 +57,7 @@ struct lua_runtime {
     const char *exhausted; /* which budget ran out, or NULL */
     size_t hold_until;    /* the collector is held off while the state holds less; 0: not held */
     int globals;          /* registry ref of the table behind the read-only globals */
+    unsigned long outside_reads; /* calls that read more than their arguments (see header) */
 };
 
 static const char *const base_allowed[] = {
@@ -65,6 +66,8 @@ static const char *const base_allowed[] = {
     "setmetatable", "getmetatable", "_VERSION", NULL,
 };
 static const char *const os_allowed[] = {"time", "date", "clock", NULL};
+/* What answers differently from one call to the next with the same arguments. */
+static const char *const math_outside[] = {"random", "randomseed", NULL};
 static const char *const string_denied[] = {"dump", NULL}; /* bytecode out, then back in */
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
@@ -575,6 +578,36 @@ static int log_print(lua_State *L)
     return 0;
 }
 
+void lua_runtime_note_outside_read(lua_State *L)
+{
+    runtime_of(L)->outside_reads++;
+}
+
+unsigned long lua_runtime_outside_reads(const struct lua_runtime *rt)
+{
+    return rt->outside_reads;
+}
+
+/* The function in upvalue 1, called with this call's arguments, once the read is noted. */
+static int noted_call(lua_State *L)
+{
+    lua_runtime_note_outside_read(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces the functions `names` of the table on top with noted_call closures of them. */
+static void note_reads_of(lua_State *L, const char *const names[])
+{
+    for (size_t i = 0; names[i]; i++) {
+        lua_getfield(L, -1, names[i]);
+        lua_pushcclosure(L, noted_call, 1);
+        lua_setfield(L, -2, names[i]);
+    }
+}
+
 /* Adds the read-only proxy of library `name` (opened by `open`) to the table on top. */
 static void add_library(lua_State *L, const char *name, lua_CFunction open,
                         const char *const denied[])
@@ -585,6 +618,8 @@ static void add_library(lua_State *L, const char *name, lua_CFunction open,
         guard_patterns(L);
     else if (open == luaopen_table)
         guard_table_library(L);
+    else if (open == luaopen_math)
+        note_reads_of(L, math_outside);
     make_read_only(L);
     lua_setfield(L, -2, name);
 }
@@ -612,6 +647,7 @@ static int build_sandbox(lua_State *L, void *arg)
     luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
     lua_newtable(L);
     copy_fields(L, lua_gettop(L) - 1, os_allowed);
+    note_reads_of(L, os_allowed);
     make_read_only(L);
     lua_setfield(L, -3, "os");
     lua_pop(L, 1);

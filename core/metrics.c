@@ -140,6 +140,19 @@ static void render_events(const struct metrics_readings *g, struct evbuffer *out
                         g->long_polls, g->streams);
 }
 
+static void render_results(const struct result_cache_stats *s, struct evbuffer *out)
+{
+    render_single(out, "counter", "ctgd_result_cache_hits_total",
+                  "Indicators and exports answered from limits.result_cache.", s->hits);
+    render_single(out, "counter", "ctgd_result_cache_misses_total",
+                  "Indicators and exports computed by the plugins (none kept for the revision).",
+                  s->misses);
+    render_single(out, "counter", "ctgd_result_cache_evictions_total",
+                  "Answers dropped to keep limits.result_cache.", s->evictions);
+    render_single(out, "gauge", "ctgd_result_cache_bytes", "Bytes of the answers kept.",
+                  s->bytes);
+}
+
 void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out)
 {
     render_requests(m, out);
@@ -152,6 +165,7 @@ void metrics_render(const struct metrics *m, const struct metrics_readings *g, s
                   "Calls into the current plugins that failed.", g->plugin_errors);
     render_single(out, "gauge", "ctgd_plugin_generation", "Generation of the loaded plugins.",
                   g->plugin_generation);
+    render_results(&g->results, out);
     render_single(out, "gauge", "ctgd_conventions", "Conventions in the store.", g->conventions);
     render_single(out, "gauge", "ctgd_last_seq", "Seq of the last change-log entry.", g->last_seq);
     render_single(out, "gauge", "ctgd_store_map_size_bytes", "Size of the LMDB map.", g->map_size);

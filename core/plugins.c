@@ -677,9 +677,11 @@ long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, j
 
 /* ---------- indicators, exports, reports, changes ---------- */
 
-json_t *plugins_indicators(struct plugins *p, const json_t *doc, char *err, size_t errlen)
+json_t *plugins_indicators(struct plugins *p, const json_t *doc, bool *pure, char *err,
+                           size_t errlen)
 {
     const char *department = department_of(doc);
+    unsigned long reads = lua_runtime_outside_reads(p->reg.rt);
     json_t *list = json_array();
     for (size_t i = 0; i < p->reg.n_entries; i++) {
         const struct plugin_entry *e = &p->reg.entries[i];
@@ -697,6 +699,8 @@ json_t *plugins_indicators(struct plugins *p, const json_t *doc, char *err, size
         json_object_set_new(item, "value", c.value ? c.value : json_null());
         json_array_append_new(list, item);
     }
+    if (pure)
+        *pure = lua_runtime_outside_reads(p->reg.rt) == reads;
     return list;
 }
 
@@ -710,6 +714,7 @@ static enum plugin_result render(struct plugins *p, enum entry_kind kind, const 
     struct plugin_call c = {.fn = e->fn, .args = {arg}, .nargs = 1, .want = RESULT_STRING};
     char what[128];
     snprintf(what, sizeof what, "%s '%s'", kind_names[kind], key);
+    unsigned long reads = lua_runtime_outside_reads(p->reg.rt);
     if (call_plugin(p, e->plugin, what, department, &c, err, errlen) < 0)
         return PLUGIN_FAILED;
     if (!c.string) {
@@ -719,6 +724,7 @@ static enum plugin_result render(struct plugins *p, enum entry_kind kind, const 
     out->body = c.string;
     out->len = c.len;
     out->content_type = e->detail;
+    out->pure = lua_runtime_outside_reads(p->reg.rt) == reads;
     return PLUGIN_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "ctg/http.h"
 #include "ctg/log.h"
 #include "ctg/plugins.h"
+#include "ctg/result_cache.h"
 #include "ctg/write_queue.h"
 
 #include <event2/event.h>
@@ -388,7 +389,8 @@ int server_init(struct server *srv, const struct config *cfg, char *err, size_t 
         !(srv->heartbeat = add_timer(srv, cfg->events_heartbeat, on_heartbeat)) ||
         !(srv->checkpoint_tick = add_timer(srv, CHECKPOINT_TICK_US / 1e6, on_checkpoint_tick)) ||
         !(srv->handlers_more = event_new(srv->base, -1, 0, on_handlers_more, srv)) ||
-        !(srv->writes = write_queue_new(srv, api_reply_write_outcome))) {
+        !(srv->writes = write_queue_new(srv, api_reply_write_outcome)) ||
+        !(srv->results = result_cache_new(cfg->limits.result_cache))) {
         snprintf(err, errlen, "cannot set up the event loop");
         return -1;
     }
@@ -419,6 +421,7 @@ void server_free(struct server *srv)
     conn_limit_free(srv->conn_limit);
     events_close(srv->events);
     plugins_free(srv->plugins);
+    result_cache_free(srv->results);
     struct event *timers[] = {srv->signal_events[0], srv->signal_events[1],
                               srv->signal_events[2], srv->heartbeat, srv->checkpoint_tick,
                               srv->handlers_more};

@@ -6,6 +6,7 @@
 #define CTG_API_H
 
 #include "ctg/http.h"
+#include "ctg/record.h"
 
 #include <stddef.h>
 
@@ -29,6 +30,14 @@ void api_reply_write_outcome(struct http_request *r, struct write_outcome *out);
  * (400, 403, 404, 500) is answered. The caller owns it.
  */
 json_t *api_load_convention(struct http_request *r);
+
+/*
+ * The same in two steps. api_read_convention finds the stored convention, in a store read
+ * that the caller ends (store_read_end) once done with `doc`; false once the error is answered,
+ * with no read left open. api_parse_convention parses it; NULL once 500 is answered.
+ */
+bool api_read_convention(struct http_request *r, struct record_view *doc);
+json_t *api_parse_convention(struct http_request *r, const struct record_view *doc);
 
 struct server;
 /* New entries in the change log: answer the long-polls they concern, feed the event streams. */

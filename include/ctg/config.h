@@ -29,6 +29,7 @@ struct limits {
     long lua_instructions; /* per call into a plugin (default 100 million) */
     double lua_seconds;   /* per call into a plugin, wall clock (default 5) */
     size_t lua_memory;    /* bytes of the plugins' Lua state (default 512 MiB) */
+    size_t result_cache;  /* bytes of the plugins' answers kept (default 16 MiB; result_cache.h) */
 };
 
 struct config {

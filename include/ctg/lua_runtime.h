@@ -49,6 +49,14 @@ void lua_runtime_make_read_only(lua_State *L);
  */
 void lua_runtime_hold_collector(lua_State *L);
 
+/*
+ * Calls to what answers from outside the arguments of a plugin function (the clock, the random
+ * numbers, the store) or acts outside it (publish) are counted: a result computed while the
+ * count stayed the same depends on its arguments alone, and may be kept (result_cache.h).
+ */
+void lua_runtime_note_outside_read(lua_State *L);
+unsigned long lua_runtime_outside_reads(const struct lua_runtime *rt);
+
 /* Bytes the state holds now. */
 size_t lua_runtime_memory(const struct lua_runtime *rt);
 

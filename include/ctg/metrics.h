@@ -6,6 +6,7 @@
 #define CTG_METRICS_H
 
 #include "ctg/events.h"
+#include "ctg/result_cache.h"
 
 #include <event2/buffer.h>
 #include <stddef.h>
@@ -51,6 +52,7 @@ struct metrics_readings {
     uint64_t plugin_generation, plugin_errors;
     uint64_t connections_refused;
     uint64_t commits;
+    struct result_cache_stats results;
 };
 void metrics_render(const struct metrics *m, const struct metrics_readings *g, struct evbuffer *out);
 

@@ -53,13 +53,19 @@ json_t *plugins_exports(const struct plugins *p, const char *department);
 long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, json_t *details,
                       char *err, size_t errlen);
 
-/* [{key, label, unit, value, plugin}] for the document's department; NULL and `err` if one failed. */
-json_t *plugins_indicators(struct plugins *p, const json_t *doc, char *err, size_t errlen);
+/*
+ * [{key, label, unit, value, plugin}] for the document's department; NULL and `err` if one
+ * failed. `pure` (unless NULL): no indicator read more than the document
+ * (lua_runtime_outside_reads).
+ */
+json_t *plugins_indicators(struct plugins *p, const json_t *doc, bool *pure, char *err,
+                           size_t errlen);
 
 struct rendered {
     char *body;              /* malloc'd; the caller frees it */
     size_t len;
     const char *content_type; /* owned by the plugins generation */
+    bool pure;               /* rendered from its argument alone */
 };
 
 enum plugin_result { PLUGIN_OK, PLUGIN_UNKNOWN, PLUGIN_FAILED };

@@ -17,12 +17,14 @@ struct event;
 struct events;
 struct feed_client;
 struct plugins;
+struct result_cache;
 
 struct server {
     const struct config *cfg;
     struct store *store;
     struct events *events;             /* the nanomsg publisher */
     struct plugins *plugins;           /* the current generation */
+    struct result_cache *results;      /* the plugins' answers by convention revision */
     uint64_t plugins_seq;              /* the last change the on_change handlers saw */
     struct event_texts handover;       /* events just published, for the handlers (server.c) */
     struct feed_client *feed_clients;  /* long-polls and event streams (api_changes.c) */

@@ -441,8 +441,14 @@ limits = {{ body_max = 1024 * 1024, bulk_max = 64 * 1024 * 1024, timeout = 120,
         self.ctgd_start(c)
         log("ctgd: lists, indicators, reload")
         self.ctgd_reads(c, n)
+        # the same convention's: kept for its revision after the first (limits.result_cache)
         self.wrk_series("ctgd.indicators16",
                         c["url"] + "/v1/conventions/%s/indicators" % READ_ID, 16)
+        # a different convention's each request: computed by the plugins when the store holds
+        # more conventions than the cache holds answers (100k against some 8 000)
+        self.wrk_series("ctgd.indicators16.each", c["url"], 16,
+                        script=LIB / "indicators_each.lua",
+                        env_of_run=lambda i: {"BENCH_COUNT": str(n)})
         self.f.add("ctgd.rss.reads", self.rss_anon_mib(c["proc"].pid))
         for _ in range(RUNS):
             times = []
@@ -913,8 +919,10 @@ http {{
             rows.append(("list a department (50 summaries), 16 clients, %s stored" % k(size),
                          "ctgd.list16.%d" % size, "/s", None, None, None, None))
         rows += [
-            ("indicators of one convention, 16 clients", "ctgd.indicators16", "/s",
-             None, None, None, None),
+            ("indicators of one convention, 16 clients (kept for its revision)",
+             "ctgd.indicators16", "/s", None, None, None, None),
+            ("indicators of a different convention each request, 16 clients, %s stored"
+             % k(L), "ctgd.indicators16.each", "/s", None, None, None, None),
             ("department report %s over %s conventions" % (REPORT_KEY, k(self.p["report_docs"])),
              "ctgd.report", "ms", "lua5.4 + lua-cjson, same plugin code, JSON lines",
              "plain.report", "<=", 1.0),

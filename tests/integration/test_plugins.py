@@ -612,6 +612,137 @@ class ReloadTests(PluginsTestCase):
 
 
 # --------------------------------------------------------------------------------------------
+# Indicators and exports kept for a convention's revision (limits.result_cache)
+# --------------------------------------------------------------------------------------------
+
+class ResultCacheTests(PluginsTestCase):
+    """tests/plugins/counting counts its calls for each convention: a kept answer shows the
+    count of the call that computed it. (A reload computing again: ReloadTests.)"""
+
+    server_kwargs = {"tokens": lambda: list(standard_tokens().values()),
+                     "extra_lines": [plugins_line(test_plugins_dir("counting"))]}
+
+    def make(self, reads=None, department="29"):
+        doc = minimal_convention(department=department, id=new_id("rc"))
+        if reads:
+            doc["extra"] = {"reads": reads}
+        self.create(doc)
+        return doc["id"]
+
+    def calls(self, conv_id, server=None, token=None):
+        server = server or self.server
+        r = server.request("GET", conv_path(conv_id, "indicators"),
+                           token=token or server.admin_token)
+        self.assertEqual(r.status, 200, r.body)
+        (calls,) = [i["value"] for i in r.body["indicators"] if i["key"] == "calls"]
+        return calls, r
+
+    def export(self, conv_id):
+        r = self.request("GET", conv_path(conv_id, "exports", "calls.txt"),
+                         token=self.server.admin_token)
+        self.assertEqual(r.status, 200, r.body)
+        return r
+
+    def cache_metrics(self, server=None):
+        server = server or self.server
+        text = server.request("GET", "/v1/metrics", token=server.admin_token).body.decode()
+        return {name: metric_sum(text, "ctgd_result_cache_" + name)
+                for name in ("hits_total", "misses_total", "evictions_total", "bytes")}
+
+    def test_an_answer_is_kept_for_its_revision(self):
+        conv_id = self.make()
+        before = self.cache_metrics()
+        first, r1 = self.calls(conv_id)
+        self.assertEqual(first, 1)
+        second, r2 = self.calls(conv_id)
+        self.assertEqual(second, 1, "the indicators were computed again for the same revision")
+        self.assertEqual(r2.body, r1.body)
+        self.assertEqual(media_type(r2.headers), "application/json")
+        after = self.cache_metrics()
+        self.assertEqual(after["hits_total"] - before["hits_total"], 1)
+        self.assertEqual(after["misses_total"] - before["misses_total"], 1)
+        self.assertGreater(after["bytes"], before["bytes"])
+        # a new revision: computed again, then kept in its turn
+        r = self.request("PATCH", conv_path(conv_id), {"title": "Titre changé"},
+                         headers=dict({"If-Match": '"1"'}, **MERGE_PATCH),
+                         token=self.server.admin_token)
+        self.assertEqual(r.status, 200, r.body)
+        third, r3 = self.calls(conv_id)
+        self.assertEqual((third, r3.body["rev"]), (2, 2))
+        self.assertEqual(self.calls(conv_id)[0], 2)
+
+    def test_an_export_is_kept_with_its_headers(self):
+        conv_id = self.make()
+        r1 = self.export(conv_id)
+        r2 = self.export(conv_id)
+        self.assertEqual(r1.body, "Convention territoriale globale : 1".encode())
+        self.assertEqual(r2.body, r1.body, "the export was rendered again for the same revision")
+        for header in ("Content-Type", "Content-Security-Policy", "X-Content-Type-Options"):
+            self.assertEqual(r2.headers.get(header), r1.headers.get(header), header)
+        self.assertEqual(media_type(r2.headers), "text/plain")
+        r = self.request("PATCH", conv_path(conv_id), {"title": "Autre"},
+                         headers=dict({"If-Match": '"1"'}, **MERGE_PATCH),
+                         token=self.server.admin_token)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.export(conv_id).body, b"Autre : 2")
+
+    def test_what_reads_more_than_the_document_is_computed_each_time(self):
+        for reads in ("time", "date", "clock", "random", "store", "publish"):
+            with self.subTest(reads=reads):
+                conv_id = self.make(reads)
+                self.assertEqual([self.calls(conv_id)[0] for _ in range(3)], [1, 2, 3])
+                self.assertEqual([self.export(conv_id).body[-1:] for _ in range(2)],
+                                 [b"1", b"2"])
+
+    def test_a_kept_answer_goes_only_to_readers_of_its_department(self):
+        conv_id = self.make()
+        self.assertEqual(self.calls(conv_id)[0], 1)
+        r = self.request("GET", conv_path(conv_id, "indicators"), token=self.server.token("ed49"))
+        self.assertError(r, 403)
+        self.assertEqual(self.calls(conv_id, token=self.server.token("rd29"))[0], 1)
+        r = self.request("DELETE", conv_path(conv_id), headers={"If-Match": '"1"'},
+                         token=self.server.admin_token)
+        self.assertIn(r.status, (200, 204), r.body)
+        self.assertError(self.request("GET", conv_path(conv_id, "indicators"),
+                                      token=self.server.admin_token), 404, "not_found")
+        # created again: its rev goes on (a rev names one document), so nothing old is served
+        self.create(minimal_convention(id=conv_id, title="Recréée"))
+        calls, r = self.calls(conv_id)
+        self.assertEqual((calls, r.body["rev"]), (2, 3))
+
+    def test_a_size_of_0_keeps_nothing(self):
+        server = start_server(self, extra_lines=[plugins_line(test_plugins_dir("counting")),
+                                                 "limits = { result_cache = 0 }"])
+        conv_id = new_id("rc0")
+        r = server.request("POST", "/v1/conventions", minimal_convention(id=conv_id))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual([self.calls(conv_id, server)[0] for _ in range(3)], [1, 2, 3])
+        self.assertEqual(self.cache_metrics(server)["bytes"], 0)
+
+    def test_the_least_recently_used_goes_first(self):
+        probe = start_server(self, extra_lines=[plugins_line(test_plugins_dir("counting"))])
+        ids = ["rc-lru-%s-%d" % (new_id("x")[-6:], i) for i in range(3)]  # ids of one length
+        r = probe.request("POST", "/v1/conventions", minimal_convention(id=ids[0]))
+        self.assertEqual(r.status, 201, r.body)
+        self.calls(ids[0], probe)
+        one = self.cache_metrics(probe)["bytes"]  # an entry's size; all three have it
+        server = start_server(self, extra_lines=[
+            plugins_line(test_plugins_dir("counting")),
+            "limits = { result_cache = %d }" % (2 * one + one // 2)])
+        for conv_id in ids:
+            r = server.request("POST", "/v1/conventions", minimal_convention(id=conv_id))
+            self.assertEqual(r.status, 201, r.body)
+        a, b, c = ids
+        self.assertEqual([self.calls(x, server)[0] for x in (a, b, a, c)], [1, 1, 1, 1])
+        # c took the room of b, the least recently used; a stayed
+        self.assertEqual(self.calls(a, server)[0], 1)
+        self.assertEqual(self.calls(b, server)[0], 2)
+        m = self.cache_metrics(server)
+        self.assertEqual(m["evictions_total"], 2)  # b for c, then c (least recent) for b
+        self.assertLessEqual(m["bytes"], 2 * one + one // 2)
+
+
+# --------------------------------------------------------------------------------------------
 # Plugins that spend their budgets or fail
 # --------------------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ static void test_empty_file_gives_the_defaults(void)
     CHECK_INT(cfg.limits.body_max, 1024 * 1024);
     CHECK_INT(cfg.limits.timeout, 30);
     CHECK_INT(cfg.limits.connections, 1024);
+    CHECK_INT(cfg.limits.result_cache, 16 * 1024 * 1024); /* conf/ctgd.conf and the default */
     CHECK_INT(cfg.n_tokens, 0);
     CHECK_STR(cfg.events_bind, "tcp://127.0.0.1:5560");
     CHECK(cfg.events_heartbeat == 5.0);
@@ -74,7 +75,7 @@ static const char full_conf[] =
     "map_size = 64 * 1024 * 1024\n"
     "events = { bind = \"ipc:///run/ctgd/events.ipc\", heartbeat = 2 }\n"
     "plugins = { \"a\", \"b\" }\n"
-    "limits = { body_max = 2048, timeout = 5, connections = 64 }\n"
+    "limits = { body_max = 2048, timeout = 5, connections = 64, result_cache = 0 }\n"
     "log_level = \"debug\"\n"
     "tokens = {\n"
     "  { name = \"caf29\", sha256 = \"" SHA_CAF29 "\", role = \"editor\",\n"
@@ -105,6 +106,7 @@ static void test_full_file_is_read_exactly(void)
     CHECK_INT(cfg.limits.body_max, 2048);
     CHECK_INT(cfg.limits.timeout, 5);
     CHECK_INT(cfg.limits.connections, 64);
+    CHECK_INT(cfg.limits.result_cache, 0);
     CHECK_INT(cfg.log_level, LOG_DEBUG);
     CHECK_INT(cfg.n_tokens, 3);
     if (cfg.n_tokens == 3) {
@@ -289,6 +291,7 @@ static void test_bad_sizes_and_levels_are_refused(void)
     REFUSED("limits = { body_max = \"1M\" }\n", "limits.body_max");
     REFUSED("limits = { timeout = 0 }\n", "limits.timeout");
     REFUSED("limits = { connections = 4 }\n", "limits.connections");
+    REFUSED("limits = { result_cache = -1 }\n", "limits.result_cache");
     REFUSED("limits = { connections = 1.5e9 }\n", "limits.connections");
     REFUSED("events = { heartbeat = 1/0 }\n", "events.heartbeat");
     REFUSED("plugins = { \"plugins\", 42 }\n", "plugins[2]");

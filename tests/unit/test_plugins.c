@@ -614,7 +614,7 @@ static void test_indicators(void)
         return;
     char err[1024];
     json_t *doc = doc_full("29", "Finistère €");
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     CHECK(ind != NULL);
     CHECK_STR(keys_of(ind, "key"), "count-actions,budget-total,const-int,const-float,nil-value,title-chars");
     CHECK(json_is_integer(indicator_value(ind, "count-actions")));
@@ -636,7 +636,7 @@ static void test_indicators(void)
 
     /* no fiche action: nil -> null; another department sees the base indicators only */
     doc = J("{\"id\": \"x-30\", \"department\": \"30\", \"title\": \"Sans fiche\"}");
-    ind = plugins_indicators(p, doc, err, sizeof err);
+    ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     CHECK_JSON(ind, W("[{\"key\": \"count-actions\", \"label\": \"Fiches actions\", \"unit\": \"fiches\","
                       "  \"description\": \"Nombre de fiches actions (nil sans fiche).\", \"plugin\": \"t-base\", \"value\": null},"
                       " {\"key\": \"budget-total\", \"label\": \"Budget\", \"unit\": \"€\", \"plugin\": \"t-base\", \"value\": null}]"));
@@ -652,6 +652,39 @@ static void test_indicators(void)
     CHECK_HAS(err, "plugin 't-29' (");
     CHECK_HAS(err, "ctg.store.get: no store here");
     json_decref(doc);
+    plugins_free(p);
+}
+
+/*
+ * Whether an answer read more than its document (lua_runtime_outside_reads), for each thing
+ * tests/plugins/counting reads on demand: only an answer that did not may be kept.
+ */
+static void test_outside_reads(struct store *st)
+{
+    const char *rels[] = {"counting", NULL};
+    struct plugins *p = load_ok(rels, default_limits, st);
+    if (!p)
+        return;
+    static const char *const reads[] = {"", "time", "date", "clock", "random", "store", "publish"};
+    char err[1024];
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", "conv-29-a", "department",
+                                "29", "title", "T", "extra", "reads", reads[i]);
+        bool pure = !reads[i][0]; /* the opposite of what each must find */
+        json_t *ind = plugins_indicators(p, doc, &pure, err, sizeof err);
+        CHECK(ind != NULL);
+        if (pure != !reads[i][0])
+            fprintf(stderr, "indicators reading '%s': pure %d\n", reads[i], pure);
+        CHECK(pure == !reads[i][0]);
+        json_decref(ind);
+        struct rendered out = {.pure = !reads[i][0]};
+        CHECK(plugins_render_export(p, doc, "calls.txt", &out, err, sizeof err) == PLUGIN_OK);
+        CHECK(out.pure == !reads[i][0]);
+        free(out.body);
+        json_decref(doc);
+    }
+    CHECK_INT(plugins_error_count(p), 0);
+    published_clear();
     plugins_free(p);
 }
 
@@ -1167,7 +1200,7 @@ static void test_sandbox_escapes(void)
     CHECK_STR(own, "PWNED from hostile PWNED");
     free(own);
     char err[512];
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     CHECK(ind != NULL && json_array_size(ind) == 0);
     json_decref(ind);
     CHECK_INT(plugins_error_count(p), 0);
@@ -1244,7 +1277,7 @@ static void test_instruction_budget(void)
     for (size_t i = 0; i < 2; i++) {
         json_t *doc = dept_doc(cases[i][0], "boucle");
         double t0 = now();
-        json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+        json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
         double took = now() - t0;
         CHECK(ind == NULL);
         json_decref(ind);
@@ -1260,7 +1293,7 @@ static void test_instruction_budget(void)
         json_decref(doc);
         /* the next call, of another plugin, works */
         doc = dept_doc("04", "ensuite");
-        ind = plugins_indicators(p, doc, err, sizeof err);
+        ind = plugins_indicators(p, doc, NULL, err, sizeof err);
         CHECK(ind != NULL);
         CHECK_INT(json_integer_value(indicator_value(ind, "ok")), 1);
         json_decref(ind);
@@ -1287,7 +1320,7 @@ static void test_time_budget(void)
     char err[1024];
     json_t *doc = dept_doc("02", "boucle");
     double t0 = now();
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     double took = now() - t0;
     CHECK(ind == NULL);
     CHECK_HAS(err, "plugin 'runaway-pcall' (");
@@ -1295,7 +1328,7 @@ static void test_time_budget(void)
     CHECK(took >= 0.25 && took < 5);
     json_decref(doc);
     doc = dept_doc("04", "ensuite");
-    ind = plugins_indicators(p, doc, err, sizeof err);
+    ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     CHECK(ind != NULL);
     json_decref(ind);
     json_decref(doc);
@@ -1357,7 +1390,7 @@ static void test_memory_cap(void)
         body = export_ok(p, doc, "ok");
         CHECK_STR(body, "fine");
         free(body);
-        json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+        json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
         CHECK(ind != NULL);
         json_decref(ind);
     }
@@ -1455,7 +1488,7 @@ static void test_callback_errors(void)
 
     /* compute */
     json_t *doc = dept_doc("05", "normal");
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     CHECK_JSON(ind, W("[{\"key\": \"ok\", \"label\": \"OK\", \"plugin\": \"faulty\", \"value\": 1},"
                       " {\"key\": \"touchy\", \"label\": \"Susceptible\", \"plugin\": \"faulty\", \"value\": 2.5}]"));
     json_decref(ind);
@@ -1468,7 +1501,7 @@ static void test_callback_errors(void)
     };
     for (size_t i = 0; i < 4; i++) {
         doc = dept_doc("05", computes[i][0]);
-        ind = plugins_indicators(p, doc, err, sizeof err);
+        ind = plugins_indicators(p, doc, NULL, err, sizeof err);
         CHECK(ind == NULL);
         json_decref(ind);
         check_failure(err, "indicator 'touchy'", computes[i][1]);
@@ -1799,7 +1832,7 @@ static int child_xpcall_handler(void)
     if (!p)
         return 4;
     json_t *doc = dept_doc("03", "x");
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     int rc = ind == NULL && contains(err, "plugin 'runaway-xpcall'") &&
                      contains(err, "budget of this call is spent")
                  ? 0
@@ -1830,7 +1863,7 @@ static int child_pattern_bomb(void)
     if (!p)
         return 4;
     json_t *doc = dept_doc("29", "x");
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     int rc = ind == NULL && contains(err, "plugin 'pattern'") ? 0 : 5;
     json_decref(ind);
     json_decref(doc);
@@ -1873,7 +1906,7 @@ static int child_c_calls_after_an_earlier_call(void)
         return 4;
     sleep_through_signals(0.6);
     json_t *doc = dept_doc("72", "x");
-    json_t *ind = plugins_indicators(p, doc, err, sizeof err);
+    json_t *ind = plugins_indicators(p, doc, NULL, err, sizeof err);
     int rc = ind ? 0 : 5;
     json_decref(ind);
     sleep_through_signals(0.3);
@@ -1909,6 +1942,7 @@ int main(void)
     test_indicators();
     test_json_round_trip();
     test_exports(st);
+    test_outside_reads(st);
     test_validate_champs();
     test_validators();
     test_on_change();
