@@ -162,14 +162,13 @@ static json_t *load_unless_kept(struct http_request *r, const char *what,
     return doc;
 }
 
-/* Keeps an answer computed from the document alone. */
-static void keep(struct http_request *r, const char *what, uint64_t rev, bool pure,
-                 const struct cached_result *answer)
+/* Keeps `answer` as the answer `what` for revision `rev` of the route's convention. */
+static void keep_answer(struct http_request *r, const char *what, uint64_t rev,
+                        const struct cached_result *answer)
 {
-    if (pure)
-        result_cache_put(r->srv->results, what, r->params[0], rev,
-                         plugins_generation(r->srv->plugins), answer->content_type, answer->body,
-                         answer->len);
+    result_cache_put(r->srv->results, what, r->params[0], rev,
+                     plugins_generation(r->srv->plugins), answer->content_type, answer->body,
+                     answer->len);
 }
 
 static void reply_indicators(struct http_request *r, const struct cached_result *answer)
@@ -190,16 +189,19 @@ static void get_indicators(struct http_request *r)
                                             "rev", json_object_get(doc, "rev"), "indicators",
                                             indicators)
                                 : NULL;
-    struct cached_result text = {.content_type = "application/json"};
+    size_t len;
+    char *text = answer ? json_write(answer, &len) : NULL;
     if (!indicators) {
         http_error(r, 500, "plugin_failed", "%s", err);
-    } else if (!answer || !(text.body = json_write(answer, &text.len))) {
+    } else if (!text) {
         http_error(r, 500, "internal", "the answer could not be encoded");
     } else {
-        keep(r, "indicators", rev, pure, &text);
-        reply_indicators(r, &text);
+        struct cached_result computed = {text, len, "application/json"};
+        if (pure)
+            keep_answer(r, "indicators", rev, &computed);
+        reply_indicators(r, &computed);
     }
-    free((char *)text.body);
+    free(text);
     json_decref(answer);
     json_decref(doc);
 }
@@ -231,11 +233,13 @@ static void reply_export(struct http_request *r, const struct cached_result *ans
 
 static void get_export(struct http_request *r)
 {
-    /* a longer key, cut here, is no export's: its 404 is never kept */
+    /* a longer key is no export's (its 404 comes from the plugins): never cut to a kept one's */
+    bool keepable = strlen(r->params[1]) <= MODEL_KEY_MAX;
     char what[sizeof "export/" + MODEL_KEY_MAX];
-    uint64_t rev;
+    uint64_t rev = 0;
     snprintf(what, sizeof what, "export/%s", r->params[1]);
-    json_t *doc = load_unless_kept(r, what, reply_export, &rev);
+    json_t *doc = keepable ? load_unless_kept(r, what, reply_export, &rev)
+                           : api_load_convention(r);
     if (!doc)
         return;
     struct rendered out;
@@ -243,9 +247,8 @@ static void get_export(struct http_request *r)
     enum plugin_result result = plugins_render_export(r->srv->plugins, doc, r->params[1], &out,
                                                       err, sizeof err);
     json_decref(doc);
-    if (result == PLUGIN_OK)
-        keep(r, what, rev, out.pure,
-             &(struct cached_result){out.body, out.len, out.content_type});
+    if (result == PLUGIN_OK && out.pure && keepable)
+        keep_answer(r, what, rev, &(struct cached_result){out.body, out.len, out.content_type});
     reply_rendered(r, result, &out, "export", err);
 }
 

@@ -7,6 +7,7 @@
 #include "ctg/embedded.h"
 #include "ctg/events.h"
 #include "ctg/plugins.h"
+#include "ctg/result_cache.h"
 #include "ctg/server.h"
 
 #include <event2/buffer.h>

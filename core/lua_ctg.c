@@ -244,6 +244,9 @@ static int register_entry(lua_State *L, enum entry_kind kind, const struct field
         detail = "text/plain; charset=utf-8"; /* the content type when the plugin names none */
     e->detail = dup_or_die(L, detail);
     e->description = dup_or_die(L, kind == ENTRY_INDICATOR ? string_field(L, 2, "description") : NULL);
+    lua_pushliteral(L, "pure");
+    e->pure = lua_rawget(L, 2) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_pop(L, 1);
     if (fn_field) {
         lua_pushstring(L, fn_field);
         lua_rawget(L, 2);
@@ -266,25 +269,31 @@ static int plugin_indicator(lua_State *L)
     static const struct field_spec specs[] = {
         {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
         {"unit", LUA_TSTRING, false},        {"description", LUA_TSTRING, false},
-        {"compute", LUA_TFUNCTION, true},    {NULL, 0, false},
+        {"compute", LUA_TFUNCTION, true},    {"pure", LUA_TBOOLEAN, false},
+        {NULL, 0, false},
     };
     return register_entry(L, ENTRY_INDICATOR, specs, "unit", "compute");
 }
 
-static const struct field_spec rendering_specs[] = {
-    {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
-    {"content_type", LUA_TSTRING, false}, {"render", LUA_TFUNCTION, true},
-    {NULL, 0, false},
-};
-
 static int plugin_export(lua_State *L)
 {
-    return register_entry(L, ENTRY_EXPORT, rendering_specs, "content_type", "render");
+    static const struct field_spec specs[] = {
+        {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
+        {"content_type", LUA_TSTRING, false}, {"render", LUA_TFUNCTION, true},
+        {"pure", LUA_TBOOLEAN, false},       {NULL, 0, false},
+    };
+    return register_entry(L, ENTRY_EXPORT, specs, "content_type", "render");
 }
 
+/* A report reads every convention of its department: there is no one revision to keep it for. */
 static int plugin_report(lua_State *L)
 {
-    return register_entry(L, ENTRY_REPORT, rendering_specs, "content_type", "render");
+    static const struct field_spec specs[] = {
+        {"key", LUA_TSTRING, true},          {"label", LUA_TSTRING, true},
+        {"content_type", LUA_TSTRING, false}, {"render", LUA_TFUNCTION, true},
+        {NULL, 0, false},
+    };
+    return register_entry(L, ENTRY_REPORT, specs, "content_type", "render");
 }
 
 /* The plugin whose method is running, refused once the files are loaded. */

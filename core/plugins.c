@@ -682,6 +682,7 @@ json_t *plugins_indicators(struct plugins *p, const json_t *doc, bool *pure, cha
 {
     const char *department = department_of(doc);
     unsigned long reads = lua_runtime_outside_reads(p->reg.rt);
+    bool declared_pure = true;
     json_t *list = json_array();
     for (size_t i = 0; i < p->reg.n_entries; i++) {
         const struct plugin_entry *e = &p->reg.entries[i];
@@ -698,9 +699,10 @@ json_t *plugins_indicators(struct plugins *p, const json_t *doc, bool *pure, cha
         json_t *item = describe_entry(p, e);
         json_object_set_new(item, "value", c.value ? c.value : json_null());
         json_array_append_new(list, item);
+        declared_pure = declared_pure && e->pure;
     }
     if (pure)
-        *pure = lua_runtime_outside_reads(p->reg.rt) == reads;
+        *pure = declared_pure && lua_runtime_outside_reads(p->reg.rt) == reads;
     return list;
 }
 
@@ -724,7 +726,7 @@ static enum plugin_result render(struct plugins *p, enum entry_kind kind, const 
     out->body = c.string;
     out->len = c.len;
     out->content_type = e->detail;
-    out->pure = lua_runtime_outside_reads(p->reg.rt) == reads;
+    out->pure = e->pure && lua_runtime_outside_reads(p->reg.rt) == reads;
     return PLUGIN_OK;
 }
 

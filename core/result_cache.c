@@ -3,7 +3,8 @@
  *
  * The index is a jansson object: its members keep their order of insertion, so the first is
  * the least recently used once a hit moves its member to the end. Each member's key is
- * "<what>\0<id>", its value [rev, generation, content type, body].
+ * "<what>\0<id>", its value [rev, generation, content type, body]; the body's bytes are kept
+ * as they are (any bytes: an export need not be UTF-8).
  */
 #include "ctg/result_cache.h"
 
@@ -95,9 +96,14 @@ bool result_cache_get(struct result_cache *c, const char *what, const char *id, 
         return false;
     }
     /* the most recently used goes last: taken out, then put back */
+    size_t size = entry_size(key_len, entry);
     json_incref(entry);
     json_object_deln(c->index, key, key_len);
-    json_object_setn_new_nocheck(c->index, key, key_len, entry);
+    if (json_object_setn_new_nocheck(c->index, key, key_len, entry) < 0) {
+        c->bytes -= size; /* out of memory: jansson let the entry go */
+        c->misses++;
+        return false;
+    }
     const json_t *body = json_array_get(entry, AT_BODY);
     *out = (struct cached_result){.body = json_string_value(body),
                                   .len = json_string_length(body),
@@ -115,10 +121,10 @@ void result_cache_put(struct result_cache *c, const char *what, const char *id, 
     if (!key_len)
         return;
     remove_entry(c, key, key_len); /* a stale answer, if any */
-    json_t *entry = json_pack("[I, I, s, s%]", (json_int_t)rev, (json_int_t)generation,
-                              content_type, body, len);
+    json_t *entry = json_pack("[I, I, s, o]", (json_int_t)rev, (json_int_t)generation,
+                              content_type, json_stringn_nocheck(body, len));
     if (!entry)
-        return; /* out of memory, or a body that is not UTF-8: computed again next time */
+        return; /* out of memory: computed again next time */
     size_t size = entry_size(key_len, entry);
     if (size > c->max_bytes) {
         json_decref(entry);

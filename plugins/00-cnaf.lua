@@ -478,6 +478,7 @@ for _, ind in ipairs(INDICATORS) do
   local key = ind.key
   p:indicator{
     key = key, label = ind.label, unit = ind.unit, description = ind.description,
+    pure = true, -- a function of the document alone: ctgd keeps its value for the revision
     -- One indicator per call: only atteinte-cibles needs the others.
     compute = function(conv)
       if ind.value then
@@ -685,6 +686,7 @@ end
 
 p:export{
   key = "actions.csv", label = "Fiches actions (CSV)", content_type = "text/csv; charset=utf-8",
+  pure = true,
   render = function(conv)
     local rows = { { "id", "numero", "titre", "objectif", "champ", "statut", "avancement",
                      "pilote", "budget", "debut", "fin" } }
@@ -703,6 +705,7 @@ p:export{
 
 p:export{
   key = "synthese", label = "Synthèse (Markdown)", content_type = "text/markdown; charset=utf-8",
+  pure = true,
   render = function(conv)
     local values = compute_all(conv)
     local labels = champ_labels(conv)
@@ -823,6 +826,7 @@ p:export{
 
 p:export{
   key = "rapport", label = "Rapport (HTML)", content_type = "text/html; charset=utf-8",
+  pure = true,
   render = function(conv)
     local values, s = compute_all(conv, true)
     local labels = champ_labels(conv)

@@ -241,6 +241,7 @@ end
 
 p:indicator{
   key = "fiches-ccs-engagees",
+  pure = true,
   label = "Fiches actions du Contrat de cohésion sociale engagées (sur 10)",
   unit = "fiches",
   description = "Nombre des dix fiches actions du Contrat de cohésion sociale de Saint-Flour "
@@ -267,6 +268,7 @@ local ACTION_STATUS_LABELS = {
 
 p:export{
   key = "contrat-cohesion-sociale",
+  pure = true,
   label = "Fiches actions du Contrat de cohésion sociale (Markdown)",
   content_type = "text/markdown; charset=utf-8",
   render = function(conv)

@@ -180,6 +180,7 @@ end
 
 p:indicator{
   key = "objectifs-partages-couverts",
+  pure = true,
   label = "Objectifs communs et partagés couverts par une fiche action (sur 6)",
   unit = "objectifs",
   description = "Nombre des six objectifs communs et partagés de la CTG du Pays Bigouden Sud qui "
@@ -202,6 +203,7 @@ p:indicator{
 
 p:export{
   key = "objectifs-partages",
+  pure = true,
   label = "Objectifs communs et partagés (Markdown)",
   content_type = "text/markdown; charset=utf-8",
   render = function(conv)

@@ -132,6 +132,7 @@ end)
 
 p:export{
   key = "demarche",
+  pure = true,
   label = "Étapes de la démarche (Markdown)",
   content_type = "text/markdown; charset=utf-8",
   render = function(conv)

@@ -106,6 +106,7 @@ end
 
 p:indicator{
   key = "ambitions-couvertes",
+  pure = true,
   label = "Ambitions couvertes par une fiche action (sur 4)",
   unit = "ambitions",
   description = "Nombre des quatre grandes ambitions retenues qui ont au moins une fiche action non "
@@ -128,6 +129,7 @@ p:indicator{
 
 p:export{
   key = "ambitions",
+  pure = true,
   label = "Les quatre ambitions (Markdown)",
   content_type = "text/markdown; charset=utf-8",
   render = function(conv)

@@ -24,6 +24,7 @@ struct plugin_entry {
     char *detail;        /* champ: group; indicator: unit; export/report: content type */
     char *description;   /* indicator: optional */
     int fn;              /* LUA_NOREF for champs */
+    bool pure;           /* indicator, export: declared a function of its document alone */
 };
 
 /* Whether `e` is the `kind` entry named `key`; the first byte is compared inline, as most

@@ -55,8 +55,8 @@ long plugins_validate(struct plugins *p, const json_t *doc, const json_t *old, j
 
 /*
  * [{key, label, unit, value, plugin}] for the document's department; NULL and `err` if one
- * failed. `pure` (unless NULL): no indicator read more than the document
- * (lua_runtime_outside_reads).
+ * failed. `pure` (unless NULL): every indicator is declared `pure` and none read more than the
+ * document (lua_runtime_outside_reads): the answer may be kept for the document's revision.
  */
 json_t *plugins_indicators(struct plugins *p, const json_t *doc, bool *pure, char *err,
                            size_t errlen);
@@ -65,7 +65,7 @@ struct rendered {
     char *body;              /* malloc'd; the caller frees it */
     size_t len;
     const char *content_type; /* owned by the plugins generation */
-    bool pure;               /* rendered from its argument alone */
+    bool pure;               /* declared `pure`, and rendered reading nothing but its argument */
 };
 
 enum plugin_result { PLUGIN_OK, PLUGIN_UNKNOWN, PLUGIN_FAILED };

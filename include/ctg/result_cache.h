@@ -4,10 +4,10 @@
  * calling into Lua.
  *
  * An answer is kept under (what, id) with the document's revision and the plugins' generation:
- * a new revision or a reload makes it stale, and the next request computes it again. Only an
- * answer whose computation read nothing but the document is kept (lua_runtime_outside_reads:
- * the clock, random numbers, the store, a publish). The least recently used answers go first
- * once the cache holds more than its size; a size of 0 keeps nothing.
+ * a new revision or a reload makes it stale, and the next request computes it again (a stale
+ * answer goes as the least recently used). The caller keeps only an answer of entries declared
+ * `pure` whose computation read nothing but the document (plugins.h). The least recently used
+ * answers go first once the cache holds more than its size; a size of 0 keeps nothing.
  */
 #ifndef CTG_RESULT_CACHE_H
 #define CTG_RESULT_CACHE_H

@@ -686,6 +686,26 @@ class ResultCacheTests(PluginsTestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(self.export(conv_id).body, b"Autre : 2")
 
+    def test_a_longer_key_is_not_cut_to_a_kept_ones(self):
+        conv_id = self.make()
+        key = "long-" + "x" * 59
+        for _ in range(2):  # computed, then kept
+            r = self.request("GET", conv_path(conv_id, "exports", key),
+                             token=self.server.admin_token)
+            self.assertEqual((r.status, r.body), (200, b"long"))
+        r = self.request("GET", conv_path(conv_id, "exports", key + "x"),
+                         token=self.server.admin_token)
+        self.assertError(r, 404, "not_found")
+
+    def test_what_is_not_declared_pure_is_computed_each_time(self):
+        conv_id = self.make(department="30")  # the plugin "undeclared" is department 30's
+        self.assertEqual([self.calls(conv_id)[0] for _ in range(3)], [1, 2, 3])
+        r = [self.request("GET", conv_path(conv_id, "exports", "undeclared.txt"),
+                          token=self.server.admin_token).body for _ in range(2)]
+        self.assertEqual(r, [b"Convention territoriale globale : 1",
+                             b"Convention territoriale globale : 2"])
+        self.assertEqual([self.export(conv_id).body[-1:] for _ in range(2)], [b"1", b"1"])
+
     def test_what_reads_more_than_the_document_is_computed_each_time(self):
         for reads in ("time", "date", "clock", "random", "store", "publish"):
             with self.subTest(reads=reads):

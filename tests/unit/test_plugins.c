@@ -656,10 +656,11 @@ static void test_indicators(void)
 }
 
 /*
- * Whether an answer read more than its document (lua_runtime_outside_reads), for each thing
- * tests/plugins/counting reads on demand: only an answer that did not may be kept.
+ * Whether an answer may be kept for the document's revision: its entries are declared `pure`,
+ * and it read nothing but the document (lua_runtime_outside_reads), for each thing that
+ * tests/plugins/counting reads on demand.
  */
-static void test_outside_reads(struct store *st)
+static void test_pure_answers(struct store *st)
 {
     const char *rels[] = {"counting", NULL};
     struct plugins *p = load_ok(rels, default_limits, st);
@@ -670,19 +671,34 @@ static void test_outside_reads(struct store *st)
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
         json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", "conv-29-a", "department",
                                 "29", "title", "T", "extra", "reads", reads[i]);
-        bool pure = !reads[i][0]; /* the opposite of what each must find */
+        bool pure = reads[i][0] != '\0'; /* the opposite of what each must find */
         json_t *ind = plugins_indicators(p, doc, &pure, err, sizeof err);
         CHECK(ind != NULL);
         if (pure != !reads[i][0])
             fprintf(stderr, "indicators reading '%s': pure %d\n", reads[i], pure);
         CHECK(pure == !reads[i][0]);
         json_decref(ind);
-        struct rendered out = {.pure = !reads[i][0]};
+        struct rendered out = {.pure = reads[i][0] != '\0'};
         CHECK(plugins_render_export(p, doc, "calls.txt", &out, err, sizeof err) == PLUGIN_OK);
         CHECK(out.pure == !reads[i][0]);
         free(out.body);
         json_decref(doc);
     }
+    /* in department 30, an indicator and an export not declared pure: never pure */
+    json_t *doc = json_pack("{s:s, s:s, s:s}", "id", "conv-30-a", "department", "30", "title", "T");
+    bool pure = true;
+    json_t *ind = plugins_indicators(p, doc, &pure, err, sizeof err);
+    CHECK(ind != NULL && json_array_size(ind) == 2 && !pure);
+    json_decref(ind);
+    struct rendered out = {.pure = false};
+    CHECK(plugins_render_export(p, doc, "calls.txt", &out, err, sizeof err) == PLUGIN_OK);
+    CHECK(out.pure);
+    free(out.body);
+    out.pure = true;
+    CHECK(plugins_render_export(p, doc, "undeclared.txt", &out, err, sizeof err) == PLUGIN_OK);
+    CHECK(!out.pure);
+    free(out.body);
+    json_decref(doc);
     CHECK_INT(plugins_error_count(p), 0);
     published_clear();
     plugins_free(p);
@@ -1942,7 +1958,7 @@ int main(void)
     test_indicators();
     test_json_round_trip();
     test_exports(st);
-    test_outside_reads(st);
+    test_pure_answers(st);
     test_validate_champs();
     test_validators();
     test_on_change();

@@ -1,7 +1,9 @@
 --[[
 50-counting.lua — test plugin "counting", for every department: an indicator and an export
 that count their calls for each convention, so that a test tells an answer kept for the
-convention's revision (the count stays) from one computed again (the count grows).
+convention's revision (the count stays) from one computed again (the count grows). Both are
+declared `pure`, which their count makes untrue on purpose: that is what makes a kept answer
+visible.
 
 Before counting, each reads what the convention's extra.reads names, if anything: the clock
 (os.time, os.date, os.clock), random numbers (math.random), the store (ctg.store.get), or
@@ -31,8 +33,13 @@ local function count(what, conv)
   return calls[key]
 end
 
-p:indicator{ key = "calls", label = "Appels", unit = "appels",
+p:indicator{ key = "calls", label = "Appels", unit = "appels", pure = true,
              compute = function(conv) return count("indicator", conv) end }
 
 p:export{ key = "calls.txt", label = "Appels", content_type = "text/plain; charset=utf-8",
+          pure = true,
           render = function(conv) return conv.title .. " : " .. count("export", conv) end }
+
+-- A key of the longest length (64 bytes): the same key and one more byte is no export's.
+p:export{ key = "long-" .. string.rep("x", 59), label = "Clé longue", pure = true,
+          render = function() return "long" end }
