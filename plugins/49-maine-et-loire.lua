@@ -17,7 +17,7 @@ What it owns:
 ]]
 
 local NULL = ctg.json.null
-local format = string.format
+local format, tonumber, type = string.format, tonumber, type
 
 local p = ctg.plugin{ name = "maine-et-loire", department = "49", label = "Caf de Maine-et-Loire" }
 
