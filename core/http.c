@@ -30,6 +30,7 @@
 #include <time.h>
 
 #define PATH_SEGMENTS_MAX 8
+#define WAITING_INPUT_MAX (64u << 10) /* bytes read ahead while an answer waits */
 
 static const struct http_route *const route_tables[] = {api_system_routes, api_bulk_routes,
                                                        api_conventions_routes, api_changes_routes,
@@ -109,6 +110,13 @@ static void send_reply(struct http_request *r, int status, struct evbuffer *body
     evhttp_send_reply(r->req, status, NULL, body);
 }
 
+/* The connection's bufferevent, or NULL once evhttp has let the connection go. */
+static struct bufferevent *bufferevent_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    return conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+}
+
 /*
  * Writes an answer handed to evhttp now rather than on the next turn of the loop. evhttp waits
  * for the socket to report writable, which costs two epoll_ctl calls and one more epoll_wait
@@ -118,8 +126,7 @@ static void send_reply(struct http_request *r, int status, struct evbuffer *body
  */
 static void write_reply_now(struct evhttp_request *req)
 {
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    struct bufferevent *bev = bufferevent_of(req);
     if (!bev)
         return;
     struct evbuffer *out = bufferevent_get_output(bev);
@@ -543,9 +550,33 @@ struct http_request *http_defer(struct http_request *r)
     return copy;
 }
 
+/* While the answer waits, an end of input or an error stops the reading, nothing more. */
+static void on_event_while_waiting(struct bufferevent *bev, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    bufferevent_disable(bev, EV_READ);
+}
+
+void http_keep_reading(struct http_request *deferred)
+{
+    struct bufferevent *bev = bufferevent_of(deferred->req);
+    if (!bev)
+        return;
+    bufferevent_data_cb write_cb;
+    void *arg;
+    bufferevent_getcb(bev, NULL, &write_cb, NULL, &arg);
+    bufferevent_setcb(bev, NULL, write_cb, on_event_while_waiting, arg);
+    bufferevent_setwatermark(bev, EV_READ, 0, WAITING_INPUT_MAX);
+    bufferevent_enable(bev, EV_READ);
+}
+
 void http_finish_deferred(struct http_request *deferred)
 {
     finish(deferred);
+    struct bufferevent *bev = bufferevent_of(deferred->req);
+    if (bev)
+        bufferevent_setwatermark(bev, EV_READ, 0, 0); /* http_keep_reading's bound, if any */
     if (deferred->replied)
         write_reply_now(deferred->req);
     free(deferred);

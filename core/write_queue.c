@@ -9,11 +9,12 @@
 
 #define BATCH_MAX 256 /* writes in one transaction; more wait for the next one */
 /*
- * From this many writes, their bodies are freed while the commit syncs, on a thread of its own
- * (syncer.h): freeing one takes some 8 µs, and handing the sync over and back costs four
- * context switches, some 30 µs on the machine of docs/benchmarks.md.
+ * From this many writes, their bodies are freed and their answers put together while the commit
+ * syncs, on a thread of its own (syncer.h): freeing a body and putting an answer together take
+ * some 10 µs, and handing the sync over and back costs four context switches, some 30 µs on the
+ * machine of docs/benchmarks.md.
  */
-#define FREE_WHILE_SYNCING_MIN 8
+#define WHILE_SYNCING_MIN 8
 
 struct queued_write {
     struct http_request *r; /* deferred: answered by the flush */
@@ -55,9 +56,12 @@ static size_t take_batch(struct write_queue *q, struct queued_write **batch)
 
 /* The writes of one flush, as the pipeline takes them. */
 struct flushing {
+    struct write_queue *q;
     struct queued_write **batch;
+    struct write_outcome *out;
     size_t n;
     struct plugins *plugins; /* the rules of now: a reload may have come since they arrived */
+    bool answers_ready;      /* put together while the commit synced */
 };
 
 static struct write_request request_of(const struct flushing *f, size_t i)
@@ -74,16 +78,29 @@ static int prepare_queued(void *arg, size_t i, struct write_request *w, struct w
     return 0;
 }
 
-/* Once the batch is committed its bodies are of no more use: they go while the commit syncs. */
-static void free_bodies(void *arg)
+/* Each answer handed to evhttp, which writes none of them before the loop runs again. */
+static void prepare_answers(struct flushing *f)
 {
-    const struct flushing *f = arg;
+    for (size_t i = 0; i < f->n; i++)
+        f->q->reply(f->batch[i]->r, &f->out[i]);
+    f->answers_ready = true;
+}
+
+/*
+ * Once the batch is committed, its outcomes are final and its bodies of no more use: the bodies
+ * go and the answers are put together while the commit syncs. No answer leaves before the sync
+ * ends: the loop runs again only after it, and a failed sync stops ctgd (store.h).
+ */
+static void while_syncing(void *arg)
+{
+    struct flushing *f = arg;
     for (size_t i = 0; i < f->n; i++) {
         json_decref(f->batch[i]->body);
         f->batch[i]->body = NULL;
         f->batch[i]->w.body = NULL;
         json_verbatim_clear(&f->batch[i]->verbatim);
     }
+    prepare_answers(f);
 }
 
 /*
@@ -91,26 +108,24 @@ static void free_bodies(void *arg)
  * writes that fit are not refused for a big one that does not. Nothing was committed, so the
  * bodies are all there.
  */
-static void retry_alone_when_full(struct server *srv, const struct flushing *f,
-                                  struct write_outcome *out)
+static void retry_alone_when_full(struct server *srv, const struct flushing *f)
 {
-    if (f->n < 2 || out[0].status != 507)
+    if (f->n < 2 || f->out[0].status != 507)
         return;
     for (size_t i = 0; i < f->n; i++) {
         struct write_request w = request_of(f, i);
-        write_outcome_clear(&out[i]);
-        write_convention(srv->store, &w, &out[i]);
+        write_outcome_clear(&f->out[i]);
+        write_convention(srv->store, &w, &f->out[i]);
     }
 }
 
 /* Every answer goes out before any of the batch is freed: the clients do not wait for that. */
-static void answer_all(struct write_queue *q, struct queued_write **batch,
-                       struct write_outcome *out, size_t n)
+static void answer_all(struct flushing *f)
 {
-    for (size_t i = 0; i < n; i++) {
-        q->reply(batch[i]->r, &out[i]);
-        http_finish_deferred(batch[i]->r);
-    }
+    if (!f->answers_ready)
+        prepare_answers(f);
+    for (size_t i = 0; i < f->n; i++)
+        http_finish_deferred(f->batch[i]->r);
 }
 
 static void free_all(struct queued_write **batch, struct write_outcome *out, size_t n)
@@ -132,13 +147,13 @@ static void write_batch(struct write_queue *q, struct queued_write **batch, size
         }
         return;
     }
-    struct flushing f = {batch, n, q->srv->plugins};
+    struct flushing f = {q, batch, out, n, q->srv->plugins, false};
     struct write_source src = {.prepare = prepare_queued, .arg = &f,
-                               .meanwhile = n >= FREE_WHILE_SYNCING_MIN ? free_bodies : NULL};
+                               .meanwhile = n >= WHILE_SYNCING_MIN ? while_syncing : NULL};
     write_conventions_from(q->srv->store, &src, out, n);
-    retry_alone_when_full(q->srv, &f, out);
+    retry_alone_when_full(q->srv, &f); /* a full store committed nothing: the answers wait */
     server_changes_committed(q->srv);
-    answer_all(q, batch, out, n);
+    answer_all(&f);
     server_writers_answered(q->srv);
     free_all(batch, out, n);
     free(out);
@@ -191,6 +206,7 @@ void write_queue_submit(struct write_queue *q, struct http_request *r,
         return;
     }
     item->r = deferred;
+    http_keep_reading(deferred);
     item->w = *w;
     item->w.id = item->id = copy_or_null(w->id);
     item->w.action_id = item->action_id = copy_or_null(w->action_id);

@@ -84,6 +84,16 @@ void http_error_with(struct http_request *r, int status, const char *code, json_
 struct http_request *http_defer(struct http_request *r);
 void http_finish_deferred(struct http_request *deferred);
 
+/*
+ * Keeps the deferred request's connection read while its answer waits. evhttp stops reading a
+ * connection once a request is whole and reads it again after the answer: two epoll_ctl calls
+ * when the answer comes in a later turn of the loop, where a stop and a start in the same turn
+ * leave one change. What the client sends meanwhile (pipelined requests) waits in the
+ * connection's buffer, 64 KiB at most, for evhttp to read after the answer, as it would have;
+ * an end of input or an error only stops the reading, and the answer still goes out.
+ */
+void http_keep_reading(struct http_request *deferred);
+
 /* Answers 403 and returns false unless the token may read `department` (NULL: unknown). */
 bool http_require_readable(struct http_request *r, const char *department);
 

@@ -323,6 +323,26 @@ def sse_first_event(host, port, path, token=None, timeout=10.0):
         conn.close()
 
 
+def read_http_answer(sock, buffered=b""):
+    """(status, body, bytes read past the answer) of one HTTP/1.1 answer with Content-Length."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the connection closed before the headers")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the connection closed inside a body")
+        rest += chunk
+    return int(lines[0].split()[1]), rest[:length], rest[length:]
+
+
 def qs(**params):
     """A query string (with its '?') from keyword arguments; None values are left out."""
     items = [(k, v) for k, v in params.items() if v is not None]
