@@ -558,6 +558,18 @@ static void on_event_while_waiting(struct bufferevent *bev, short what, void *ar
     bufferevent_disable(bev, EV_READ);
 }
 
+/*
+ * The answer is all sent: evhttp reads the next request, whose body it takes whole from the
+ * connection's buffer, which must then hold more than the bound of the wait.
+ */
+static void on_answer_sent(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_of(req);
+    if (bev)
+        bufferevent_setwatermark(bev, EV_READ, 0, 0);
+}
+
 void http_keep_reading(struct http_request *deferred)
 {
     struct bufferevent *bev = bufferevent_of(deferred->req);
@@ -567,16 +579,15 @@ void http_keep_reading(struct http_request *deferred)
     void *arg;
     bufferevent_getcb(bev, NULL, &write_cb, NULL, &arg);
     bufferevent_setcb(bev, NULL, write_cb, on_event_while_waiting, arg);
+    /* the bound holds until the answer is sent: evhttp reads on while it writes */
     bufferevent_setwatermark(bev, EV_READ, 0, WAITING_INPUT_MAX);
+    evhttp_request_set_on_complete_cb(deferred->req, on_answer_sent, NULL);
     bufferevent_enable(bev, EV_READ);
 }
 
 void http_finish_deferred(struct http_request *deferred)
 {
     finish(deferred);
-    struct bufferevent *bev = bufferevent_of(deferred->req);
-    if (bev)
-        bufferevent_setwatermark(bev, EV_READ, 0, 0); /* http_keep_reading's bound, if any */
     if (deferred->replied)
         write_reply_now(deferred->req);
     free(deferred);

@@ -88,8 +88,10 @@ static void prepare_answers(struct flushing *f)
 
 /*
  * Once the batch is committed, its outcomes are final and its bodies of no more use: the bodies
- * go and the answers are put together while the commit syncs. No answer leaves before the sync
- * ends: the loop runs again only after it, and a failed sync stops ctgd (store.h).
+ * go and the answers are put together while the commit syncs. No answer leaves before the
+ * commit is on disk: only the loop writes to the sockets (and http_finish_deferred, after), and
+ * it runs again once the sync, or the checkpoint that stands in for a failed one, has ended;
+ * when neither can, ctgd stops (store.h).
  */
 static void while_syncing(void *arg)
 {

@@ -89,8 +89,9 @@ void http_finish_deferred(struct http_request *deferred);
  * connection once a request is whole and reads it again after the answer: two epoll_ctl calls
  * when the answer comes in a later turn of the loop, where a stop and a start in the same turn
  * leave one change. What the client sends meanwhile (pipelined requests) waits in the
- * connection's buffer, 64 KiB at most, for evhttp to read after the answer, as it would have;
- * an end of input or an error only stops the reading, and the answer still goes out.
+ * connection's buffer, 64 KiB at most until the answer is sent, for evhttp to read after it,
+ * as it would have; an end of input or an error only stops the reading, and the answer still
+ * goes out.
  */
 void http_keep_reading(struct http_request *deferred);
 

@@ -168,7 +168,8 @@ enum store_status store_write(struct store *st, int (*fn)(struct store_txn *txn,
  * thread: work that needs neither the write on disk nor the store, which it must not use. It
  * runs at most once, after `fn` ran for the last time, and not at all when the write fails or
  * the commit is synced otherwise (a checkpoint when the log is full): the caller then does that
- * work after.
+ * work after. When the sync it ran beside fails, a checkpoint syncs the commit, or ctgd stops:
+ * store_write_meanwhile() never returns before the commit is on disk.
  */
 enum store_status store_write_meanwhile(struct store *st,
                                         int (*fn)(struct store_txn *txn, void *arg),

@@ -9,7 +9,8 @@ test_group_commit.py — writes that arrive together share one transaction and o
     success and one 412, never two successes;
   * a refused write in a batch refuses only itself;
   * a connection whose write waits for its commit is read on (http_keep_reading): requests
-    sent behind the write, more than the 64 KiB read ahead among them, are answered in order;
+    sent behind the write, more than the 64 KiB read ahead among them, and a request larger
+    than it, are answered in order;
     a client that stops sending (half-close) or goes away while its write waits changes
     nothing of the write, and the one that stopped sending still gets its answer.
 
@@ -147,6 +148,18 @@ class WaitingConnectionTests(CtgdTestCase):
                          [(201, doc["id"]) for doc in docs])
         for doc in docs[::15]:
             self.assertEqual(self.request("GET", conv_path(doc["id"])).status, 200)
+
+    def test_a_request_larger_than_the_read_ahead_behind_a_write_is_answered(self):
+        # evhttp takes a body whole from the connection's buffer: the bound of the wait must be
+        # gone once the answer is sent
+        first = convention(id=new_id("large"))
+        large = convention(id=new_id("large"), extra={"notes": "x" * (160 * 1024)})
+        sock = self.connect()
+        sock.sendall(raw_put(first) + raw_put(large))
+        got = self.answers(sock, 2)
+        self.assertEqual([(status, body["id"]) for status, body in got],
+                         [(201, first["id"]), (201, large["id"])])
+        self.assertEqual(len(got[1][1]["extra"]["notes"]), 160 * 1024)
 
     def test_a_client_that_stops_sending_still_gets_its_answer(self):
         doc = convention(id=new_id("half"))
