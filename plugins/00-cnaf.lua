@@ -24,6 +24,9 @@ See plugins/README.md for the decisions (abandoned actions, missing figures, rou
 
 local NULL = ctg.json.null
 local concat, format, floor = table.concat, string.format, math.floor
+-- Locals: in ctgd, a global is read through the sandbox's read-only proxies (two lookups more).
+local ipairs, pairs, type, tostring = ipairs, pairs, type, tostring
+local tointeger = math.tointeger
 
 local p = ctg.plugin{ name = "cnaf", label = "Socle national de la Cnaf" }
 
@@ -131,7 +134,7 @@ local function plain_number(x)
   if x == nil then
     return ""
   end
-  local i = math.tointeger(x)
+  local i = tointeger(x)
   if i then
     return format("%d", i)
   end
@@ -660,7 +663,7 @@ local function action_number(a)
   if n == nil then
     return ""
   end
-  return tostring(math.tointeger(n) or n)
+  return tostring(tointeger(n) or n)
 end
 
 -- Every target of the document with its current value: { {key, label, unit, baseline,
