@@ -12,7 +12,12 @@ the running server (skipped where strace is missing or may not attach):
     change list does not drop a stop and a start, it rewrites the entry); without it, two;
   * an answer that evhttp itself had to write before (a "100 Continue") changes nothing for the
     answers after it on the same connection;
-  * the answers are whole and the connection stays usable: every request gets its answer.
+  * the answers are whole and the connection stays usable: every request gets its answer;
+  * no answer to a write leaves before the log's record of it is synced: with strace following
+    every thread, sixteen clients writing at once (batches of 8 writes or more, whose sync runs
+    on the syncer thread while the loop puts their answers together), each answer's writev
+    comes after an fdatasync of the log that ended after the pwrite of the record holding its
+    id (a checkpoint's sync of the log counts: it syncs the whole file).
 
     python3 tests/integration/test_syscalls.py --ctgd build/ctgd
 """
@@ -20,12 +25,14 @@ the running server (skipped where strace is missing or may not attach):
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,15 +44,16 @@ REQUESTS = 200
 
 
 class Strace:
-    """strace following ctgd's main thread for epoll_ctl and writev, until stop()."""
+    """strace following ctgd's main thread (or all its threads) for `calls`, until stop()."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, calls="epoll_ctl,writev", options=()):
         self.pid = pid
         self.folder = tempfile.mkdtemp(prefix="ctgd-strace-")
         self.path = os.path.join(self.folder, "trace")
-        self.proc = subprocess.Popen(["strace", "-p", str(pid), "-e", "trace=epoll_ctl,writev",
-                                      "-o", self.path], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(["strace", "-p", str(pid), "-e", "trace=" + calls,
+                                      "-o", self.path] + list(options),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
 
     def attached(self, timeout=5.0):
         """True once strace follows ctgd (it says so on stderr), False if it gave up."""
@@ -58,20 +66,26 @@ class Strace:
         return b"attached" in line
 
     def stop(self):
-        """The system calls seen: epoll_ctl, and writev of an HTTP answer ("answer")."""
+        """The lines of the trace, in the order strace saw the calls."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=10)
         self.proc.stderr.close()
-        counts = {}
         with open(self.path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                name = line.split("(", 1)[0].strip()
-                if name == "writev" and 'iov_base="HTTP/1.1 ' in line:
-                    name = "answer"
-                counts[name] = counts.get(name, 0) + 1
+            lines = f.read().splitlines()
         shutil.rmtree(self.folder, ignore_errors=True)
-        return counts
+        return lines
+
+
+def call_counts(lines):
+    """The system calls of a trace by name, writev of an HTTP answer counted as "answer"."""
+    counts = {}
+    for line in lines:
+        name = line.split("(", 1)[0].strip()
+        if name == "writev" and 'iov_base="HTTP/1.1 ' in line:
+            name = "answer"
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 class AnswerSyscallTests(CtgdTestCase):
@@ -92,8 +106,8 @@ class AnswerSyscallTests(CtgdTestCase):
         try:
             exchange()
         finally:
-            counts = trace.stop()
-        return counts
+            lines = trace.stop()
+        return call_counts(lines)
 
     def keep_alive(self):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
@@ -163,6 +177,111 @@ class AnswerSyscallTests(CtgdTestCase):
         counts = self.traced(write_many)
         self.assertEqual(set(statuses), {201})
         self.assert_cheap_answers(counts, REQUESTS // 4, 1)
+
+
+SYNC_CLIENTS = 16
+SYNC_WRITES_EACH = 10
+SYNCED_ON_THE_SIDE = 8  # WHILE_SYNCING_MIN of core/write_queue.c
+TRACED_BYTES = 1 << 20  # strace shows this much of each buffer: a whole record, a whole answer
+
+CALL = re.compile(r"^(\d+) +(?:<\.\.\. )?(\w+)\(?(\d+)?")
+ORDER_ID = re.compile(r"syncorder-\d+-\d+")
+ANSWER_ID = re.compile(r'iov_base="HTTP/1\.1 (\d+) .*?Location: /v1/conventions/(syncorder-\d+-\d+)')
+
+
+class SyncBeforeAnswerTests(CtgdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if WRAPPER:
+            self.skipTest("ctgd already runs under %s" % WRAPPER[0])
+        if shutil.which("strace") is None:
+            self.skipTest("strace is not installed (scripts/setup --test)")
+
+    def log_fd(self):
+        folder = "/proc/%d/fd" % self.server.proc.pid
+        for name in os.listdir(folder):
+            if os.readlink(os.path.join(folder, name)).endswith("/ctgd.wal"):
+                return name
+        self.fail("ctgd has no ctgd.wal open")
+
+    def write_together(self):
+        """Sixteen clients creating at once; the ids answered 201."""
+        def client(c):
+            conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=30)
+            created = []
+            for k in range(SYNC_WRITES_EACH):
+                doc_id = "syncorder-%d-%d" % (c, k)
+                conn.request("POST", "/v1/conventions", body=json.dumps(convention(id=doc_id)),
+                             headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                if response.status == 201:
+                    created.append(doc_id)
+            conn.close()
+            return created
+
+        results = [None] * SYNC_CLIENTS
+        threads = [threading.Thread(target=lambda c=c: results.__setitem__(c, client(c)))
+                   for c in range(SYNC_CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [doc_id for part in results for doc_id in part]
+
+    def test_no_write_is_answered_before_its_record_is_synced(self):
+        log = self.log_fd()
+        trace = Strace(self.server.proc.pid, "pwrite64,fdatasync,writev",
+                       ["-f", "-s", str(TRACED_BYTES)])
+        if not trace.attached():
+            trace.stop()
+            self.skipTest("strace may not attach to ctgd here")
+        try:
+            created = self.write_together()
+        finally:
+            lines = trace.stop()
+        self.assertEqual(len(created), SYNC_CLIENTS * SYNC_WRITES_EACH)
+
+        records = 0              # records written to the log so far
+        written_in = {}          # id -> the record (its number) that holds it
+        sync_started = {}        # thread -> the records written when its fdatasync began
+        synced = 0               # records certainly synced
+        answered, batch, largest_batch = set(), 0, 0
+        for line in lines:
+            m = CALL.match(line)
+            if not m:
+                continue
+            thread, call, fd = m.group(1), m.group(2), m.group(3)
+            resumed = "<... " in line
+            if call == "pwrite64" and fd == log and not resumed:
+                ids = ORDER_ID.findall(line)  # none in a checkpoint's header
+                if ids:
+                    records += 1
+                    written_in.update((doc_id, records) for doc_id in ids)
+                    largest_batch, batch = max(largest_batch, batch), 0
+            elif call == "fdatasync" and (resumed or fd == log):
+                if not resumed:
+                    sync_started[thread] = records
+                if "<unfinished" not in line and thread in sync_started:
+                    began = sync_started.pop(thread)
+                    if line.rstrip().endswith("= 0"):
+                        synced = max(synced, began)
+            elif call == "writev" and not resumed:
+                answer = ANSWER_ID.search(line)
+                if answer:
+                    doc_id = answer.group(2)
+                    self.assertIn(doc_id, written_in, "answered with no record of it: " + doc_id)
+                    self.assertGreaterEqual(
+                        synced, written_in[doc_id],
+                        "%s answered %s before its record (pwrite %d) was synced (last synced: "
+                        "%d)" % (doc_id, answer.group(1), written_in[doc_id], synced))
+                    answered.add(doc_id)
+                    batch += 1
+        largest_batch = max(largest_batch, batch)
+        self.assertEqual(answered, set(created))
+        self.assertGreaterEqual(largest_batch, SYNCED_ON_THE_SIDE,
+                                "no batch was large enough to be synced on the syncer thread")
 
 
 if __name__ == "__main__":
