@@ -88,7 +88,8 @@ def call_counts(lines):
     return counts
 
 
-class AnswerSyscallTests(CtgdTestCase):
+class StraceTestCase(CtgdTestCase):
+    """Tests that watch ctgd's system calls: skipped where strace cannot follow it."""
 
     def setUp(self):
         super().setUp()
@@ -97,17 +98,24 @@ class AnswerSyscallTests(CtgdTestCase):
         if shutil.which("strace") is None:
             self.skipTest("strace is not installed (scripts/setup --test)")
 
-    def traced(self, exchange):
-        """The system calls of ctgd's main thread while `exchange()` runs."""
-        trace = Strace(self.server.proc.pid)
+    def traced_lines(self, exchange, calls="epoll_ctl,writev", options=()):
+        """The trace of `calls` while `exchange()` runs, and what exchange() returned."""
+        trace = Strace(self.server.proc.pid, calls, options)
         if not trace.attached():
             trace.stop()
             self.skipTest("strace may not attach to ctgd here")
         try:
-            exchange()
+            result = exchange()
         finally:
             lines = trace.stop()
-        return call_counts(lines)
+        return lines, result
+
+
+class AnswerSyscallTests(StraceTestCase):
+
+    def traced(self, exchange):
+        """The system calls of ctgd's main thread while `exchange()` runs."""
+        return call_counts(self.traced_lines(exchange)[0])
 
     def keep_alive(self):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
@@ -189,14 +197,7 @@ ORDER_ID = re.compile(r"syncorder-\d+-\d+")
 ANSWER_ID = re.compile(r'iov_base="HTTP/1\.1 (\d+) .*?Location: /v1/conventions/(syncorder-\d+-\d+)')
 
 
-class SyncBeforeAnswerTests(CtgdTestCase):
-
-    def setUp(self):
-        super().setUp()
-        if WRAPPER:
-            self.skipTest("ctgd already runs under %s" % WRAPPER[0])
-        if shutil.which("strace") is None:
-            self.skipTest("strace is not installed (scripts/setup --test)")
+class SyncBeforeAnswerTests(StraceTestCase):
 
     def log_fd(self):
         folder = "/proc/%d/fd" % self.server.proc.pid
@@ -232,15 +233,8 @@ class SyncBeforeAnswerTests(CtgdTestCase):
 
     def test_no_write_is_answered_before_its_record_is_synced(self):
         log = self.log_fd()
-        trace = Strace(self.server.proc.pid, "pwrite64,fdatasync,writev",
-                       ["-f", "-s", str(TRACED_BYTES)])
-        if not trace.attached():
-            trace.stop()
-            self.skipTest("strace may not attach to ctgd here")
-        try:
-            created = self.write_together()
-        finally:
-            lines = trace.stop()
+        lines, created = self.traced_lines(self.write_together, "pwrite64,fdatasync,writev",
+                                           ["-f", "-s", str(TRACED_BYTES)])
         self.assertEqual(len(created), SYNC_CLIENTS * SYNC_WRITES_EACH)
 
         records = 0              # records written to the log so far
