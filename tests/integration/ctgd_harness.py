@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -321,6 +322,30 @@ def sse_first_event(host, port, path, token=None, timeout=10.0):
         return Response(200, rheaders, event)
     finally:
         conn.close()
+
+
+def together(thunks, timeout=60):
+    """Runs the functions in threads released at the same moment; their results, in order.
+    An exception raised in one is raised here once all have ended."""
+    results = [None] * len(thunks)
+    barrier = threading.Barrier(len(thunks))
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = thunks[i]()
+        except BaseException as e:      # reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(thunks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res
+    return results
 
 
 def read_http_answer(sock, buffered=b""):

@@ -18,13 +18,12 @@ import re
 import sys
 import socket
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (ID_RE, CtgdTestCase, Server, client_view, conv_path, convention,  # noqa: E402
-                          main, media_type, metric_sum, minimal_convention, new_id, qs)
+                          main, media_type, metric_sum, minimal_convention, new_id, qs, together)
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
@@ -996,32 +995,11 @@ class RouteTests(CtgdTestCase):
 class ConcurrencyTests(CtgdTestCase):
     """Writers racing each other: the rev rule and the seq hold."""
 
-    def race(self, thunks):
-        results = [None] * len(thunks)
-        barrier = threading.Barrier(len(thunks))
-
-        def run(i):
-            barrier.wait()
-            try:
-                results[i] = thunks[i]()
-            except BaseException as e:      # reported below
-                results[i] = e
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(thunks))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        for res in results:
-            if isinstance(res, BaseException):
-                raise res
-        return results
-
     def test_same_rev_only_one_writer_wins(self):
         conv_id = new_id("race")
         self.create(convention(id=conv_id))
         seq = self.last_seq()
-        results = self.race([
+        results = together([
             (lambda n=n: self.request("PATCH", conv_path(conv_id), {"title": "Écrivain %d" % n},
                                       headers=if_match(1)))
             for n in range(12)])
@@ -1038,7 +1016,7 @@ class ConcurrencyTests(CtgdTestCase):
     def test_same_id_only_one_creator_wins(self):
         conv_id = new_id("racecreate")
         seq = self.last_seq()
-        results = self.race([
+        results = together([
             (lambda n=n: self.request("POST", "/v1/conventions",
                                       convention(id=conv_id, title="Créateur %d" % n)))
             for n in range(12)])
@@ -1050,7 +1028,7 @@ class ConcurrencyTests(CtgdTestCase):
     def test_parallel_creations_each_take_one_seq(self):
         seq = self.last_seq()
         ids = [new_id("par") for _ in range(24)]
-        results = self.race([
+        results = together([
             (lambda i=i: self.request("POST", "/v1/conventions",
                                       convention(id=i, department=("29", "49", "15")[len(i) % 3])))
             for i in ids])

@@ -22,32 +22,14 @@ import os
 import socket
 import struct
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (CtgdTestCase, conv_path, convention, main, metric_sum,  # noqa: E402
-                          new_id, read_http_answer)
+                          new_id, read_http_answer, together)
 
 CLIENTS = 16
 WRITES_EACH = 25
-
-
-def together(functions):
-    """Runs the functions in threads released at the same moment; their results, in order."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(i, fn):
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(functions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 class GroupCommitTests(CtgdTestCase):

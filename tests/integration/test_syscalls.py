@@ -32,13 +32,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ctgd_harness import (WRAPPER, CtgdTestCase, convention, main,  # noqa: E402
-                          read_http_answer)
+                          read_http_answer, together)
 
 REQUESTS = 200
 
@@ -222,13 +221,7 @@ class SyncBeforeAnswerTests(StraceTestCase):
             conn.close()
             return created
 
-        results = [None] * SYNC_CLIENTS
-        threads = [threading.Thread(target=lambda c=c: results.__setitem__(c, client(c)))
-                   for c in range(SYNC_CLIENTS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = together([lambda c=c: client(c) for c in range(SYNC_CLIENTS)])
         return [doc_id for part in results for doc_id in part]
 
     def test_no_write_is_answered_before_its_record_is_synced(self):
